@@ -1,0 +1,162 @@
+"""Account and user logic, free of request state so it is tested directly."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+
+from flask import current_app
+from flask_babel import gettext as _
+
+from core.auth import hash_password, revoke_sessions, token_hash, verify_password
+from core.db import database, for_update, utcnow
+from core.models import Account, Invitation, User, UserSession
+
+
+class AccountError(ValueError):
+    """A business rule refused the change; ``field`` names the form field."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def email_taken(email: str, exclude: User | None = None) -> bool:
+    query = User.select().where(User.email == email.lower())
+    if exclude is not None:
+        query = query.where(User.id != exclude.id)
+    return query.exists()
+
+
+def register(company_name: str, first_name: str, last_name: str, email: str, password: str) -> User:
+    """Create an account and its owner. Raises AccountError if the address is taken."""
+    with database.atomic():
+        if email_taken(email):
+            raise AccountError(_("Die Registrierung war nicht möglich."), "email")
+        account = Account.create(company_name=company_name, notification_email=email.lower())
+        return User.create(
+            account=account,
+            email=email.lower(),
+            password_hash=hash_password(password),
+            first_name=first_name,
+            last_name=last_name,
+            role="owner",
+        )
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """Return the user for these credentials, or None (same time either way)."""
+    user = User.get_or_none(User.email == email.strip().lower())
+    return user if verify_password(user, password) else None
+
+
+def update_profile(user: User, first_name: str, last_name: str) -> None:
+    User.update(first_name=first_name, last_name=last_name).where(User.id == user.id).execute()
+
+
+def change_email(user: User, current_password: str, new_email: str, keep: UserSession) -> None:
+    """Change the login address; ends every other session of the user."""
+    if not verify_password(user, current_password):
+        raise AccountError(_("Das aktuelle Passwort ist falsch."), "current_password")
+    with database.atomic():
+        if email_taken(new_email, exclude=user):
+            raise AccountError(_("Diese E-Mail-Adresse kann nicht verwendet werden."), "new_email")
+        User.update(email=new_email.lower()).where(User.id == user.id).execute()
+        revoke_sessions(user, keep=keep)
+
+
+def change_password(
+    user: User, current_password: str, new_password: str, keep: UserSession
+) -> None:
+    """Set a new password; ends every other session of the user."""
+    if not verify_password(user, current_password):
+        raise AccountError(_("Das aktuelle Passwort ist falsch."), "current_password")
+    with database.atomic():
+        User.update(password_hash=hash_password(new_password)).where(User.id == user.id).execute()
+        revoke_sessions(user, keep=keep)
+
+
+def update_company(
+    account: Account, company_name: str, notification_email: str | None, mobile: str | None
+) -> None:
+    Account.update(
+        company_name=company_name,
+        notification_email=notification_email or None,
+        mobile_number=mobile or None,
+    ).where(Account.id == account.id).execute()
+
+
+def seat_limit(account: Account) -> int | None:
+    """The account's user limit from the plan hooks (None: unlimited)."""
+    pm = current_app.extensions["kontor"].pm
+    return pm.hook.kontor_limit(account=account, resource="users")
+
+
+def invite_user(
+    account: Account, first_name: str, last_name: str, email: str, role: str
+) -> tuple[User, str]:
+    """Add a user without a password and return it with an invitation token.
+
+    The seat count is checked and the user inserted in one transaction that
+    holds the account row (PostgreSQL) or the write lock (SQLite), so
+    concurrent additions never exceed the plan's limit.
+    """
+    if role not in ("admin", "member"):
+        raise AccountError(_("Ungültige Rolle."), "role")
+    with database.atomic():
+        for_update(Account.select().where(Account.id == account.id)).get()
+        limit = seat_limit(account)
+        used = User.select().where(User.account == account).count()
+        if limit is not None and used >= limit:
+            raise AccountError(
+                _(
+                    "Ihr Tarif erlaubt höchstens %(limit)d Benutzer. Wechseln Sie den Plan, "
+                    "um weitere Benutzer hinzuzufügen.",
+                    limit=limit,
+                ),
+                "email",
+            )
+        if email_taken(email):
+            raise AccountError(_("Diese E-Mail-Adresse kann nicht verwendet werden."), "email")
+        user = User.create(
+            account=account,
+            email=email.lower(),
+            first_name=first_name,
+            last_name=last_name,
+            role=role,
+        )
+        token = secrets.token_urlsafe(32)
+        Invitation.create(
+            account=account,
+            user=user,
+            token_hash=token_hash(token),
+            expires_at=utcnow() + dt.timedelta(days=7),
+        )
+    current_app.extensions["kontor"].pm.hook.kontor_usage_changed(account=account, resource="users")
+    return user, token
+
+
+def accept_invitation(token: str, password: str) -> User | None:
+    """Set the invited user's password; the link works once and for 7 days."""
+    with database.atomic():
+        invitation = Invitation.get_or_none(
+            Invitation.token_hash == token_hash(token), Invitation.expires_at > utcnow()
+        )
+        if invitation is None:
+            return None
+        user = invitation.user
+        user.password_hash = hash_password(password)
+        user.save(only=[User.password_hash])
+        invitation.delete_instance()
+        return user
+
+
+def remove_user(account: Account, user_id: int, acting: User) -> None:
+    """Remove a user of this account (never the owner, never oneself)."""
+    user = User.get_or_none(User.id == user_id, User.account == account)
+    if user is None:
+        raise AccountError(_("Benutzer nicht gefunden."))
+    if user.role == "owner" or user.id == acting.id:
+        raise AccountError(_("Dieser Benutzer kann nicht entfernt werden."))
+    user.delete_instance()
+    current_app.extensions["kontor"].pm.hook.kontor_usage_changed(account=account, resource="users")

@@ -1,0 +1,156 @@
+"""The service API: bearer tokens, JSON errors, and core's own routes.
+
+Plugins build their API blueprints with :func:`service_blueprint` and return
+them from ``kontor_blueprints``; authentication and error format come along.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any, NoReturn
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from core.events import UnknownEventType, emit
+from core.models import Account, User
+
+API_PREFIX = "/api/v1"
+
+_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "unprocessable_entity",
+    429: "too_many_requests",
+}
+
+
+class ApiError(HTTPException):
+    """An error with a JSON body ``{"error": {"code", "message", "fields"?}}``."""
+
+    def __init__(
+        self, status: int, message: str, fields: dict[str, str] | None = None, code: str = ""
+    ) -> None:
+        super().__init__(description=message)
+        self.code = status
+        self.error_code = code or _CODES.get(status, "error")
+        self.fields = fields
+
+
+def error_response(
+    status: int, message: str, fields: dict[str, str] | None = None, code: str = ""
+) -> Response:
+    body: dict[str, Any] = {"code": code or _CODES.get(status, "error"), "message": message}
+    if fields:
+        body["fields"] = fields
+    response = jsonify(error=body)
+    response.status_code = status
+    return response
+
+
+def fail(status: int, message: str, fields: dict[str, str] | None = None) -> NoReturn:
+    raise ApiError(status, message, fields)
+
+
+def _authenticate() -> None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    tokens = current_app.config["KONTOR_SERVICE_TOKENS"]
+    ok = False
+    for candidate in tokens:  # compare with every token: timing reveals nothing
+        ok |= hmac.compare_digest(token.strip().encode(), candidate.encode())
+    if scheme.lower() != "bearer" or not ok:
+        raise ApiError(401, "A valid bearer token is required.")
+
+
+def service_blueprint(name: str, import_name: str) -> Blueprint:
+    """A blueprint under ``/api/v1`` with bearer auth and no CSRF (token instead)."""
+    bp = Blueprint(f"{name}_api", import_name, url_prefix=API_PREFIX)
+    bp.before_request(_authenticate)
+    bp.kontor_api = True  # type: ignore[attr-defined]
+    return bp
+
+
+def get_account(account_id: int) -> Account:
+    """The account named in the URL, or a 404 JSON error."""
+    account = Account.get_or_none(Account.id == account_id)
+    if account is None:
+        fail(404, "No such account.")
+    return account
+
+
+def json_body() -> dict[str, Any]:
+    """The request's JSON object, or a 400/415 error."""
+    if not request.is_json:
+        raise ApiError(415, "Send the body as application/json.")
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        fail(400, "The body must be a JSON object.")
+    return data
+
+
+def handle_http_error(exc: HTTPException) -> Response:
+    if isinstance(exc, ApiError):
+        return error_response(exc.code, exc.description or "", exc.fields, exc.error_code)
+    return error_response(exc.code or 500, exc.description or exc.name)
+
+
+bp = service_blueprint("core", __name__)
+
+
+@bp.get("/accounts")
+def accounts_by_email() -> Response:
+    email = request.args.get("email", "").strip().lower()
+    if not email or len(email) > 254:
+        fail(422, "Query parameter 'email' is required.", {"email": "required"})
+    pm = current_app.extensions["kontor"].pm
+    rows = User.select(User, Account).join(Account).where(User.email == email)
+    return jsonify(
+        accounts=[
+            {
+                "id": user.account.id,
+                "company_name": user.account.company_name,
+                "plan": pm.hook.kontor_plan_name(account=user.account),
+            }
+            for user in rows
+        ]
+    )
+
+
+@bp.post("/accounts/<int:account_id>/events")
+def post_event(account_id: int) -> tuple[Response, int]:
+    account = get_account(account_id)
+    body = json_body()
+    event_type = body.get("type")
+    data = body.get("data", {})
+    key = body.get("idempotency_key")
+    fields = {}
+    if not isinstance(event_type, str) or not event_type:
+        fields["type"] = "required string"
+    if not isinstance(data, dict):
+        fields["data"] = "must be an object"
+    if key is not None and (not isinstance(key, str) or not 1 <= len(key) <= 200):
+        fields["idempotency_key"] = "string of 1 to 200 characters"
+    if fields:
+        fail(422, "Invalid event.", fields)
+    try:
+        result = emit(account, event_type, data, idempotency_key=key)
+    except UnknownEventType:
+        fail(422, f"Unknown event type {event_type!r}.", {"type": "unknown"})
+    except ValueError as exc:
+        fail(413, str(exc))
+    return jsonify(
+        id=result.event.id,
+        type=result.event.type,
+        created=result.created,
+        deliveries=[
+            {"channel": d.channel, "target": d.target, "status": d.status}
+            for d in result.deliveries
+        ],
+    ), 202

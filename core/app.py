@@ -1,0 +1,228 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import peewee
+from flask import Flask, current_app, render_template, request
+from flask_babel import Babel, get_locale
+from flask_babel import gettext as _
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from markupsafe import Markup
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.wrappers import Response
+
+from core import auth, db
+from core.api import API_PREFIX, handle_http_error
+from core.config import load_config
+from core.plugins import KontorPluginManager, build_plugin_manager
+from core.queue import Queue
+from core.ratelimit import limiter
+from core.types import Card, Schema, Section
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES = ROOT / "templates"
+log = logging.getLogger("kontor")
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+)
+
+
+@dataclass
+class Kontor:
+    """Per-app state, kept in ``app.extensions["kontor"]``."""
+
+    pm: KontorPluginManager
+    database: peewee.Database
+    queue: Queue | None = None
+    sections: list[Section] = field(default_factory=list)
+
+    def schemas(self) -> list[Schema]:
+        return [s for s in self.pm.hook.kontor_schema() if s is not None]
+
+
+def _collect(results: list[Any]) -> list[Any]:
+    return [item for result in results if result for item in result]
+
+
+def create_app(config: Mapping[str, Any] | None = None, plugins: Sequence[object] = ()) -> Flask:
+    """Build a Kontor app from the environment plus ``config`` overrides.
+
+    ``plugins`` are extra plugin objects registered after the entry points.
+    """
+    cfg = load_config(overrides=config)
+    app = Flask(
+        "kontor",
+        root_path=str(ROOT / "core"),
+        instance_path=cfg["KONTOR_INSTANCE_PATH"],
+        template_folder=str(TEMPLATES),
+        static_folder=str(ROOT / "core" / "static"),
+    )
+    app.config.update(cfg)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    if cfg["KONTOR_PROXY_COUNT"]:
+        n = cfg["KONTOR_PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
+
+    pm = build_plugin_manager(cfg["KONTOR_DISABLED_PLUGINS"], plugins)
+    kontor = Kontor(pm=pm, database=db.open_database(cfg["KONTOR_DATABASE_URL"]))
+    app.extensions["kontor"] = kontor
+    app.plugin_manager = pm  # type: ignore[attr-defined]
+    db.init_app(app)
+    db.bind(app)
+
+    csrf = CSRFProtect(app)
+    for bp in _collect(pm.hook.kontor_blueprints()):
+        app.register_blueprint(bp)
+        if getattr(bp, "kontor_api", False):
+            csrf.exempt(bp)
+    kontor.sections = sorted(
+        _collect(pm.hook.kontor_settings_sections()), key=lambda s: (s.order, s.key)
+    )
+
+    kontor.queue = Queue(app)
+    for job in _collect(pm.hook.kontor_jobs()):
+        kontor.queue.register(job)
+    for job in _collect(pm.hook.kontor_periodic_jobs()):
+        kontor.queue.register_periodic(job)
+    for command in _collect(pm.hook.kontor_cli_commands()):
+        app.cli.add_command(command)
+
+    Babel(
+        app,
+        locale_selector=_select_locale,
+        default_translation_directories=str(ROOT / "core" / "translations"),
+    )
+    auth.init_app(app)
+    limiter.init_app(app)
+    _install_template_helpers(app)
+    _install_error_handlers(app)
+    _install_security_headers(app)
+    _install_health(app)
+    return app
+
+
+def _select_locale() -> str:
+    lang = request.cookies.get("kontor_lang") if request else None
+    return lang if lang in ("de", "en") else "de"
+
+
+def _visible_sections() -> list[Section]:
+    sections = current_app.extensions["kontor"].sections
+    if not current_user.is_authenticated:
+        return []
+    manager = current_user.is_manager
+    return [s for s in sections if s.required_role == "member" or manager]
+
+
+def _install_template_helpers(app: Flask) -> None:
+    pm = app.extensions["kontor"].pm
+
+    def slot(name: str) -> Markup:
+        account = current_user.account if current_user.is_authenticated else None
+        contents = _collect(pm.hook.kontor_template_slot(slot=name, account=account))
+        return Markup("").join(c.html for c in sorted(contents, key=lambda c: c.priority))
+
+    def overview_cards() -> list[Card]:
+        cards = _collect(
+            pm.hook.kontor_overview_cards(account=current_user.account, user=current_user.user)
+        )
+        visible = {s.endpoint for s in _visible_sections()}
+        return sorted((c for c in cards if c.endpoint in visible), key=lambda c: (c.order, c.key))
+
+    app.jinja_env.globals.update(
+        slot=slot,
+        nav_sections=_visible_sections,
+        overview_cards=overview_cards,
+        get_locale=get_locale,
+    )
+
+
+def _wants_json() -> bool:
+    return request.path.startswith(API_PREFIX + "/") or request.path == API_PREFIX
+
+
+def _install_error_handlers(app: Flask) -> None:
+    messages = {
+        400: lambda: _("Die Anfrage war ungültig. Bitte laden Sie die Seite neu."),
+        403: lambda: _("Dafür fehlt Ihnen die Berechtigung."),
+        404: lambda: _("Diese Seite gibt es nicht."),
+        405: lambda: _("Diese Aktion ist hier nicht möglich."),
+        413: lambda: _("Die gesendeten Daten sind zu groß."),
+        429: lambda: _("Zu viele Versuche. Bitte warten Sie einen Moment."),
+        500: lambda: _("Ein interner Fehler ist aufgetreten. Bitte versuchen Sie es später."),
+    }
+
+    def page(status: int, message: str) -> tuple[str, int]:
+        return render_template("error.html", status=status, message=message), status
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError) -> Response | tuple[str, int]:
+        if _wants_json():
+            return handle_http_error(exc)
+        return page(400, _("Das Formular ist abgelaufen. Bitte laden Sie die Seite neu."))
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Response | tuple[str, int]:
+        if _wants_json():
+            return handle_http_error(exc)
+        status = exc.code or 500
+        message = messages.get(status, messages[400])()
+        return page(status, message)
+
+    @app.errorhandler(Exception)
+    def internal_error(exc: Exception) -> Response | tuple[str, int]:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        if _wants_json():
+            from core.api import error_response
+
+            return error_response(500, "Internal error.")
+        return page(500, messages[500]())
+
+
+def _install_security_headers(app: Flask) -> None:
+    @app.after_request
+    def headers(response: Response) -> Response:
+        h = response.headers
+        h.setdefault("Content-Security-Policy", CSP)
+        h.setdefault("X-Content-Type-Options", "nosniff")
+        h.setdefault("Referrer-Policy", "same-origin")
+        h.setdefault("X-Frame-Options", "DENY")
+        if app.config["KONTOR_COOKIE_SECURE"]:
+            h.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        if not request.path.startswith("/static/"):
+            h["Cache-Control"] = "no-store"
+        return response
+
+
+def _install_health(app: Flask) -> None:
+    from core.queue import ping
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    def readyz() -> tuple[dict[str, Any], int]:
+        checks: dict[str, str] = {}
+        try:
+            app.extensions["kontor"].database.execute_sql("SELECT 1")
+            checks["database"] = "ok"
+        except peewee.PeeweeException:
+            checks["database"] = "unreachable"
+        try:
+            ping(app)
+            checks["queue"] = "ok"
+        except Exception:  # any storage backend error means "not ready"
+            checks["queue"] = "unreachable"
+        ok = all(v == "ok" for v in checks.values())
+        return {"status": "ok" if ok else "unavailable", "checks": checks}, 200 if ok else 503

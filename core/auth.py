@@ -1,0 +1,153 @@
+"""Logins: argon2id passwords and server-side sessions that can be revoked.
+
+The Flask session cookie carries a random session token; the database keeps
+only its SHA-256. Logging out, changing the password or e-mail, or "Alle
+anderen Sitzungen abmelden" marks rows revoked, and a revoked or expired
+token is refused on the next request, wherever the cookie was copied to.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from functools import wraps
+from typing import Any, TypeVar
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import Flask, abort, current_app, request, session
+from flask_login import LoginManager, current_user, login_user, logout_user
+
+from core.db import utcnow
+from core.models import User, UserSession
+
+_hasher = PasswordHasher()  # argon2id with the library's current parameters
+_DUMMY_HASH = _hasher.hash("kontor-timing-equaliser")
+
+login_manager = LoginManager()
+login_manager.login_view = "core.login"
+login_manager.login_message = None
+login_manager.session_protection = None  # server-side sessions do this job
+
+F = TypeVar("F")
+
+
+class SessionUser:
+    """What flask-login sees: a user bound to one server-side session."""
+
+    def __init__(self, user: User, user_session: UserSession) -> None:
+        self.user = user
+        self.session = user_session
+
+    is_authenticated = True
+    is_active = True
+    is_anonymous = False
+
+    def get_id(self) -> str:
+        return session.get("_kontor_token", "")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.user, name)
+
+
+def hash_password(password: str) -> str:
+    """Hash with argon2id."""
+    return _hasher.hash(password)
+
+
+def verify_password(user: User | None, password: str) -> bool:
+    """Check a password; spends the same time when there is no user."""
+    stored = user.password_hash if user is not None and user.password_hash else _DUMMY_HASH
+    try:
+        ok = _hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return False
+    if user is None or not user.password_hash:
+        return False
+    if ok and _hasher.check_needs_rehash(stored):
+        user.password_hash = hash_password(password)
+        user.save(only=[User.password_hash])
+    return ok
+
+
+def token_hash(token: str) -> str:
+    """The stored form of a session or invitation token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start_session(user: User) -> UserSession:
+    """Log ``user`` in with a fresh server-side session."""
+    token = secrets.token_urlsafe(32)
+    lifetime = dt.timedelta(hours=current_app.config["KONTOR_SESSION_LIFETIME_HOURS"])
+    row = UserSession.create(
+        token_hash=token_hash(token),
+        user=user,
+        expires_at=utcnow() + lifetime,
+        user_agent=(request.user_agent.string or "")[:200],
+    )
+    session.clear()
+    session["_kontor_token"] = token
+    session.permanent = True
+    login_user(SessionUser(user, row))
+    return row
+
+
+def end_session() -> None:
+    """Revoke the current session and clear the cookie."""
+    token = session.get("_kontor_token")
+    if token:
+        UserSession.update(revoked_at=utcnow()).where(
+            UserSession.token_hash == token_hash(token), UserSession.revoked_at.is_null()
+        ).execute()
+    logout_user()
+    session.clear()
+
+
+def revoke_sessions(user: User, keep: UserSession | None = None) -> int:
+    """Revoke all of ``user``'s sessions except ``keep``; return how many."""
+    query = UserSession.update(revoked_at=utcnow()).where(
+        UserSession.user == user, UserSession.revoked_at.is_null()
+    )
+    if keep is not None:
+        query = query.where(UserSession.id != keep.id)
+    return query.execute()
+
+
+@login_manager.user_loader
+def _load(token: str) -> SessionUser | None:
+    if not token:
+        return None
+    now = utcnow()
+    row = (
+        UserSession.select(UserSession, User)
+        .join(User)
+        .where(
+            UserSession.token_hash == token_hash(token),
+            UserSession.revoked_at.is_null(),
+            UserSession.expires_at > now,
+        )
+        .first()
+    )
+    if row is None:
+        return None
+    if now - row.last_seen_at > dt.timedelta(minutes=5):
+        UserSession.update(last_seen_at=now).where(UserSession.id == row.id).execute()
+    return SessionUser(row.user, row)
+
+
+def managers_only(view: F) -> F:
+    """Refuse the view (403) unless the current user is owner or admin."""
+
+    @wraps(view)  # type: ignore[arg-type]
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not current_user.is_authenticated or not current_user.is_manager:
+            abort(403)
+        return view(*args, **kwargs)  # type: ignore[operator]
+
+    return wrapper  # type: ignore[return-value]
+
+
+def init_app(app: Flask) -> None:
+    login_manager.init_app(app)
+    app.permanent_session_lifetime = dt.timedelta(hours=app.config["KONTOR_SESSION_LIFETIME_HOURS"])

@@ -1,0 +1,117 @@
+"""Core's own hook implementations: its tables, pages, sections and usage."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from flask import Blueprint
+from flask_babel import lazy_gettext as _l
+
+from core import api, outbox, views
+from core.hookspecs import hookimpl
+from core.migrations import create_tables
+from core.models import CORE_MODELS, Account, User
+from core.types import (
+    Card,
+    ExportPart,
+    Job,
+    PeriodicJob,
+    PlanResource,
+    Schema,
+    Section,
+)
+
+
+@hookimpl
+def kontor_schema() -> Schema:
+    return Schema(
+        name="core",
+        models=CORE_MODELS,
+        migrations=[create_tables("0001_initial", CORE_MODELS)],
+    )
+
+
+@hookimpl
+def kontor_blueprints() -> Sequence[Blueprint]:
+    return [views.bp, api.bp]
+
+
+@hookimpl
+def kontor_jobs() -> Sequence[Job]:
+    return outbox.JOBS
+
+
+@hookimpl
+def kontor_periodic_jobs() -> Sequence[PeriodicJob]:
+    return outbox.PERIODIC_JOBS
+
+
+@hookimpl
+def kontor_settings_sections() -> Sequence[Section]:
+    return [
+        Section("overview", _l("Übersicht"), "core.overview", order=0),
+        Section("profile", _l("Nutzerdaten"), "core.profile", order=10),
+        Section("company", _l("Meine Firma"), "core.company", order=20),
+        Section("users", _l("Benutzer"), "core.users", order=25, required_role="admin"),
+    ]
+
+
+@hookimpl
+def kontor_overview_cards(account: Account, user: User) -> Sequence[Card]:
+    missing = _l("nicht hinterlegt")
+    return [
+        Card(
+            key="profile",
+            title=_l("Nutzerdaten"),
+            lines=[user.full_name, user.email],
+            endpoint="core.profile",
+            order=10,
+        ),
+        Card(
+            key="company",
+            title=_l("Meine Firma"),
+            lines=[
+                account.company_name,
+                f"{_l('Benachrichtigungen an')}: {account.notification_email or missing}",
+                f"{_l('Mobilfunknummer')}: {account.mobile_number or missing}",
+            ],
+            endpoint="core.company",
+            order=20,
+            state="ok" if account.notification_email else "warning",
+        ),
+    ]
+
+
+@hookimpl
+def kontor_plan_resources() -> Sequence[PlanResource]:
+    return [PlanResource("users", _l("Benutzer"), "count", order=30)]
+
+
+@hookimpl
+def kontor_usage(account: Account) -> Mapping[str, int]:
+    return {"users": User.select().where(User.account == account).count()}
+
+
+@hookimpl
+def kontor_account_export(account: Account) -> ExportPart:
+    return ExportPart(
+        key="core",
+        data={
+            "company": {
+                "company_name": account.company_name,
+                "notification_email": account.notification_email,
+                "mobile_number": account.mobile_number,
+                "created_at": account.created_at.isoformat(),
+            },
+            "users": [
+                {
+                    "email": u.email,
+                    "first_name": u.first_name,
+                    "last_name": u.last_name,
+                    "role": u.role,
+                    "created_at": u.created_at.isoformat(),
+                }
+                for u in User.select().where(User.account == account).order_by(User.id)
+            ],
+        },
+    )

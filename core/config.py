@@ -1,0 +1,201 @@
+"""Configuration from ``KONTOR_*`` environment variables.
+
+Every setting is parsed and validated here, once, at start. A missing or
+malformed value raises :class:`ConfigError` whose message is one line naming
+the variable, so an operator sees at once what to fix.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from cryptography.fernet import Fernet
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _bool(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigError(f"{name}: expected true or false, got {raw!r}")
+
+
+def _int(name: str, raw: str, low: int, high: int) -> int:
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ConfigError(f"{name}: expected a whole number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name}: must be between {low} and {high}, got {value}")
+    return value
+
+
+def _list(raw: str) -> list[str]:
+    return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+def _url(name: str, raw: str, schemes: set[str]) -> str:
+    scheme = urlsplit(raw).scheme
+    if scheme not in schemes:
+        allowed = ", ".join(sorted(f"{s}://" for s in schemes))
+        raise ConfigError(f"{name}: expected a URL starting with {allowed}, got {raw!r}")
+    return raw
+
+
+def _generated(path: Path, make: Any) -> str:
+    """Read a dev default from the instance folder, creating it once."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(make())
+    return path.read_text().strip()
+
+
+def _encryption_keys(name: str, raw: str) -> list[str]:
+    keys = _list(raw)
+    if not keys:
+        raise ConfigError(f"{name}: at least one key is required")
+    for key in keys:
+        try:
+            decoded = base64.urlsafe_b64decode(key.encode())
+        except (binascii.Error, ValueError):
+            decoded = b""
+        if len(decoded) != 32:
+            raise ConfigError(f"{name}: every key must be 32 url-safe base64 bytes (Fernet key)")
+    return keys
+
+
+def _allowed_hosts(name: str, raw: str) -> frozenset[tuple[str, int]]:
+    pairs = set()
+    for item in _list(raw):
+        host, sep, port = item.rpartition(":")
+        if not sep or not host:
+            raise ConfigError(f"{name}: expected host:port pairs, got {item!r}")
+        pairs.add((host.strip("[]").lower(), _int(name, port, 1, 65535)))
+    return frozenset(pairs)
+
+
+def load_config(
+    environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Build the Flask config from the environment, then apply ``overrides``.
+
+    ``overrides`` use the same ``KONTOR_*`` names (as strings or already typed
+    values) and exist for tests and the CLI.
+    """
+    env: dict[str, Any] = dict(os.environ if environ is None else environ)
+    env.update({k: v for k, v in (overrides or {}).items() if k.startswith("KONTOR_")})
+
+    def raw(name: str, default: str = "") -> str:
+        value = env.get(name, default)
+        return value if isinstance(value, str) else str(value)
+
+    instance = Path(raw("KONTOR_INSTANCE_PATH", "./instance")).expanduser().resolve()
+    cfg: dict[str, Any] = {"KONTOR_INSTANCE_PATH": str(instance)}
+
+    cfg["KONTOR_DATABASE_URL"] = _url(
+        "KONTOR_DATABASE_URL",
+        raw("KONTOR_DATABASE_URL") or f"sqlite:///{instance / 'kontor.db'}",
+        {"sqlite", "postgresql", "postgres"},
+    )
+    cfg["KONTOR_QUEUE_URL"] = _url(
+        "KONTOR_QUEUE_URL",
+        raw("KONTOR_QUEUE_URL") or f"sqlite:///{instance / 'queue.db'}",
+        {"sqlite", "redis", "rediss", "memory"},
+    )
+    secret = raw("KONTOR_SECRET_KEY") or _generated(
+        instance / "secret_key", lambda: secrets.token_urlsafe(48)
+    )
+    if len(secret) < 16:
+        raise ConfigError("KONTOR_SECRET_KEY: must be at least 16 characters long")
+    cfg["SECRET_KEY"] = secret
+    cfg["KONTOR_ENCRYPTION_KEYS"] = _encryption_keys(
+        "KONTOR_ENCRYPTION_KEYS",
+        raw("KONTOR_ENCRYPTION_KEYS")
+        or _generated(instance / "encryption_keys", lambda: Fernet.generate_key().decode()),
+    )
+    tokens = _list(raw("KONTOR_SERVICE_TOKENS"))
+    if any(len(t) < 16 for t in tokens):
+        raise ConfigError("KONTOR_SERVICE_TOKENS: every token must be at least 16 characters")
+    cfg["KONTOR_SERVICE_TOKENS"] = tokens
+
+    cfg["KONTOR_MAIL_SERVER"] = raw("KONTOR_MAIL_SERVER").strip() or None
+    cfg["KONTOR_MAIL_PORT"] = _int("KONTOR_MAIL_PORT", raw("KONTOR_MAIL_PORT", "25"), 1, 65535)
+    cfg["KONTOR_MAIL_USE_TLS"] = _bool("KONTOR_MAIL_USE_TLS", raw("KONTOR_MAIL_USE_TLS"))
+    cfg["KONTOR_MAIL_USE_SSL"] = _bool("KONTOR_MAIL_USE_SSL", raw("KONTOR_MAIL_USE_SSL"))
+    if cfg["KONTOR_MAIL_USE_TLS"] and cfg["KONTOR_MAIL_USE_SSL"]:
+        raise ConfigError("KONTOR_MAIL_USE_SSL: cannot be combined with KONTOR_MAIL_USE_TLS")
+    cfg["KONTOR_MAIL_USERNAME"] = raw("KONTOR_MAIL_USERNAME") or None
+    cfg["KONTOR_MAIL_PASSWORD"] = raw("KONTOR_MAIL_PASSWORD") or None
+    cfg["KONTOR_MAIL_DEFAULT_SENDER"] = raw("KONTOR_MAIL_DEFAULT_SENDER", "noreply@kontor.invalid")
+    if "@" not in cfg["KONTOR_MAIL_DEFAULT_SENDER"] or any(
+        c in cfg["KONTOR_MAIL_DEFAULT_SENDER"] for c in "\r\n<>"
+    ):
+        raise ConfigError("KONTOR_MAIL_DEFAULT_SENDER: expected a bare e-mail address")
+    cfg["KONTOR_MAIL_CA_FILE"] = raw("KONTOR_MAIL_CA_FILE") or None
+    cfg["KONTOR_MAIL_TIMEOUT"] = _int(
+        "KONTOR_MAIL_TIMEOUT", raw("KONTOR_MAIL_TIMEOUT", "10"), 1, 60
+    )
+
+    sms_url = raw("KONTOR_SMS_GATEWAY_URL").strip()
+    cfg["KONTOR_SMS_GATEWAY_URL"] = (
+        _url("KONTOR_SMS_GATEWAY_URL", sms_url, {"http", "https"}) if sms_url else None
+    )
+    cfg["KONTOR_SMS_GATEWAY_TOKEN"] = raw("KONTOR_SMS_GATEWAY_TOKEN") or None
+
+    cfg["KONTOR_RATELIMIT_STORAGE_URL"] = _url(
+        "KONTOR_RATELIMIT_STORAGE_URL",
+        raw("KONTOR_RATELIMIT_STORAGE_URL", "memory://"),
+        {"memory", "redis", "rediss"},
+    )
+    cfg["KONTOR_MAIL_ALLOWED_HOSTS"] = _allowed_hosts(
+        "KONTOR_MAIL_ALLOWED_HOSTS", raw("KONTOR_MAIL_ALLOWED_HOSTS")
+    )
+    cfg["KONTOR_DISABLED_PLUGINS"] = frozenset(_list(raw("KONTOR_DISABLED_PLUGINS")))
+    plans = raw("KONTOR_PLANS_FILE").strip()
+    if plans and not Path(plans).is_file():
+        raise ConfigError(f"KONTOR_PLANS_FILE: no such file {plans!r}")
+    cfg["KONTOR_PLANS_FILE"] = plans or None
+    cfg["KONTOR_COOKIE_SECURE"] = _bool("KONTOR_COOKIE_SECURE", raw("KONTOR_COOKIE_SECURE", "true"))
+    cfg["KONTOR_MAX_CONTENT_LENGTH"] = _int(
+        "KONTOR_MAX_CONTENT_LENGTH", raw("KONTOR_MAX_CONTENT_LENGTH", "1048576"), 1024, 1 << 30
+    )
+    cfg["KONTOR_PROXY_COUNT"] = _int("KONTOR_PROXY_COUNT", raw("KONTOR_PROXY_COUNT", "0"), 0, 10)
+    cfg["KONTOR_LOGIN_LIMIT"] = raw("KONTOR_LOGIN_LIMIT", "10 per minute;50 per hour")
+    cfg["KONTOR_SESSION_LIFETIME_HOURS"] = _int(
+        "KONTOR_SESSION_LIFETIME_HOURS", raw("KONTOR_SESSION_LIFETIME_HOURS", "336"), 1, 8760
+    )
+
+    # Flask's own names, derived from ours.
+    cfg["MAX_CONTENT_LENGTH"] = cfg["KONTOR_MAX_CONTENT_LENGTH"]
+    cfg["SESSION_COOKIE_SECURE"] = cfg["KONTOR_COOKIE_SECURE"]
+    cfg["SESSION_COOKIE_HTTPONLY"] = True
+    cfg["SESSION_COOKIE_SAMESITE"] = "Lax"
+    cfg["SESSION_COOKIE_NAME"] = "kontor_session"
+    cfg["WTF_CSRF_TIME_LIMIT"] = None
+    cfg["WTF_CSRF_SSL_STRICT"] = cfg["KONTOR_COOKIE_SECURE"]
+    cfg["RATELIMIT_STORAGE_URI"] = cfg["KONTOR_RATELIMIT_STORAGE_URL"]
+    cfg["RATELIMIT_HEADERS_ENABLED"] = True
+    cfg["BABEL_DEFAULT_LOCALE"] = "de"
+    cfg["BABEL_DEFAULT_TIMEZONE"] = "Europe/Berlin"
+
+    # Non-KONTOR overrides (e.g. TESTING, WTF_CSRF_ENABLED) pass through as given.
+    cfg.update({k: v for k, v in (overrides or {}).items() if not k.startswith("KONTOR_")})
+    return cfg

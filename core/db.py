@@ -1,0 +1,113 @@
+"""Database access: one proxy, bound per app; a connection per request.
+
+SQLite gets WAL, foreign keys and a busy timeout, and write transactions
+start IMMEDIATE so two writers queue instead of failing half-way. PostgreSQL
+uses a connection pool. Nothing here opens a connection at import time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import peewee
+from flask import Flask, current_app
+from playhouse.pool import PooledPostgresqlDatabase
+
+database = peewee.DatabaseProxy()
+
+
+class KontorSqliteDatabase(peewee.SqliteDatabase):
+    """SQLite whose transactions take the write lock up front."""
+
+    def atomic(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("lock_type", "IMMEDIATE")
+        return super().atomic(*args, **kwargs)
+
+    def for_update(self, query: peewee.Select) -> peewee.Select:
+        """SQLite serialises writers already; no row lock is needed."""
+        return query
+
+
+class KontorPostgresDatabase(PooledPostgresqlDatabase):
+    """Pooled PostgreSQL; ``for_update`` locks the selected rows."""
+
+    def for_update(self, query: peewee.Select) -> peewee.Select:
+        return query.for_update()
+
+
+def open_database(url: str) -> peewee.Database:
+    """Create (but do not connect) the database object for ``url``."""
+    parts = urlsplit(url)
+    if parts.scheme == "sqlite":
+        path = unquote(parts.path) or ":memory:"
+        if parts.netloc:  # sqlite://relative/path
+            path = parts.netloc + path
+        return KontorSqliteDatabase(
+            path,
+            pragmas={
+                "journal_mode": "wal",
+                "foreign_keys": 1,
+                "busy_timeout": 10000,
+                "synchronous": "normal",
+            },
+            timeout=10,
+        )
+    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    return KontorPostgresDatabase(
+        unquote(parts.path.lstrip("/")),
+        user=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+        host=parts.hostname or None,
+        port=parts.port or 5432,
+        max_connections=int(query.pop("max_connections", 20)),
+        stale_timeout=300,
+        timeout=10,
+        **query,
+    )
+
+
+def bind(app: Flask) -> peewee.Database:
+    """Point the shared proxy at this app's database."""
+    db = app.extensions["kontor"].database
+    if database.obj is not db:
+        database.initialize(db)
+    return db
+
+
+def init_app(app: Flask) -> None:
+    """Open a connection per request and close it afterwards."""
+
+    @app.before_request
+    def _connect() -> None:
+        bind(app).connect(reuse_if_open=True)
+
+    @app.teardown_request
+    def _close(exc: BaseException | None) -> None:
+        db = app.extensions["kontor"].database
+        if not db.is_closed():
+            db.close()
+
+
+def utcnow() -> dt.datetime:
+    """Naive UTC now, as stored in every timestamp column."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def for_update(query: peewee.Select) -> peewee.Select:
+    """Lock the rows a read-then-write transaction depends on (PostgreSQL)."""
+    return database.obj.for_update(query)
+
+
+def current_database() -> peewee.Database:
+    """The database of the app in context."""
+    return current_app.extensions["kontor"].database
+
+
+class BaseModel(peewee.Model):
+    """Base for every table; bound to the shared proxy."""
+
+    class Meta:
+        database = database
+        legacy_table_names = False

@@ -1,0 +1,147 @@
+"""Core forms: entry pages, Nutzerdaten, Meine Firma and users."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField, SelectField, StringField, SubmitField
+from wtforms.validators import DataRequired, EqualTo, Length, Optional
+
+from core.validation import EmailAddress, MobileNumber, PlainText, strip_filter
+
+_REQUIRED = _l("Dieses Feld ist erforderlich.")
+_MAX = _l("Höchstens %(max)d Zeichen.")
+PASSWORD_MIN = 10
+
+
+def _name(label: str) -> StringField:
+    return StringField(
+        label,
+        filters=[strip_filter],
+        validators=[DataRequired(_REQUIRED), Length(max=100, message=_MAX), PlainText()],
+    )
+
+
+def _email(label: str) -> EmailField:
+    return EmailField(
+        label,
+        filters=[strip_filter],
+        validators=[DataRequired(_REQUIRED), Length(max=254, message=_MAX), EmailAddress()],
+    )
+
+
+def _new_password(label: str) -> PasswordField:
+    return PasswordField(
+        label,
+        validators=[
+            DataRequired(_REQUIRED),
+            Length(
+                min=PASSWORD_MIN,
+                max=200,
+                message=_l("Das Passwort muss 10 bis 200 Zeichen lang sein."),
+            ),
+        ],
+    )
+
+
+def _current_password() -> PasswordField:
+    return PasswordField(
+        _l("Aktuelles Passwort"),
+        validators=[DataRequired(_REQUIRED), Length(max=200, message=_MAX)],
+    )
+
+
+def _company_name() -> StringField:
+    return StringField(
+        _l("Firmenname"),
+        filters=[strip_filter],
+        validators=[DataRequired(_REQUIRED), Length(max=200, message=_MAX), PlainText()],
+    )
+
+
+class RegisterForm(FlaskForm):
+    company_name = _company_name()
+    first_name = _name(_l("Vorname"))
+    last_name = _name(_l("Nachname"))
+    email = _email(_l("E-Mail-Adresse"))
+    password = _new_password(_l("Passwort"))
+    submit = SubmitField(_l("Registrieren"))
+
+
+class LoginForm(FlaskForm):
+    email = EmailField(
+        _l("E-Mail-Adresse"),
+        filters=[strip_filter],
+        validators=[DataRequired(_REQUIRED), Length(max=254, message=_MAX)],
+    )
+    password = PasswordField(
+        _l("Passwort"), validators=[DataRequired(_REQUIRED), Length(max=200, message=_MAX)]
+    )
+    submit = SubmitField(_l("Anmelden"))
+
+
+class ProfileForm(FlaskForm):
+    first_name = _name(_l("Vorname"))
+    last_name = _name(_l("Nachname"))
+    submit = SubmitField(_l("Speichern"))
+
+
+class ChangeEmailForm(FlaskForm):
+    new_email = _email(_l("Neue E-Mail-Adresse"))
+    current_password = _current_password()
+    submit = SubmitField(_l("E-Mail-Adresse ändern"))
+
+
+class ChangePasswordForm(FlaskForm):
+    current_password = _current_password()
+    new_password = _new_password(_l("Neues Passwort"))
+    confirm = PasswordField(
+        _l("Neues Passwort wiederholen"),
+        validators=[
+            DataRequired(_REQUIRED),
+            EqualTo("new_password", message=_l("Die Passwörter stimmen nicht überein.")),
+        ],
+    )
+    submit = SubmitField(_l("Passwort ändern"))
+
+
+class LogoutOthersForm(FlaskForm):
+    submit = SubmitField(_l("Alle anderen Sitzungen abmelden"))
+
+
+class CompanyForm(FlaskForm):
+    company_name = _company_name()
+    notification_email = EmailField(
+        _l("E-Mail-Adresse für Benachrichtigungen"),
+        filters=[strip_filter],
+        validators=[Optional(), Length(max=254, message=_MAX), EmailAddress()],
+    )
+    mobile_number = StringField(
+        _l("Mobilfunknummer"),
+        filters=[strip_filter],
+        validators=[Optional(), Length(max=40, message=_MAX), MobileNumber()],
+    )
+    submit = SubmitField(_l("Speichern"))
+
+
+class AddUserForm(FlaskForm):
+    first_name = _name(_l("Vorname"))
+    last_name = _name(_l("Nachname"))
+    email = _email(_l("E-Mail-Adresse"))
+    role = SelectField(
+        _l("Rolle"),
+        choices=[("member", _l("Mitglied")), ("admin", _l("Administrator"))],
+        validators=[DataRequired(_REQUIRED)],
+    )
+    submit = SubmitField(_l("Benutzer einladen"))
+
+
+class AcceptInvitationForm(FlaskForm):
+    password = _new_password(_l("Passwort"))
+    submit = SubmitField(_l("Passwort festlegen"))
+
+
+class ConfirmForm(FlaskForm):
+    """An empty form for POST buttons that need only the CSRF token."""
+
+    submit = SubmitField(_l("Bestätigen"))

@@ -1,0 +1,193 @@
+"""Every hook Kontor defines, grouped by phase.
+
+Hooks return data and core does the registering. Call them with keyword
+arguments. Unless a spec says "first result wins", core collects the results
+of all implementations (``None`` results are dropped). Implementations take
+only the arguments they need. ``docs/hooks.md`` documents each hook; a test
+keeps the two in step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    import click
+    from flask import Blueprint
+
+    from core.mail import MailTransport
+    from core.models import Account, Event, User
+    from core.sms import SmsGateway
+    from core.types import (
+        Card,
+        Channel,
+        EventType,
+        ExportPart,
+        Job,
+        PeriodicJob,
+        PlannedDelivery,
+        PlanResource,
+        Schema,
+        Section,
+        SlotContent,
+    )
+
+PROJECT = "kontor"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+# ---------------------------------------------------------------------------
+# Setup: called once while the app is created
+# ---------------------------------------------------------------------------
+
+
+@hookspec
+def kontor_schema() -> Schema | None:
+    """Return the plugin's tables and migration history.
+
+    ``Schema.name`` is the table prefix and names the plugin's own history
+    table ``<name>_migrations``. Migrations run in ``kontor init`` and
+    ``kontor migrate``: core first, then plugins sorted by name.
+    """
+
+
+@hookspec
+def kontor_blueprints() -> Sequence[Blueprint] | None:
+    """Return Flask blueprints to register, pages and service-API routes alike.
+
+    Service-API routes use :func:`core.api.service_blueprint`, which adds
+    bearer-token authentication and JSON errors.
+    """
+
+
+@hookspec
+def kontor_cli_commands() -> Sequence[click.Command] | None:
+    """Return click commands to add to the ``kontor`` command group."""
+
+
+@hookspec
+def kontor_jobs() -> Sequence[Job] | None:
+    """Return background jobs the worker runs by name (``core.queue.enqueue``)."""
+
+
+@hookspec
+def kontor_periodic_jobs() -> Sequence[PeriodicJob] | None:
+    """Return jobs the worker runs on a schedule."""
+
+
+# ---------------------------------------------------------------------------
+# User interface: called while a page is rendered
+# ---------------------------------------------------------------------------
+
+
+@hookspec
+def kontor_settings_sections() -> Sequence[Section] | None:
+    """Return sections for the "Mein Konto" navigation, ordered by ``order``."""
+
+
+@hookspec
+def kontor_overview_cards(account: Account, user: User) -> Sequence[Card] | None:
+    """Return cards for the overview page ``/account/`` for this account."""
+
+
+@hookspec
+def kontor_template_slot(slot: str, account: Account | None) -> Sequence[SlotContent] | None:
+    """Return HTML for a named slot in a template (``{{ slot('name') }}``).
+
+    Contents are joined in ``priority`` order (lower first). Known slots:
+    ``banner`` (top of every page), ``account_overview_footer``.
+    """
+
+
+# ---------------------------------------------------------------------------
+# Events and notifications
+# ---------------------------------------------------------------------------
+
+
+@hookspec
+def kontor_event_types() -> Sequence[EventType] | None:
+    """Return the event types this plugin reports; keys are stable strings."""
+
+
+@hookspec
+def kontor_event_emitted(event: Event) -> Sequence[PlannedDelivery] | None:
+    """React to a newly emitted event, inside the emitting transaction.
+
+    Write outbox rows here, never talk to another server. The returned
+    deliveries are reported back to the emitter (service API: 202 body).
+    """
+
+
+@hookspec
+def kontor_notification_channels() -> Sequence[Channel] | None:
+    """Return notification channels (objects following ``core.types.Channel``)."""
+
+
+@hookspec(firstresult=True)
+def kontor_sms_gateway(config: Mapping[str, Any]) -> SmsGateway | None:
+    """Return the SMS gateway to use. First result wins; core's default
+    (``trylast``) is the HTTP gateway when configured, else the dev file."""
+
+
+# ---------------------------------------------------------------------------
+# Mail to customers
+# ---------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def kontor_mail_transport(account: Account) -> MailTransport | None:
+    """Return how this account's customer mails are sent. First result wins;
+    core's default (``trylast``) is the operator's mail server."""
+
+
+@hookspec(firstresult=True)
+def kontor_own_mail_account_in_use(account: Account) -> bool | None:
+    """Say whether the account sends through its own mail account.
+    First result wins; ``None`` everywhere means "no"."""
+
+
+# ---------------------------------------------------------------------------
+# Plans, limits and usage
+# ---------------------------------------------------------------------------
+
+
+@hookspec
+def kontor_plan_resources() -> Sequence[PlanResource] | None:
+    """Return the resources plans can limit, with label and unit."""
+
+
+@hookspec
+def kontor_usage(account: Account) -> Mapping[str, int] | None:
+    """Return this account's current usage of the resources the plugin counts."""
+
+
+@hookspec(firstresult=True)
+def kontor_plan_name(account: Account) -> str | None:
+    """Return the name of the account's current plan. First result wins."""
+
+
+@hookspec(firstresult=True)
+def kontor_limit(account: Account, resource: str) -> int | None:
+    """Return the account's limit for ``resource``. First result wins;
+    ``None`` everywhere means unlimited."""
+
+
+@hookspec
+def kontor_usage_changed(account: Account, resource: str) -> None:
+    """Called after core or a plugin changed the usage of ``resource``."""
+
+
+# ---------------------------------------------------------------------------
+# Account data
+# ---------------------------------------------------------------------------
+
+
+@hookspec
+def kontor_account_export(account: Account) -> ExportPart | None:
+    """Return this plugin's share of the account's data for a full export.
+
+    Never include secrets (passwords, keys, tokens)."""

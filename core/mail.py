@@ -1,0 +1,145 @@
+"""Mail from Kontor itself: building messages safely and handing them over.
+
+Without ``KONTOR_MAIL_SERVER`` mails land in a Maildir in the instance folder,
+so a demo never needs a server. Customer mails go through the
+``kontor_mail_transport`` provider hook; core's default is the operator's
+server with the account's display name.
+"""
+
+from __future__ import annotations
+
+import mailbox
+from collections.abc import Mapping
+from dataclasses import dataclass
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import make_msgid
+from pathlib import Path
+from typing import Any, Protocol
+
+from flask import current_app
+
+from core import smtp
+from core.hookspecs import hookimpl
+from core.models import Account
+from core.types import PermanentFailure
+from core.validation import has_control_chars
+
+
+def address(display_name: str, addr: str) -> Address:
+    """A header-safe address: the name can never alter the address part."""
+    name = " ".join(display_name.split()) if display_name else ""
+    if has_control_chars(name) or has_control_chars(addr):
+        raise PermanentFailure("Ungültige Zeichen in Name oder Adresse.")
+    username, _, domain = addr.rpartition("@")
+    if not username or not domain:
+        raise PermanentFailure("Ungültige E-Mail-Adresse.")
+    return Address(display_name=name, username=username, domain=domain)
+
+
+def build_message(
+    *,
+    sender: Address,
+    to: str,
+    subject: str,
+    text: str,
+    html: str | None = None,
+    reply_to: Address | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> EmailMessage:
+    """Compose a plain-text (optionally HTML alternative) message."""
+    if has_control_chars(subject):
+        raise PermanentFailure("Ungültige Zeichen im Betreff.")
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = address("", to)
+    msg["Subject"] = subject
+    msg["Message-ID"] = make_msgid(domain=sender.domain)
+    if reply_to is not None:
+        msg["Reply-To"] = reply_to
+    for key, value in (headers or {}).items():
+        msg[key] = value
+    msg.set_content(text)
+    if html is not None:
+        msg.add_alternative(html, subtype="html")
+    return msg
+
+
+def operator_endpoint(config: Mapping[str, Any]) -> smtp.SmtpEndpoint | None:
+    """The operator's SMTP server from ``KONTOR_MAIL_*``, if configured."""
+    if not config["KONTOR_MAIL_SERVER"]:
+        return None
+    security = (
+        "ssl"
+        if config["KONTOR_MAIL_USE_SSL"]
+        else "starttls"
+        if config["KONTOR_MAIL_USE_TLS"]
+        else "none"
+    )
+    return smtp.SmtpEndpoint(
+        host=config["KONTOR_MAIL_SERVER"],
+        port=config["KONTOR_MAIL_PORT"],
+        security=security,
+        username=config["KONTOR_MAIL_USERNAME"],
+        password=config["KONTOR_MAIL_PASSWORD"],
+        ca_file=config["KONTOR_MAIL_CA_FILE"],
+        timeout=config["KONTOR_MAIL_TIMEOUT"],
+    )
+
+
+def maildir_path(config: Mapping[str, Any]) -> Path:
+    return Path(config["KONTOR_INSTANCE_PATH"]) / "mail"
+
+
+def send_via_operator(message: EmailMessage) -> dict[str, tuple[int, str]]:
+    """Deliver through the operator's server, or into the instance Maildir."""
+    config = current_app.config
+    endpoint = operator_endpoint(config)
+    if endpoint is None:
+        box = mailbox.Maildir(maildir_path(config), create=True)
+        box.add(message)
+        return {}
+    return smtp.send(endpoint, message)
+
+
+def system_sender(name: str = "Kontor") -> Address:
+    return address(name, current_app.config["KONTOR_MAIL_DEFAULT_SENDER"])
+
+
+@dataclass(frozen=True)
+class SentMail:
+    """What a transport reports back for one message."""
+
+    message_id: str
+    refused: Mapping[str, tuple[int, str]]
+
+
+class MailTransport(Protocol):
+    """Sends an account's customer mails (see ``kontor_mail_transport``)."""
+
+    name: str
+
+    def sender(self, account: Account) -> tuple[Address, Address | None]:
+        """From and Reply-To for this account's customer mails."""
+
+    def send(self, account: Account, message: EmailMessage) -> SentMail:
+        """Deliver; raise TemporaryFailure or PermanentFailure."""
+
+
+class OperatorTransport:
+    """Customer mails from the operator's address with the company's name."""
+
+    name = "service"
+
+    def sender(self, account: Account) -> tuple[Address, Address | None]:
+        reply = account.notification_email
+        return system_sender(account.company_name), address("", reply) if reply else None
+
+    def send(self, account: Account, message: EmailMessage) -> SentMail:
+        refused = send_via_operator(message)
+        return SentMail(message_id=message["Message-ID"], refused=refused)
+
+
+@hookimpl(trylast=True)
+def kontor_mail_transport() -> MailTransport:
+    return OperatorTransport()

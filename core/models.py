@@ -1,0 +1,114 @@
+"""Core tables: accounts (tenants), their users, login sessions and events."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import peewee
+
+from core.db import BaseModel, utcnow
+
+
+class Account(BaseModel):
+    """One business (tenant). Everything else hangs off an account."""
+
+    company_name = peewee.CharField(max_length=200)
+    notification_email = peewee.CharField(max_length=254, null=True)
+    mobile_number = peewee.CharField(max_length=20, null=True)
+    created_at = peewee.DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "core_account"
+
+
+class User(BaseModel):
+    """A person who logs in to exactly one account."""
+
+    account = peewee.ForeignKeyField(Account, backref="users", on_delete="CASCADE")
+    email = peewee.CharField(max_length=254, unique=True)
+    password_hash = peewee.CharField(max_length=255, null=True)
+    first_name = peewee.CharField(max_length=100)
+    last_name = peewee.CharField(max_length=100)
+    role = peewee.CharField(max_length=10, default="member")
+    created_at = peewee.DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "core_user"
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    @property
+    def is_manager(self) -> bool:
+        """Owners and admins change account-wide settings."""
+        return self.role in ("owner", "admin")
+
+
+class UserSession(BaseModel):
+    """A server-side login session; the cookie only carries its id's hash input.
+
+    Revoking the row ends the session everywhere, so a copied cookie is
+    worthless afterwards.
+    """
+
+    token_hash = peewee.CharField(max_length=64, unique=True)
+    user = peewee.ForeignKeyField(User, backref="sessions", on_delete="CASCADE")
+    created_at = peewee.DateTimeField(default=utcnow)
+    last_seen_at = peewee.DateTimeField(default=utcnow)
+    expires_at = peewee.DateTimeField()
+    revoked_at = peewee.DateTimeField(null=True)
+    user_agent = peewee.CharField(max_length=200, default="")
+
+    class Meta:
+        table_name = "core_user_session"
+
+
+class Invitation(BaseModel):
+    """A pending invitation of a new user; the link holds the token."""
+
+    account = peewee.ForeignKeyField(Account, on_delete="CASCADE")
+    user = peewee.ForeignKeyField(User, on_delete="CASCADE", unique=True)
+    token_hash = peewee.CharField(max_length=64, unique=True)
+    expires_at = peewee.DateTimeField()
+
+    class Meta:
+        table_name = "core_invitation"
+
+
+class Event(BaseModel):
+    """Something that happened in an account and may notify its users."""
+
+    account = peewee.ForeignKeyField(Account, backref="events", on_delete="CASCADE")
+    type = peewee.CharField(max_length=100)
+    data_json = peewee.TextField(default="{}")
+    idempotency_key = peewee.CharField(max_length=200, null=True)
+    created_at = peewee.DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "core_event"
+        indexes = ((("account", "idempotency_key"), True),)
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return json.loads(self.data_json)
+
+
+class MailOutbox(BaseModel):
+    """A system mail (invitation, notification) waiting for the worker."""
+
+    account = peewee.ForeignKeyField(Account, null=True, on_delete="CASCADE")
+    message = peewee.TextField()
+    status = peewee.CharField(max_length=20, default="pending")
+    attempts = peewee.IntegerField(default=0)
+    error = peewee.TextField(default="")
+    created_at = peewee.DateTimeField(default=utcnow)
+    next_attempt_at = peewee.DateTimeField(default=utcnow, index=True)
+    sent_at = peewee.DateTimeField(null=True)
+
+    class Meta:
+        table_name = "core_mail_outbox"
+
+
+CORE_MODELS = (Account, User, UserSession, Invitation, Event, MailOutbox)

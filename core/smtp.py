@@ -1,0 +1,129 @@
+"""SMTP client with verified TLS, timeouts and failure classification.
+
+Used for the operator's server and for accounts' own servers. Certificates
+are always verified against the host name, also when the connection goes to
+an address checked beforehand (``connect_address``, against DNS rebinding).
+"""
+
+from __future__ import annotations
+
+import smtplib
+import socket
+import ssl
+from dataclasses import dataclass
+from email.message import EmailMessage
+
+from core.types import PermanentFailure, TemporaryFailure
+
+SECURITY_MODES = ("starttls", "ssl", "none")
+
+
+@dataclass(frozen=True)
+class SmtpEndpoint:
+    """Where and how to deliver; ``password`` never appears in ``repr``."""
+
+    host: str
+    port: int
+    security: str = "starttls"
+    username: str | None = None
+    password: str | None = None
+    connect_address: str | None = None
+    ca_file: str | None = None
+    timeout: float = 10.0
+
+    def __repr__(self) -> str:
+        return f"SmtpEndpoint(host={self.host!r}, port={self.port}, security={self.security!r})"
+
+
+def tls_context(ca_file: str | None) -> ssl.SSLContext:
+    """A verifying client context; ``ca_file`` adds a private CA (tests, intranets)."""
+    ctx = ssl.create_default_context()
+    if ca_file:
+        ctx.load_verify_locations(cafile=ca_file)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    return ctx
+
+
+class _PinnedSMTP(smtplib.SMTP):
+    """Connects to a fixed address while TLS checks the host name."""
+
+    def __init__(self, address: str | None, **kwargs: object) -> None:
+        self._address = address
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        return socket.create_connection((self._address or host, port), timeout)
+
+
+class _PinnedSMTPSSL(smtplib.SMTP_SSL):
+    def __init__(self, address: str | None, **kwargs: object) -> None:
+        self._address = address
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        raw = socket.create_connection((self._address or host, port), timeout)
+        return self.context.wrap_socket(raw, server_hostname=host)
+
+
+def open_connection(endpoint: SmtpEndpoint) -> smtplib.SMTP:
+    """Connect, secure and log in; raises smtplib/ssl/OSError errors as they come."""
+    ctx = tls_context(endpoint.ca_file)
+    if endpoint.security == "ssl":
+        conn: smtplib.SMTP = _PinnedSMTPSSL(
+            endpoint.connect_address, timeout=endpoint.timeout, context=ctx
+        )
+    else:
+        conn = _PinnedSMTP(endpoint.connect_address, timeout=endpoint.timeout)
+    try:
+        conn.connect(endpoint.host, endpoint.port)
+        conn.ehlo()
+        if endpoint.security == "starttls":
+            conn.starttls(context=ctx)
+            conn.ehlo()
+        if endpoint.username:
+            conn.login(endpoint.username, endpoint.password or "")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def classify(exc: BaseException) -> TemporaryFailure | PermanentFailure:
+    """Map an SMTP/network error to a retry decision, without server text."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in exc.recipients.values()]
+        if codes and all(500 <= c < 600 for c in codes):
+            return PermanentFailure(f"Empfänger abgelehnt (SMTP {codes[0]})")
+        return TemporaryFailure(f"Empfänger vorübergehend abgelehnt (SMTP {codes[0]})")
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        return PermanentFailure(f"Anmeldung am Mailserver fehlgeschlagen (SMTP {exc.smtp_code})")
+    if isinstance(exc, smtplib.SMTPResponseException):
+        if 500 <= exc.smtp_code < 600:
+            return PermanentFailure(f"Vom Mailserver abgelehnt (SMTP {exc.smtp_code})")
+        return TemporaryFailure(f"Mailserver vorübergehend nicht bereit (SMTP {exc.smtp_code})")
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return PermanentFailure("Das Zertifikat des Mailservers ist nicht vertrauenswürdig.")
+    if isinstance(exc, smtplib.SMTPNotSupportedError):
+        return PermanentFailure("Der Mailserver unterstützt keine verschlüsselte Verbindung.")
+    if isinstance(exc, TimeoutError | socket.timeout):
+        return TemporaryFailure("Zeitüberschreitung beim Mailserver.")
+    return TemporaryFailure("Mailserver nicht erreichbar.")
+
+
+def send(endpoint: SmtpEndpoint, message: EmailMessage) -> dict[str, tuple[int, str]]:
+    """Deliver ``message``; return recipients refused while others were accepted.
+
+    Raises TemporaryFailure or PermanentFailure when nothing was delivered.
+    """
+    try:
+        conn = open_connection(endpoint)
+        try:
+            refused = conn.send_message(message)
+        finally:
+            try:
+                conn.quit()
+            except (smtplib.SMTPException, OSError):
+                conn.close()
+    except (smtplib.SMTPException, OSError) as exc:
+        raise classify(exc) from None
+    return {addr: (code, "") for addr, (code, _) in refused.items()}

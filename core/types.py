@@ -1,0 +1,149 @@
+"""Plain data that hooks return and core registers.
+
+Hooks return these values; core does the wiring. They are frozen so a plugin
+cannot change what another plugin contributed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from markupsafe import Markup
+
+    from core.models import Account, Event
+
+ROLES = ("owner", "admin", "member")
+
+
+@dataclass(frozen=True)
+class Section:
+    """A settings section in the navigation of "Mein Konto"."""
+
+    key: str
+    label: str
+    endpoint: str
+    order: int
+    required_role: str = "member"
+
+
+@dataclass(frozen=True)
+class Card:
+    """An overview card on ``/account/``: a title, a few lines and a link."""
+
+    key: str
+    title: str
+    lines: Sequence[str]
+    endpoint: str
+    order: int
+    state: str = "neutral"  # "ok", "warning" or "neutral"
+
+
+@dataclass(frozen=True)
+class SlotContent:
+    """HTML that a plugin places into a named template slot."""
+
+    html: Markup
+    priority: int = 100
+
+
+@dataclass(frozen=True)
+class EventType:
+    """A kind of event an account can be notified about."""
+
+    key: str
+    label: str
+    order: int
+    default_channels: frozenset[str] = frozenset({"email"})
+
+
+@dataclass(frozen=True)
+class PlannedDelivery:
+    """What an event will cause, as reported back to the emitter."""
+
+    channel: str
+    target: str | None
+    status: str
+
+
+class Channel(Protocol):
+    """A notification channel such as e-mail or SMS."""
+
+    key: str
+    label: str
+    order: int
+
+    def target(self, account: Account) -> str | None:
+        """The address this account's messages go to, or None if missing."""
+
+    def send(self, account: Account, event: Event, target: str, text: str, subject: str) -> None:
+        """Deliver one message; raise TemporaryFailure or PermanentFailure."""
+
+
+@dataclass(frozen=True)
+class PlanResource:
+    """A resource that plans limit, with its display unit."""
+
+    key: str
+    label: str
+    unit: str = "count"  # "count" or "bytes"
+    order: int = 100
+
+
+@dataclass(frozen=True)
+class Job:
+    """A background job the queue worker runs by name."""
+
+    name: str
+    func: Callable[..., Any]
+    retries: int = 0
+    retry_delay: int = 0
+
+
+@dataclass(frozen=True)
+class PeriodicJob:
+    """A job the worker runs on a schedule (crontab fields as strings)."""
+
+    name: str
+    func: Callable[[], Any]
+    minute: str = "*"
+    hour: str = "*"
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One step of a schema's migration history, applied once."""
+
+    id: str
+    apply: Callable[[Any], None]
+
+
+@dataclass(frozen=True)
+class Schema:
+    """The tables a plugin owns and its own migration history."""
+
+    name: str
+    models: Sequence[type] = ()
+    migrations: Sequence[Migration] = ()
+
+
+@dataclass(frozen=True)
+class ExportPart:
+    """One plugin's share of an account data export."""
+
+    key: str
+    data: Mapping[str, Any] | Sequence[Any] = field(default_factory=dict)
+
+
+class DeliveryError(Exception):
+    """Base for failures when talking to another server."""
+
+
+class TemporaryFailure(DeliveryError):
+    """Worth retrying later: timeouts, SMTP 4xx, gateway 5xx."""
+
+
+class PermanentFailure(DeliveryError):
+    """Retrying will not help: SMTP 5xx, gateway 4xx, bad address."""

@@ -1,0 +1,22 @@
+"""Abonnement: the ``subscriptions`` plugin."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from flask import Blueprint
+from flask_babel import lazy_gettext as _l
+
+from core import hookimpl
+from core.types import Section
+from plugins.subscriptions import views
+
+
+@hookimpl
+def kontor_blueprints() -> Sequence[Blueprint]:
+    return [views.bp]
+
+
+@hookimpl
+def kontor_settings_sections() -> Sequence[Section]:
+    return [Section("subscriptions", _l("Abonnement"), "subscriptions.index", order=50)]

@@ -1,0 +1,143 @@
+"""Fixtures: an app on a fresh database, clients, users and real servers."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from core import create_app
+from core.accounts import register
+from core.cli import apply_migrations
+from core.db import bind
+from tests.support.web import login
+
+SERVICE_TOKEN = "test-service-token-0123456789"
+PASSWORD = "richtig-geheim-123"
+
+
+def _admin_connect(url: str) -> Any:
+    import psycopg2
+
+    parts = urlsplit(url)
+    conn = psycopg2.connect(urlunsplit(parts._replace(path="/postgres")))
+    conn.autocommit = True
+    return conn
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str | None]:
+    """A fresh PostgreSQL database for this run, or None for SQLite per test."""
+    base = os.environ.get("KONTOR_TEST_DATABASE_URL")
+    if not base:
+        yield None
+        return
+    name = f"kontor_test_{uuid.uuid4().hex[:10]}"
+    admin = _admin_connect(base)
+    with admin.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield urlunsplit(urlsplit(base)._replace(path=f"/{name}"))
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+def _reset_postgres(app: Flask) -> None:
+    db = bind(app)
+    with db.connection_context():
+        db.execute_sql("DROP SCHEMA public CASCADE")
+        db.execute_sql("CREATE SCHEMA public")
+    db.close_all()
+
+
+@pytest.fixture
+def make_app(tmp_path: Path, database_url: str | None) -> Iterator[Callable[..., Flask]]:
+    """Build apps on this test's database; extra config and plugins allowed."""
+    made: list[Flask] = []
+
+    def factory(config: dict[str, Any] | None = None, plugins: tuple = ()) -> Flask:
+        settings = {
+            "KONTOR_INSTANCE_PATH": str(tmp_path / "instance"),
+            "KONTOR_DATABASE_URL": database_url or f"sqlite:///{tmp_path / 'kontor.db'}",
+            "KONTOR_QUEUE_URL": "memory://",
+            "KONTOR_SECRET_KEY": "test-secret-key-0123456789abcdef",
+            "KONTOR_COOKIE_SECURE": "false",
+            "KONTOR_SERVICE_TOKENS": SERVICE_TOKEN,
+            "KONTOR_DISABLED_PLUGINS": "",
+            "TESTING": True,
+            **(config or {}),
+        }
+        app = create_app(settings, plugins=plugins)
+        apply_migrations(app)
+        made.append(app)
+        return app
+
+    yield factory
+    if database_url and made:
+        _reset_postgres(made[-1])
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Flask]) -> Flask:
+    return make_app()
+
+
+@pytest.fixture
+def ctx(app: Flask) -> Iterator[Flask]:
+    """An app context with an open connection, for calling services directly."""
+    with app.app_context():
+        db = bind(app)
+        with db.connection_context():
+            yield app
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> Any:
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def make_owner(app: Flask) -> Callable[..., Any]:
+    """Register an account with its owner and return the owner."""
+
+    def factory(email: str | None = None, company: str = "Muster GmbH") -> Any:
+        email = email or f"inhaber-{secrets.token_hex(4)}@example.com"
+        with app.app_context(), bind(app).connection_context():
+            return register(company, "Erika", "Mustermann", email, PASSWORD)
+
+    return factory
+
+
+@pytest.fixture
+def owner(make_owner: Callable[..., Any]) -> Any:
+    return make_owner("erika@example.com")
+
+
+@pytest.fixture
+def user_client(app: Flask, owner: Any) -> FlaskClient:
+    """A client logged in as the owner of "Muster GmbH"."""
+    client = app.test_client()
+    response = login(client, owner.email, PASSWORD)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return client
+
+
+def require_binary(path: str) -> None:
+    """Fail (never skip) when a system component the test needs is missing."""
+    if not Path(path).exists():
+        pytest.fail(f"{path} is not installed (install it as .ci/run does)")

@@ -1,0 +1,31 @@
+"""Helpers for driving forms through the Flask test client."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask.testing import FlaskClient
+
+_TOKEN = re.compile(r'name="[\w-]*csrf_token"(?: type="hidden")? value="([^"]+)"')
+
+
+def csrf_token(client: FlaskClient, url: str) -> str:
+    """Fetch ``url`` and return the CSRF token of its first form."""
+    page = client.get(url)
+    match = _TOKEN.search(page.get_data(as_text=True))
+    assert match, f"no CSRF token on {url} (status {page.status_code})"
+    return match.group(1)
+
+
+def submit(
+    client: FlaskClient, url: str, data: dict[str, Any], prefix: str = "", follow: bool = False
+) -> Any:
+    """POST a form the way a browser would: token from the page, then the fields."""
+    token = csrf_token(client, url)
+    fields = {f"{prefix}{k}": v for k, v in data.items()}
+    return client.post(url, data={f"{prefix}csrf_token": token, **fields}, follow_redirects=follow)
+
+
+def login(client: FlaskClient, email: str, password: str) -> Any:
+    return submit(client, "/login", {"email": email, "password": password})

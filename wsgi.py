@@ -1,0 +1,14 @@
+"""WSGI entry point for gunicorn: ``gunicorn 'wsgi:app'``."""
+
+import sys
+
+from core.config import ConfigError
+from core.plugins import PluginError
+
+try:
+    from core import create_app
+
+    app = create_app()
+except (ConfigError, PluginError) as exc:
+    sys.stderr.write(f"kontor: error: {exc}\n")
+    raise SystemExit(2) from None
