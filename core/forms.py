@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField, StringField, SubmitField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
 from core.validation import EmailAddress, MobileNumber, PlainText, strip_filter
@@ -130,7 +131,10 @@ class AddUserForm(FlaskForm):
     email = _email(_l("E-Mail-Adresse"))
     role = SelectField(
         _l("Rolle"),
-        choices=[("member", _l("Mitglied")), ("admin", _l("Administrator"))],
+        choices=[
+            SelectChoice("member", _l("Mitglied")),
+            SelectChoice("admin", _l("Administrator")),
+        ],
         validators=[DataRequired(_REQUIRED)],
     )
     submit = SubmitField(_l("Benutzer einladen"))

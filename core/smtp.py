@@ -68,14 +68,14 @@ class _PinnedSMTPSSL(smtplib.SMTP_SSL):
 def open_connection(endpoint: SmtpEndpoint) -> smtplib.SMTP:
     """Connect, secure and log in; raises smtplib/ssl/OSError errors as they come."""
     ctx = tls_context(endpoint.ca_file)
+    # Passing host and port connects at once and records the host name that
+    # STARTTLS verifies the certificate against.
+    target = {"host": endpoint.host, "port": endpoint.port, "timeout": endpoint.timeout}
     if endpoint.security == "ssl":
-        conn: smtplib.SMTP = _PinnedSMTPSSL(
-            endpoint.connect_address, timeout=endpoint.timeout, context=ctx
-        )
+        conn: smtplib.SMTP = _PinnedSMTPSSL(endpoint.connect_address, context=ctx, **target)
     else:
-        conn = _PinnedSMTP(endpoint.connect_address, timeout=endpoint.timeout)
+        conn = _PinnedSMTP(endpoint.connect_address, **target)
     try:
-        conn.connect(endpoint.host, endpoint.port)
         conn.ehlo()
         if endpoint.security == "starttls":
             conn.starttls(context=ctx)

@@ -141,3 +141,13 @@ def require_binary(path: str) -> None:
     """Fail (never skip) when a system component the test needs is missing."""
     if not Path(path).exists():
         pytest.fail(f"{path} is not installed (install it as .ci/run does)")
+
+
+@pytest.fixture
+def smtp_server(tmp_path: Path) -> Iterator[Any]:
+    """aiosmtpd with STARTTLS (certificate from a test CA) and AUTH required."""
+    from tests.support.smtp import start_smtp
+
+    server = start_smtp(tmp_path)
+    yield server
+    server.stop()

@@ -7,13 +7,13 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
-_TOKEN = re.compile(r'name="[\w-]*csrf_token"(?: type="hidden")? value="([^"]+)"')
+TOKEN_RE = re.compile(r'name="[\w-]*csrf_token"(?: type="hidden")? value="([^"]+)"')
 
 
 def csrf_token(client: FlaskClient, url: str) -> str:
     """Fetch ``url`` and return the CSRF token of its first form."""
     page = client.get(url)
-    match = _TOKEN.search(page.get_data(as_text=True))
+    match = TOKEN_RE.search(page.get_data(as_text=True))
     assert match, f"no CSRF token on {url} (status {page.status_code})"
     return match.group(1)
 

@@ -1,0 +1,220 @@
+"""Registration, login, Nutzerdaten, Meine Firma and users through the browser forms."""
+
+from __future__ import annotations
+
+from core.db import bind
+from core.models import Account, User
+from tests.conftest import PASSWORD
+from tests.support.web import login, submit
+
+NEW = {
+    "company_name": "Bäckerei Schmidt",
+    "first_name": "Jana",
+    "last_name": "Schmidt",
+    "email": "Jana@Example.com",
+    "password": PASSWORD,
+}
+
+
+def _user(app, email):
+    with app.app_context(), bind(app).connection_context():
+        return User.select(User, Account).join(Account).where(User.email == email).first()
+
+
+def test_register_creates_account_and_owner_and_logs_in(app, client):
+    response = submit(client, "/register", NEW)
+    assert response.status_code == 302
+    user = _user(app, "jana@example.com")
+    assert user.role == "owner"
+    assert user.account.company_name == "Bäckerei Schmidt"
+    assert user.password_hash.startswith("$argon2id$")
+    page = client.get("/account/").get_data(as_text=True)
+    assert "Bäckerei Schmidt" in page and "Mein Konto" in page
+
+
+def test_register_with_taken_address_does_not_reveal_it(app, client, owner):
+    response = submit(client, "/register", {**NEW, "email": owner.email})
+    body = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "Die Registrierung war nicht möglich." in body
+    assert "bereits registriert" not in body
+    with app.app_context(), bind(app).connection_context():
+        assert Account.select().count() == 1
+
+
+def test_register_rejects_bad_fields_in_german(app, client):
+    response = submit(
+        client,
+        "/register",
+        {**NEW, "email": "kein-at", "password": "kurz", "first_name": "A\nB", "company_name": ""},
+    )
+    body = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "Bitte geben Sie eine gültige E-Mail-Adresse ein." in body
+    assert "Das Passwort muss 10 bis 200 Zeichen lang sein." in body
+    assert "Steuerzeichen sind in diesem Feld nicht erlaubt." in body
+    assert "Dieses Feld ist erforderlich." in body
+    with app.app_context(), bind(app).connection_context():
+        assert Account.select().count() == 0
+
+
+def test_login_wrong_password_gives_same_message_as_unknown_address(client, owner):
+    wrong = login(client, owner.email, "falsch-falsch-falsch").get_data(as_text=True)
+    unknown = login(client, "niemand@example.com", PASSWORD).get_data(as_text=True)
+    message = "E-Mail-Adresse oder Passwort ist falsch."
+    assert message in wrong and message in unknown
+    assert client.get("/account/").status_code == 302
+
+
+def test_pages_require_login(client):
+    for url in ("/account/", "/account/profile", "/account/company", "/account/users"):
+        response = client.get(url)
+        assert response.status_code == 302
+        assert "/login" in response.headers["Location"]
+
+
+def test_login_redirect_ignores_foreign_targets(client, owner):
+    token_page = client.get("/login?next=//evil.example/x")
+    assert token_page.status_code == 200
+    response = submit(
+        client, "/login?next=//evil.example/x", {"email": owner.email, "password": PASSWORD}
+    )
+    assert response.headers["Location"] == "/account/"
+
+
+def test_profile_update_trims_and_saves(app, user_client, owner):
+    response = submit(
+        user_client,
+        "/account/profile",
+        {"first_name": "  Erika ", "last_name": "Musterfrau", "submit": "1"},
+        prefix="profile-",
+    )
+    assert response.status_code == 302
+    assert _user(app, owner.email).last_name == "Musterfrau"
+    assert _user(app, owner.email).first_name == "Erika"
+
+
+def test_profile_rejects_too_long_name_and_keeps_old_value(app, user_client, owner):
+    response = submit(
+        user_client,
+        "/account/profile",
+        {"first_name": "x" * 101, "last_name": "Y", "submit": "1"},
+        prefix="profile-",
+    )
+    assert response.status_code == 422
+    assert "Höchstens 100 Zeichen." in response.get_data(as_text=True)
+    assert _user(app, owner.email).first_name == "Erika"
+
+
+def test_change_email_requires_current_password(app, user_client, owner):
+    response = submit(
+        user_client,
+        "/account/profile",
+        {"new_email": "neu@example.com", "current_password": "falsch-falsch", "submit": "1"},
+        prefix="email-",
+    )
+    assert response.status_code == 422
+    assert "Das aktuelle Passwort ist falsch." in response.get_data(as_text=True)
+    response = submit(
+        user_client,
+        "/account/profile",
+        {"new_email": "neu@example.com", "current_password": PASSWORD, "submit": "1"},
+        prefix="email-",
+    )
+    assert response.status_code == 302
+    assert _user(app, "neu@example.com").id == owner.id
+
+
+def test_change_email_refuses_an_address_in_use(app, user_client, make_owner):
+    other = make_owner("belegt@example.com", company="Andere GmbH")
+    response = submit(
+        user_client,
+        "/account/profile",
+        {"new_email": other.email, "current_password": PASSWORD, "submit": "1"},
+        prefix="email-",
+    )
+    assert response.status_code == 422
+    assert "Diese E-Mail-Adresse kann nicht verwendet werden." in response.get_data(as_text=True)
+
+
+def test_company_data_with_mobile_number_in_e164(app, user_client, owner):
+    response = submit(
+        user_client,
+        "/account/company",
+        {
+            "company_name": "Muster AG",
+            "notification_email": "info@muster.de",
+            "mobile_number": "0171 1234567",
+        },
+    )
+    assert response.status_code == 302
+    account = _user(app, owner.email).account
+    assert account.mobile_number == "+491711234567"
+    assert account.notification_email == "info@muster.de"
+    assert account.company_name == "Muster AG"
+
+
+def test_company_rejects_garbage_number_and_keeps_state(app, user_client, owner):
+    response = submit(
+        user_client,
+        "/account/company",
+        {"company_name": "Neu", "notification_email": "", "mobile_number": "abc123"},
+    )
+    assert response.status_code == 422
+    assert "Bitte geben Sie eine gültige Mobilfunknummer ein." in response.get_data(as_text=True)
+    assert _user(app, owner.email).account.company_name == "Muster GmbH"
+
+
+def _invite(client, email, role="member"):
+    return submit(
+        client,
+        "/account/users",
+        {"first_name": "Max", "last_name": "Meier", "email": email, "role": role},
+    )
+
+
+def test_owner_invites_user_who_sets_password_by_link(app, user_client, owner):
+    import mailbox
+    import re
+    from pathlib import Path
+
+    assert _invite(user_client, "max@example.com").status_code == 302
+    box = mailbox.Maildir(Path(app.config["KONTOR_INSTANCE_PATH"]) / "mail")
+    [message] = list(box)
+    assert message["To"] == "max@example.com"
+    body = message.get_payload(decode=True).decode()
+    link = re.search(r"http://localhost(/invitation/\S+)", body).group(1)
+    invited = app.test_client()
+    assert submit(invited, link, {"password": "ganz-neues-passwort"}).status_code == 302
+    assert invited.get("/account/profile").status_code == 200
+    # The link works once.
+    again = app.test_client()
+    response = submit(again, link, {"password": "noch-ein-passwort"})
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+    member = app.test_client()
+    assert login(member, "max@example.com", "ganz-neues-passwort").status_code == 302
+    assert member.get("/account/users").status_code == 403
+    assert "Benutzer</a>" not in member.get("/account/").get_data(as_text=True)
+
+
+def test_member_cannot_change_company_data(app, user_client, owner):
+    _invite(user_client, "mia@example.com")
+    with app.app_context(), bind(app).connection_context():
+        from core.auth import hash_password
+
+        User.update(password_hash=hash_password(PASSWORD)).where(
+            User.email == "mia@example.com"
+        ).execute()
+    member = app.test_client()
+    login(member, "mia@example.com", PASSWORD)
+    token_page = member.get("/account/company")
+    assert "Nur Inhaber und Administratoren" in token_page.get_data(as_text=True)
+    response = submit(member, "/account/company", {"company_name": "Gekapert"})
+    assert response.status_code == 403
+    assert _user(app, owner.email).account.company_name == "Muster GmbH"
+
+
+def test_english_locale_is_available(user_client):
+    user_client.get("/language/en")
+    page = user_client.get("/account/profile").get_data(as_text=True)
+    assert "User data" in page and "Nutzerdaten" not in page

@@ -1,0 +1,120 @@
+"""Service API skeleton: tokens, JSON errors, events with idempotency."""
+
+from __future__ import annotations
+
+import pytest
+
+from core import hookimpl
+from core.db import bind
+from core.models import Event
+from core.types import EventType, PlannedDelivery
+from tests.conftest import SERVICE_TOKEN
+
+AUTH = {"Authorization": f"Bearer {SERVICE_TOKEN}"}
+
+
+class Recorder:
+    __name__ = "recorder"
+
+    def __init__(self):
+        self.seen = []
+
+    @hookimpl
+    def kontor_event_types(self):
+        return [EventType("test.happened", "Test", order=1)]
+
+    @hookimpl
+    def kontor_event_emitted(self, event):
+        self.seen.append(event.id)
+        return [PlannedDelivery("email", "x@example.com", "pending")]
+
+
+@pytest.fixture
+def recorder():
+    return Recorder()
+
+
+@pytest.fixture
+def api(make_app, recorder):
+    return make_app(plugins=(recorder,)).test_client()
+
+
+def test_missing_or_wrong_token_is_401_json(api, owner):
+    for headers in ({}, {"Authorization": "Bearer falsch"}, {"Authorization": SERVICE_TOKEN}):
+        response = api.get(f"/api/v1/accounts?email={owner.email}", headers=headers)
+        assert response.status_code == 401
+        assert response.json["error"]["code"] == "unauthorized"
+
+
+def test_no_tokens_configured_means_401(make_app, owner):
+    client = make_app({"KONTOR_SERVICE_TOKENS": ""}).test_client()
+    assert client.get("/api/v1/accounts?email=x@y.de", headers=AUTH).status_code == 401
+
+
+def test_accounts_by_email(api, owner):
+    response = api.get(
+        "/api/v1/accounts", query_string={"email": "ERIKA@example.com"}, headers=AUTH
+    )
+    assert response.status_code == 200
+    [account] = response.json["accounts"]
+    assert account["id"] == owner.account_id
+    assert account["company_name"] == "Muster GmbH"
+
+
+def test_unknown_account_is_404_json(api):
+    response = api.post("/api/v1/accounts/999/events", json={"type": "test.happened"}, headers=AUTH)
+    assert response.status_code == 404
+    assert response.json == {"error": {"code": "not_found", "message": "No such account."}}
+
+
+def test_event_is_accepted_once_per_idempotency_key(app, api, owner, recorder):
+    body = {"type": "test.happened", "data": {"n": 1}, "idempotency_key": "abc"}
+    url = f"/api/v1/accounts/{owner.account_id}/events"
+    first = api.post(url, json=body, headers=AUTH)
+    second = api.post(url, json=body, headers=AUTH)
+    assert first.status_code == 202 and second.status_code == 202
+    assert first.json["id"] == second.json["id"]
+    assert first.json["deliveries"] == [
+        {"channel": "email", "target": "x@example.com", "status": "pending"}
+    ]
+    assert second.json["created"] is False
+    assert recorder.seen == [first.json["id"]]
+    with app.app_context(), bind(app).connection_context():
+        assert Event.select().count() == 1
+
+
+def test_bad_events_are_422_with_fields(api, owner):
+    url = f"/api/v1/accounts/{owner.account_id}/events"
+    unknown = api.post(url, json={"type": "no.such"}, headers=AUTH)
+    assert unknown.status_code == 422 and unknown.json["error"]["fields"] == {"type": "unknown"}
+    bad = api.post(url, json={"type": 5, "data": [], "idempotency_key": ""}, headers=AUTH)
+    assert bad.status_code == 422
+    assert set(bad.json["error"]["fields"]) == {"type", "data", "idempotency_key"}
+    not_json = api.post(url, data="type=x", headers=AUTH)
+    assert not_json.status_code == 415
+    garbage = api.post(url, data="{", headers={**AUTH, "Content-Type": "application/json"})
+    assert garbage.status_code == 400 and "error" in garbage.json
+
+
+def test_oversized_body_is_413(api, owner):
+    url = f"/api/v1/accounts/{owner.account_id}/events"
+    response = api.post(
+        url, json={"type": "test.happened", "data": {"x": "a" * 2_000_000}}, headers=AUTH
+    )
+    assert response.status_code == 413
+    assert response.json["error"]["code"] == "payload_too_large"
+
+
+def test_api_needs_no_csrf_but_pages_do(api, owner, user_client):
+    response = api.post(
+        f"/api/v1/accounts/{owner.account_id}/events", json={"type": "test.happened"}, headers=AUTH
+    )
+    assert response.status_code == 202
+    page = user_client.post("/account/company", data={"company_name": "Ohne Token"})
+    assert page.status_code == 400
+    assert "Das Formular ist abgelaufen" in page.get_data(as_text=True)
+
+
+def test_unknown_api_route_is_json_404(api):
+    response = api.get("/api/v1/nothing", headers=AUTH)
+    assert response.status_code == 404 and response.json["error"]["code"] == "not_found"

@@ -1,0 +1,145 @@
+"""Core mail: operator server over verified STARTTLS with AUTH, Maildir fallback,
+header-safe addresses, and a real huey consumer delivering from the outbox."""
+
+from __future__ import annotations
+
+import mailbox
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from core import smtp
+from core.db import bind
+from core.mail import address, build_message, operator_endpoint
+from core.models import MailOutbox
+from core.types import PermanentFailure, TemporaryFailure
+from tests.support.web import submit
+
+
+def _message(to="kunde@example.com"):
+    return build_message(
+        sender=address("Muster GmbH", "noreply@kontor.example"),
+        to=to,
+        subject="Grüße",
+        text="Hallo Welt",
+    )
+
+
+def test_operator_server_with_starttls_and_auth(make_app, smtp_server):
+    app = make_app(smtp_server.config())
+    with app.app_context():
+        refused = smtp.send(operator_endpoint(app.config), _message())
+    assert refused == {}
+    [received] = smtp_server.inbox.messages
+    assert received["From"] == "Muster GmbH <noreply@kontor.example>"
+    assert received["Subject"] == "Grüße"
+
+
+def test_untrusted_certificate_is_refused(make_app, smtp_server):
+    config = {**smtp_server.config(), "KONTOR_MAIL_CA_FILE": ""}
+    app = make_app(config)
+    with pytest.raises(PermanentFailure, match="Zertifikat"):
+        smtp.send(operator_endpoint(app.config), _message())
+    assert smtp_server.inbox.messages == []
+
+
+def test_wrong_password_is_permanent(make_app, smtp_server):
+    app = make_app({**smtp_server.config(), "KONTOR_MAIL_PASSWORD": "falsch"})
+    with pytest.raises(PermanentFailure, match="Anmeldung"):
+        smtp.send(operator_endpoint(app.config), _message())
+
+
+def test_server_down_is_temporary(make_app):
+    from tests.support.smtp import free_port
+
+    app = make_app({"KONTOR_MAIL_SERVER": "127.0.0.1", "KONTOR_MAIL_PORT": str(free_port())})
+    with pytest.raises(TemporaryFailure):
+        smtp.send(operator_endpoint(app.config), _message())
+
+
+def test_rejected_recipient_is_permanent_and_4xx_is_temporary(make_app, smtp_server):
+    app = make_app(smtp_server.config())
+    smtp_server.inbox.reject_rcpt["weg@example.com"] = "550 no such user"
+    with pytest.raises(PermanentFailure, match="550"):
+        smtp.send(operator_endpoint(app.config), _message("weg@example.com"))
+    smtp_server.inbox.data_reply = "451 try again later"
+    with pytest.raises(TemporaryFailure, match="451"):
+        smtp.send(operator_endpoint(app.config), _message())
+
+
+@pytest.mark.parametrize(
+    "name", ["Evil\r\nBcc: opfer@example.com", "Name <evil@example.com>", 'x", evil@x.de']
+)
+def test_display_name_cannot_change_the_address(name):
+    try:
+        sender = address(name, "noreply@kontor.example")
+    except PermanentFailure:
+        return  # refused outright is safe too
+    message = build_message(sender=sender, to="kunde@example.com", subject="s", text="t")
+    raw = message.as_string()
+    assert "\nBcc:" not in raw
+    assert message["From"].addresses[0].addr_spec == "noreply@kontor.example"
+    assert len(message["From"].addresses) == 1
+
+
+def test_subject_with_newline_is_refused():
+    with pytest.raises(PermanentFailure):
+        build_message(sender=address("", "a@b.de"), to="c@d.de", subject="x\nBcc: e@f.de", text="t")
+
+
+def test_real_huey_consumer_delivers_invitation(make_app, owner, tmp_path):
+    config = {"KONTOR_QUEUE_URL": f"sqlite:///{tmp_path / 'queue.db'}"}
+    app = make_app(config)
+    from tests.conftest import PASSWORD
+    from tests.support.web import login
+
+    client = app.test_client()
+    login(client, owner.email, PASSWORD)
+    response = submit(
+        client,
+        "/account/users",
+        {"first_name": "Max", "last_name": "Meier", "email": "max@example.com", "role": "member"},
+    )
+    assert response.status_code == 302
+    maildir = Path(app.config["KONTOR_INSTANCE_PATH"]) / "mail"
+    assert not maildir.exists() or len(mailbox.Maildir(maildir)) == 0  # not sent in the request
+
+    env = {
+        **os.environ,
+        **{
+            k: str(v)
+            for k, v in app.config.items()
+            if k
+            in (
+                "KONTOR_INSTANCE_PATH",
+                "KONTOR_DATABASE_URL",
+                "KONTOR_QUEUE_URL",
+                "KONTOR_SECRET_KEY",
+            )
+        },
+        "KONTOR_SERVICE_TOKENS": "",
+    }
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "core.cli", "worker", "--workers", "1"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if maildir.exists() and len(mailbox.Maildir(maildir)) == 1:
+                break
+            time.sleep(0.2)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=10)
+    [message] = list(mailbox.Maildir(maildir))
+    assert message["To"] == "max@example.com"
+    with app.app_context(), bind(app).connection_context():
+        [row] = MailOutbox.select()
+        assert row.status == "sent" and row.attempts == 1

@@ -1,0 +1,82 @@
+"""Server-side sessions: a revoked session's cookie is worthless."""
+
+from __future__ import annotations
+
+from tests.conftest import PASSWORD
+from tests.support.web import TOKEN_RE, csrf_token, login, submit
+
+
+def _cookie(client):
+    return client.get_cookie("kontor_session").value
+
+
+def _replay(app, cookie):
+    other = app.test_client()
+    other.set_cookie("kontor_session", cookie)
+    return other.get("/account/profile")
+
+
+def test_logout_revokes_session_server_side(app, user_client):
+    cookie = _cookie(user_client)
+    token = csrf_token(user_client, "/account/")
+    user_client.post("/logout", data={"csrf_token": token})
+    assert user_client.get("/account/").status_code == 302
+    assert _replay(app, cookie).status_code == 302
+
+
+def test_password_change_ends_other_sessions_but_not_this_one(app, user_client, owner):
+    second = app.test_client()
+    login(second, owner.email, PASSWORD)
+    old_cookie = _cookie(second)
+    response = submit(
+        user_client,
+        "/account/profile",
+        {
+            "current_password": PASSWORD,
+            "new_password": "neues-passwort-42",
+            "confirm": "neues-passwort-42",
+            "submit": "1",
+        },
+        prefix="password-",
+    )
+    assert response.status_code == 302
+    assert user_client.get("/account/profile").status_code == 200
+    assert second.get("/account/profile").status_code == 302
+    assert _replay(app, old_cookie).status_code == 302
+    assert login(app.test_client(), owner.email, "neues-passwort-42").status_code == 302
+
+
+def test_logout_all_other_sessions(app, user_client, owner):
+    second = app.test_client()
+    login(second, owner.email, PASSWORD)
+    response = submit(user_client, "/account/profile", {"submit": "1"}, prefix="others-")
+    assert response.status_code == 302
+    assert second.get("/account/").status_code == 302
+    assert user_client.get("/account/").status_code == 200
+
+
+def test_session_cookie_flags_over_https(make_app, owner):
+    app = make_app({"KONTOR_COOKIE_SECURE": "true"})
+    client = app.test_client()
+    page = client.get("/login", base_url="https://localhost").get_data(as_text=True)
+    token = TOKEN_RE.search(page).group(1)
+    response = client.post(
+        "/login",
+        base_url="https://localhost",
+        data={"csrf_token": token, "email": owner.email, "password": PASSWORD},
+        headers={"Referer": "https://localhost/login"},
+    )
+    assert response.status_code == 302
+    cookie = response.headers["Set-Cookie"]
+    assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert "max-age" in response.headers["Strict-Transport-Security"]
+
+
+def test_login_is_rate_limited_per_address(app, owner):
+    statuses = []
+    for i in range(12):
+        client = app.test_client()
+        client.environ_base["REMOTE_ADDR"] = f"10.0.0.{i}"  # a different IP each time
+        statuses.append(login(client, owner.email, "falsch-falsch").status_code)
+    assert statuses[:10] == [422] * 10
+    assert statuses[10:] == [429, 429]
