@@ -72,8 +72,11 @@ def kontor_overview_cards(account: Account, user: User) -> Sequence[Card]:
             title=_l("Meine Firma"),
             lines=[
                 account.company_name,
-                f"{_l('Benachrichtigungen an')}: {account.notification_email or missing}",
-                f"{_l('Mobilfunknummer')}: {account.mobile_number or missing}",
+                _l(
+                    "Benachrichtigungen an: %(target)s",
+                    target=account.notification_email or missing,
+                ),
+                _l("Mobilfunknummer: %(target)s", target=account.mobile_number or missing),
             ],
             endpoint="core.company",
             order=20,

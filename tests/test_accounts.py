@@ -212,9 +212,3 @@ def test_member_cannot_change_company_data(app, user_client, owner):
     response = submit(member, "/account/company", {"company_name": "Gekapert"})
     assert response.status_code == 403
     assert _user(app, owner.email).account.company_name == "Muster GmbH"
-
-
-def test_english_locale_is_available(user_client):
-    user_client.get("/language/en")
-    page = user_client.get("/account/profile").get_data(as_text=True)
-    assert "User data" in page and "Nutzerdaten" not in page

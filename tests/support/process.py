@@ -1,0 +1,56 @@
+"""Start real server processes (gunicorn, kontor demo) for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import requests
+
+from tests.support.web import TOKEN_RE
+
+
+def wait_for_http(url: str, proc: subprocess.Popen, seconds: float = 30) -> None:
+    """Poll ``url`` until it answers; fail early if the process died."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"process exited with {proc.returncode}")
+        try:
+            requests.get(url, timeout=5)
+            return
+        except requests.RequestException:
+            time.sleep(0.2)
+    raise AssertionError(f"{url} did not answer within {seconds}s")
+
+
+def start(args: list[str], env: Mapping[str, str], cwd: Path, **kwargs: object) -> subprocess.Popen:
+    return subprocess.Popen(
+        args,
+        env={**os.environ, **env},
+        cwd=cwd,
+        start_new_session=True,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """Terminate the process group (server and any worker it started)."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def form_post(session: requests.Session, url: str, data: dict[str, str]) -> requests.Response:
+    """Fetch a form page, then POST it with its CSRF token, as a browser would."""
+    page = session.get(url, timeout=10)
+    token = TOKEN_RE.search(page.text).group(1)
+    return session.post(url, data={"csrf_token": token, **data}, timeout=10, allow_redirects=False)

@@ -1,0 +1,116 @@
+"""Real processes: gunicorn with two workers, and ``kontor demo`` from a fresh folder."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import requests
+
+from tests.conftest import PASSWORD
+from tests.support.process import form_post, start, stop, wait_for_http
+from tests.support.smtp import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+SECTIONS = {
+    "/account/": "Mein Konto",
+    "/account/profile": "Nutzerdaten",
+    "/account/company": "Meine Firma",
+    "/account/users": "Benutzer",
+    "/account/notifications": "Benachrichtigungen",
+    "/account/support": "Support",
+    "/account/subscription": "Abonnement",
+    "/account/mail": "E-Mail-Versand",
+}
+
+
+def _env(tmp_path: Path, database_url: str | None) -> dict[str, str]:
+    env = {
+        "KONTOR_INSTANCE_PATH": str(tmp_path / "instance"),
+        "KONTOR_COOKIE_SECURE": "false",
+        "KONTOR_SECRET_KEY": "gunicorn-test-secret-0123456789",
+    }
+    if database_url:
+        env["KONTOR_DATABASE_URL"] = database_url
+    return env
+
+
+def test_gunicorn_two_workers_serves_health_and_login(tmp_path, database_url):
+    env = _env(tmp_path, database_url)
+    subprocess.run(
+        [sys.executable, "-m", "core.cli", "init"],
+        env={**env, "PATH": "/usr/bin"},
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    port = free_port()
+    proc = start(
+        [sys.executable, "-m", "gunicorn", "wsgi:app", "-w", "2", "-b", f"127.0.0.1:{port}"],
+        env,
+        ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(f"{base}/healthz", proc)
+        assert requests.get(f"{base}/healthz", timeout=5).json() == {"status": "ok"}
+        ready = requests.get(f"{base}/readyz", timeout=5)
+        assert ready.status_code == 200 and ready.json()["checks"]["database"] == "ok"
+        browser = requests.Session()
+        response = form_post(
+            browser,
+            f"{base}/register",
+            {
+                "company_name": "Gunicorn GmbH",
+                "first_name": "G",
+                "last_name": "U",
+                "email": "g@example.com",
+                "password": PASSWORD,
+            },
+        )
+        assert response.status_code == 302
+        fresh = requests.Session()
+        response = form_post(
+            fresh, f"{base}/login", {"email": "g@example.com", "password": PASSWORD}
+        )
+        assert response.status_code == 302
+        # Requests spread over both workers all see the same server-side session.
+        for _ in range(6):
+            page = fresh.get(f"{base}/account/", timeout=5)
+            assert "Gunicorn GmbH" in page.text
+    finally:
+        stop(proc)
+
+
+def test_kontor_demo_serves_and_its_printed_login_works(tmp_path):
+    port = free_port()
+    proc = start(
+        ["kontor", "demo", "--port", str(port)],
+        {"PYTHONUNBUFFERED": "1"},
+        tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        lines = [proc.stdout.readline() for _ in range(3)]
+        email = re.search(r"E-Mail-Adresse:\s+(\S+)", lines[1]).group(1)
+        password = re.search(r"Passwort:\s+(\S+)", lines[2]).group(1)
+        base = f"http://127.0.0.1:{port}"
+        wait_for_http(f"{base}/healthz", proc)
+        browser = requests.Session()
+        response = form_post(browser, f"{base}/login", {"email": email, "password": password})
+        assert response.status_code == 302
+        for path, heading in SECTIONS.items():
+            page = browser.get(base + path, timeout=10)
+            assert page.status_code == 200, path
+            assert f"<h1>{heading}</h1>" in page.text, path
+            assert '<html lang="de">' in page.text
+        assert (tmp_path / "instance" / "kontor.db").exists()
+    finally:
+        stop(proc)
