@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import peewee
 from flask import Flask, current_app, render_template, request
@@ -30,6 +32,7 @@ from core.types import Card, Schema, Section
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates"
 log = logging.getLogger("kontor")
+BERLIN = ZoneInfo("Europe/Berlin")
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -139,12 +142,21 @@ def _install_template_helpers(app: Flask) -> None:
         visible = {s.endpoint for s in _visible_sections()}
         return sorted((c for c in cards if c.endpoint in visible), key=lambda c: (c.order, c.key))
 
+    app.jinja_env.filters["berlin"] = berlin_time
     app.jinja_env.globals.update(
         slot=slot,
         nav_sections=_visible_sections,
         overview_cards=overview_cards,
         get_locale=get_locale,
     )
+
+
+def berlin_time(value: dt.datetime | None, with_time: bool = True) -> str:
+    """Show a stored (naive UTC) time in Europe/Berlin, German style."""
+    if value is None:
+        return "–"
+    local = value.replace(tzinfo=dt.UTC).astimezone(BERLIN)
+    return local.strftime("%d.%m.%Y %H:%M" if with_time else "%d.%m.%Y")
 
 
 def _wants_json() -> bool:

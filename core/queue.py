@@ -45,11 +45,11 @@ class Queue:
         def run(*args: Any, **kwargs: Any) -> Any:
             with app.app_context():
                 db = bind(app)
-                db.connect(reuse_if_open=True)
+                opened = db.connect(reuse_if_open=True)  # False inside a request (immediate mode)
                 try:
                     return func(*args, **kwargs)
                 finally:
-                    if not db.is_closed():
+                    if opened and not db.is_closed():
                         db.close()
 
         run.__name__ = getattr(func, "__name__", "job")

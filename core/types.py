@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from markupsafe import Markup
 
-    from core.models import Account, Event
+    from core.models import Account
 
 ROLES = ("owner", "admin", "member")
 
@@ -68,17 +68,28 @@ class PlannedDelivery:
     status: str
 
 
+@dataclass(frozen=True)
+class Notification:
+    """A rendered notification, ready for any channel."""
+
+    subject: str
+    text: str
+    html: str
+    short_text: str
+
+
 class Channel(Protocol):
     """A notification channel such as e-mail or SMS."""
 
     key: str
     label: str
     order: int
+    missing_target: str  # shown in the log when ``target`` is None
 
     def target(self, account: Account) -> str | None:
         """The address this account's messages go to, or None if missing."""
 
-    def send(self, account: Account, event: Event, target: str, text: str, subject: str) -> None:
+    def send(self, account: Account, target: str, notification: Notification) -> None:
         """Deliver one message; raise TemporaryFailure or PermanentFailure."""
 
 

@@ -74,8 +74,8 @@ def test_event_is_accepted_once_per_idempotency_key(app, api, owner, recorder):
     second = api.post(url, json=body, headers=AUTH)
     assert first.status_code == 202 and second.status_code == 202
     assert first.json["id"] == second.json["id"]
-    assert first.json["deliveries"] == [
-        {"channel": "email", "target": "x@example.com", "status": "pending"}
+    assert {"channel": "email", "target": "x@example.com", "status": "pending"} in first.json[
+        "deliveries"
     ]
     assert second.json["created"] is False
     assert recorder.seen == [first.json["id"]]

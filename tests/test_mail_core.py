@@ -4,7 +4,6 @@ header-safe addresses, and a real huey consumer delivering from the outbox."""
 from __future__ import annotations
 
 import mailbox
-import os
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from core.db import bind
 from core.mail import address, build_message, operator_endpoint
 from core.models import MailOutbox
 from core.types import PermanentFailure, TemporaryFailure
+from tests.support.process import app_env
 from tests.support.web import submit
 
 
@@ -108,21 +108,7 @@ def test_real_huey_consumer_delivers_invitation(make_app, owner, tmp_path):
     maildir = Path(app.config["KONTOR_INSTANCE_PATH"]) / "mail"
     assert not maildir.exists() or len(mailbox.Maildir(maildir)) == 0  # not sent in the request
 
-    env = {
-        **os.environ,
-        **{
-            k: str(v)
-            for k, v in app.config.items()
-            if k
-            in (
-                "KONTOR_INSTANCE_PATH",
-                "KONTOR_DATABASE_URL",
-                "KONTOR_QUEUE_URL",
-                "KONTOR_SECRET_KEY",
-            )
-        },
-        "KONTOR_SERVICE_TOKENS": "",
-    }
+    env = app_env(app)
     worker = subprocess.Popen(
         [sys.executable, "-m", "core.cli", "worker", "--workers", "1"],
         env=env,

@@ -1,4 +1,4 @@
-"""Benachrichtigungen: the ``notifications`` plugin."""
+"""Benachrichtigungen: which events reach the account by e-mail or SMS."""
 
 from __future__ import annotations
 
@@ -8,15 +8,91 @@ from flask import Blueprint
 from flask_babel import lazy_gettext as _l
 
 from core import hookimpl
-from core.types import Section
-from plugins.notifications import views
+from core.migrations import create_tables
+from core.models import Account, Event
+from core.types import (
+    Card,
+    Channel,
+    EventType,
+    ExportPart,
+    Job,
+    PeriodicJob,
+    PlannedDelivery,
+    Schema,
+    Section,
+)
+from plugins.notifications import api, services, views
+from plugins.notifications.channels import EmailChannel, SmsChannel
+from plugins.notifications.models import MODELS
+
+
+@hookimpl
+def kontor_schema() -> Schema:
+    return Schema("notifications", MODELS, [create_tables("0001_initial", MODELS)])
 
 
 @hookimpl
 def kontor_blueprints() -> Sequence[Blueprint]:
-    return [views.bp]
+    return [views.bp, api.bp]
 
 
 @hookimpl
 def kontor_settings_sections() -> Sequence[Section]:
     return [Section("notifications", _l("Benachrichtigungen"), "notifications.index", order=30)]
+
+
+@hookimpl
+def kontor_event_types() -> Sequence[EventType]:
+    return [
+        EventType("quote.accepted", _l("Angenommene Angebote"), order=10),
+        EventType("subscription_invoice.sent", _l("Verschickte Abo-Rechnungen"), order=20),
+        EventType("dunning.overdue", _l("Ganz oder teilweise überfällige Mahnungen"), order=30),
+        EventType("dunning.sent", _l("Gesendete Mahnungen"), order=40),
+        EventType("tan.due", _l("Fällige TAN-Abfragen"), order=50),
+        EventType(
+            "plan.limit_approaching", _l("Bevorstehendes Erreichen von Tariflimits"), order=60
+        ),
+    ]
+
+
+@hookimpl
+def kontor_notification_channels() -> Sequence[Channel]:
+    return [EmailChannel(), SmsChannel()]
+
+
+@hookimpl
+def kontor_event_emitted(event: Event) -> Sequence[PlannedDelivery]:
+    return services.dispatch(event)
+
+
+@hookimpl
+def kontor_jobs() -> Sequence[Job]:
+    return [Job(services.DELIVER_JOB, services.deliver)]
+
+
+@hookimpl
+def kontor_periodic_jobs() -> Sequence[PeriodicJob]:
+    return [PeriodicJob("notifications.sweep", services.sweep, minute="*")]
+
+
+@hookimpl
+def kontor_overview_cards(account: Account) -> Sequence[Card]:
+    enabled = sum(services.preferences(account).values())
+    return [
+        Card(
+            "notifications",
+            _l("Benachrichtigungen"),
+            [_l("%(count)d Benachrichtigungen aktiv", count=enabled)],
+            "notifications.index",
+            order=30,
+        )
+    ]
+
+
+@hookimpl
+def kontor_account_export(account: Account) -> ExportPart:
+    matrix = services.preferences(account)
+    return ExportPart(
+        "notifications",
+        {"preferences": [{"event": e, "channel": c, "enabled": v} for (e, c), v in matrix.items()]},
+    )

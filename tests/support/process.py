@@ -54,3 +54,12 @@ def form_post(session: requests.Session, url: str, data: dict[str, str]) -> requ
     page = session.get(url, timeout=10)
     token = TOKEN_RE.search(page.text).group(1)
     return session.post(url, data={"csrf_token": token, **data}, timeout=10, allow_redirects=False)
+
+
+def app_env(app: object, **extra: str) -> dict[str, str]:
+    """Environment for a child process that must use the same database and queue."""
+    config = app.config  # type: ignore[attr-defined]
+    env = {**os.environ, "KONTOR_SERVICE_TOKENS": "", **extra}
+    for key in ("KONTOR_INSTANCE_PATH", "KONTOR_DATABASE_URL", "KONTOR_QUEUE_URL"):
+        env[key] = str(config[key])
+    return env

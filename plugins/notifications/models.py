@@ -1,0 +1,55 @@
+"""Tables of the notifications plugin: preferences and the delivery outbox."""
+
+from __future__ import annotations
+
+import peewee
+
+from core.db import BaseModel, utcnow
+from core.models import Account, Event
+
+STATUSES = ("pending", "sending", "sent", "failed", "skipped")
+
+
+class Preference(BaseModel):
+    """An explicit choice for one event on one channel (absent: the default)."""
+
+    account = peewee.ForeignKeyField(Account, on_delete="CASCADE")
+    event_type = peewee.CharField(max_length=100)
+    channel = peewee.CharField(max_length=50)
+    enabled = peewee.BooleanField()
+
+    class Meta:
+        table_name = "notifications_preference"
+        indexes = ((("account", "event_type", "channel"), True),)
+
+
+class Delivery(BaseModel):
+    """One message on one channel: the outbox row and the log entry in one.
+
+    The unique key (event, channel, target) means an event can never produce
+    two messages on a channel to the same recipient.
+    """
+
+    account = peewee.ForeignKeyField(Account, on_delete="CASCADE")
+    event = peewee.ForeignKeyField(Event, null=True, on_delete="CASCADE")
+    event_type = peewee.CharField(max_length=100)
+    channel = peewee.CharField(max_length=50)
+    target = peewee.CharField(max_length=254, null=True)
+    status = peewee.CharField(max_length=10, default="pending")
+    attempts = peewee.IntegerField(default=0)
+    error = peewee.CharField(max_length=500, default="")
+    created_at = peewee.DateTimeField(default=utcnow)
+    next_attempt_at = peewee.DateTimeField(default=utcnow)
+    claimed_at = peewee.DateTimeField(null=True)
+    sent_at = peewee.DateTimeField(null=True)
+
+    class Meta:
+        table_name = "notifications_delivery"
+        indexes = (
+            (("event", "channel", "target"), True),
+            (("account", "created_at"), False),
+            (("status", "next_attempt_at"), False),
+        )
+
+
+MODELS = (Preference, Delivery)

@@ -1,0 +1,250 @@
+"""Preferences, dispatch and delivery, without request state.
+
+Dispatch runs inside the emitting transaction and only writes rows. The
+worker claims a row (pending -> sending) in its own committed transaction
+before it talks to any server, so a second worker, a sweep or a redelivery
+can never send the same row again. A row left in "sending" by a worker that
+died is marked failed by the sweep, never sent twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from flask import current_app, render_template
+from flask_babel import force_locale
+from flask_babel import gettext as _
+
+from core.db import database, utcnow
+from core.events import event_types
+from core.models import Account, Event
+from core.outbox import next_delay
+from core.queue import enqueue
+from core.types import (
+    Channel,
+    EventType,
+    Notification,
+    PermanentFailure,
+    PlannedDelivery,
+    TemporaryFailure,
+)
+from plugins.notifications.models import Delivery, Preference
+
+DELIVER_JOB = "notifications.deliver"
+STALE_CLAIM = dt.timedelta(minutes=15)
+LOST_ENQUEUE = dt.timedelta(minutes=2)
+
+
+def channels() -> list[Channel]:
+    """Every registered channel, in display order."""
+    pm = current_app.extensions["kontor"].pm
+    found = [c for result in pm.hook.kontor_notification_channels() for c in result or ()]
+    return sorted(found, key=lambda c: (c.order, c.key))
+
+
+def channel(key: str) -> Channel | None:
+    return next((c for c in channels() if c.key == key), None)
+
+
+def preferences(account: Account) -> dict[tuple[str, str], bool]:
+    """The effective matrix: explicit choices over each event's defaults."""
+    matrix = {
+        (t.key, c.key): c.key in t.default_channels for t in event_types() for c in channels()
+    }
+    for row in Preference.select().where(Preference.account == account):
+        if (row.event_type, row.channel) in matrix:
+            matrix[(row.event_type, row.channel)] = row.enabled
+    return matrix
+
+
+def is_enabled(account: Account, event_type: str, channel_key: str) -> bool:
+    row = Preference.get_or_none(
+        Preference.account == account,
+        Preference.event_type == event_type,
+        Preference.channel == channel_key,
+    )
+    if row is not None:
+        return row.enabled
+    kind = next((t for t in event_types() if t.key == event_type), None)
+    return kind is not None and channel_key in kind.default_channels
+
+
+def save_preferences(account: Account, chosen: Iterable[tuple[str, str]]) -> None:
+    """Store the whole matrix: ``chosen`` are the enabled (event, channel) pairs."""
+    wanted = set(chosen)
+    with database.atomic():
+        Preference.delete().where(Preference.account == account).execute()
+        Preference.insert_many(
+            [
+                {"account": account, "event_type": e, "channel": c, "enabled": (e, c) in wanted}
+                for e, c in preferences(account)
+            ]
+        ).execute()
+
+
+def dispatch(event: Event) -> list[PlannedDelivery]:
+    """Create one delivery per enabled channel (called inside the event's transaction)."""
+    account = event.account
+    planned = []
+    for ch in channels():
+        if not is_enabled(account, event.type, ch.key):
+            continue
+        target = ch.target(account)
+        row = Delivery.create(
+            account=account,
+            event=event,
+            event_type=event.type,
+            channel=ch.key,
+            target=target,
+            status="pending" if target else "skipped",
+            error="" if target else str(ch.missing_target),
+        )
+        if target:
+            enqueue(DELIVER_JOB, delivery_id=row.id)
+        planned.append(PlannedDelivery(ch.key, target, row.status))
+    return planned
+
+
+def _claim(delivery_id: int) -> Delivery | None:
+    """Move a due pending row to "sending"; None if someone else has it."""
+    now = utcnow()
+    with database.atomic():
+        claimed = (
+            Delivery.update(status="sending", claimed_at=now, attempts=Delivery.attempts + 1)
+            .where(
+                Delivery.id == delivery_id,
+                Delivery.status == "pending",
+                Delivery.next_attempt_at <= now,
+            )
+            .execute()
+        )
+    return Delivery.get_by_id(delivery_id) if claimed else None
+
+
+def _finish(row: Delivery, **fields: Any) -> None:
+    Delivery.update(**fields).where(Delivery.id == row.id).execute()
+
+
+def render(event_type: str, data: Mapping[str, Any], account: Account) -> Notification:
+    """German subject, text, HTML and SMS text for one event."""
+    kind = next((t for t in event_types() if t.key == event_type), None)
+    label = str(kind.label) if kind else event_type
+    details = {
+        str(k)[:50]: str(v)[:200]
+        for k, v in data.items()
+        if isinstance(v, str | int | float) and not isinstance(v, bool)
+    }
+    with force_locale("de"):
+        subject = _("Kontor: %(label)s", label=label)
+        context = {"label": label, "details": details, "account": account}
+        text = render_template("notifications/mail/event.txt", **context)
+        html = render_template("notifications/mail/event.html", **context)
+    short = f"{subject}" + (f" ({', '.join(details.values())})" if details else "")
+    return Notification(subject=subject, text=text, html=html, short_text=short[:300])
+
+
+def render_test(account: Account) -> Notification:
+    with force_locale("de"):
+        subject = _("Kontor: Testbenachrichtigung")
+        context = {"label": _("Testbenachrichtigung"), "details": {}, "account": account}
+        return Notification(
+            subject=subject,
+            text=render_template("notifications/mail/event.txt", **context),
+            html=render_template("notifications/mail/event.html", **context),
+            short_text=_("Kontor: Ihre Testbenachrichtigung ist angekommen."),
+        )
+
+
+def deliver(delivery_id: int) -> None:
+    """Worker job: send one delivery, then record the outcome."""
+    row = _claim(delivery_id)
+    if row is None:
+        return
+    account = Account.get_by_id(row.account_id)
+    if row.event_id is not None and not is_enabled(account, row.event_type, row.channel):
+        _finish(row, status="skipped", error=_("Nach dem Einreihen abbestellt"))
+        return
+    ch = channel(row.channel)
+    if ch is None:
+        _finish(row, status="failed", error=_("Kanal nicht mehr verfügbar"))
+        return
+    if row.event_id is None:
+        notification = render_test(account)
+    else:
+        event = Event.get_by_id(row.event_id)
+        notification = render(row.event_type, event.data, account)
+    try:
+        ch.send(account, row.target, notification)
+    except TemporaryFailure as exc:
+        delay = next_delay(row.attempts)
+        if delay is None:
+            _finish(row, status="failed", error=str(exc)[:500])
+            return
+        _finish(
+            row,
+            status="pending",
+            error=str(exc)[:500],
+            next_attempt_at=utcnow() + dt.timedelta(seconds=delay),
+        )
+        enqueue(DELIVER_JOB, delay=delay, delivery_id=row.id)
+    except PermanentFailure as exc:
+        _finish(row, status="failed", error=str(exc)[:500])
+    else:
+        _finish(row, status="sent", sent_at=utcnow(), error="")
+
+
+def sweep() -> int:
+    """Periodic job: re-enqueue forgotten rows, fail rows whose worker died."""
+    now = utcnow()
+    Delivery.update(
+        status="failed", error=_("Zustellung nicht bestätigt (Verarbeitung abgebrochen)")
+    ).where(Delivery.status == "sending", Delivery.claimed_at < now - STALE_CLAIM).execute()
+    due = Delivery.select(Delivery.id).where(
+        Delivery.status == "pending", Delivery.next_attempt_at < now - LOST_ENQUEUE
+    )
+    count = 0
+    for row in due:
+        enqueue(DELIVER_JOB, delivery_id=row.id)
+        count += 1
+    return count
+
+
+def send_test(account: Account, channel_key: str) -> Delivery:
+    """Queue a test message on one channel to the account's own target."""
+    ch = channel(channel_key)
+    if ch is None:
+        raise ValueError(channel_key)
+    target = ch.target(account)
+    with database.atomic():
+        row = Delivery.create(
+            account=account,
+            event=None,
+            event_type="notifications.test",
+            channel=ch.key,
+            target=target,
+            status="pending" if target else "skipped",
+            error="" if target else str(ch.missing_target),
+        )
+        if target:
+            enqueue(DELIVER_JOB, delivery_id=row.id)
+    return row
+
+
+def log_page(account: Account, page: int, per_page: int = 20) -> tuple[list[Delivery], bool]:
+    """One page of the account's delivery log, newest first, and whether more follow."""
+    rows = list(
+        Delivery.select()
+        .where(Delivery.account == account)
+        .order_by(Delivery.created_at.desc(), Delivery.id.desc())
+        .offset((page - 1) * per_page)
+        .limit(per_page + 1)
+    )
+    return rows[:per_page], len(rows) > per_page
+
+
+def event_label(key: str, kinds: list[EventType]) -> str:
+    if key == "notifications.test":
+        return _("Testbenachrichtigung")
+    return next((str(t.label) for t in kinds if t.key == key), key)
