@@ -27,7 +27,7 @@ from core.config import load_config
 from core.plugins import KontorPluginManager, build_plugin_manager
 from core.queue import Queue
 from core.ratelimit import limiter
-from core.types import Card, Schema, Section
+from core.types import Card, EventType, Schema, Section
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates"
@@ -48,6 +48,8 @@ class Kontor:
     database: peewee.Database
     queue: Queue | None = None
     sections: list[Section] = field(default_factory=list)
+    event_types: list[EventType] | None = None
+    cache: dict[str, Any] = field(default_factory=dict)  # per-app data plugins derive once
 
     def schemas(self) -> list[Schema]:
         return [s for s in self.pm.hook.kontor_schema() if s is not None]

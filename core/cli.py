@@ -69,12 +69,19 @@ def plugins_command() -> None:
 
 
 @cli.command("worker")
-@click.option("--workers", default=2, show_default=True, help="Worker threads.")
+@click.option("--workers", default=4, show_default=True, help="Worker threads or processes.")
+@click.option(
+    "--worker-type",
+    type=click.Choice(["thread", "process"]),
+    default="thread",
+    show_default=True,
+    help="Processes use every CPU core; threads share one.",
+)
 @with_appcontext
-def worker_command(workers: int) -> None:
+def worker_command(workers: int, worker_type: str) -> None:
     """Run the background queue worker (deliveries, periodic jobs)."""
     queue = current_app.extensions["kontor"].queue
-    consumer = queue.huey.create_consumer(workers=workers, worker_type="thread", periodic=True)
+    consumer = queue.huey.create_consumer(workers=workers, worker_type=worker_type, periodic=True)
     consumer.run()
 
 

@@ -32,10 +32,12 @@ class Emitted:
 
 
 def event_types() -> list[EventType]:
-    """All declared event types, in display order."""
-    pm = current_app.extensions["kontor"].pm
-    types = [t for result in pm.hook.kontor_event_types() for t in result or ()]
-    return sorted(types, key=lambda t: (t.order, t.key))
+    """All declared event types, in display order (collected once per app)."""
+    kontor = current_app.extensions["kontor"]
+    if kontor.event_types is None:
+        found = [t for result in kontor.pm.hook.kontor_event_types() for t in result or ()]
+        kontor.event_types = sorted(found, key=lambda t: (t.order, t.key))
+    return kontor.event_types
 
 
 def emit(

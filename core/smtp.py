@@ -10,6 +10,8 @@ from __future__ import annotations
 import smtplib
 import socket
 import ssl
+import threading
+import time
 from dataclasses import dataclass
 from email.message import EmailMessage
 
@@ -110,20 +112,81 @@ def classify(exc: BaseException) -> TemporaryFailure | PermanentFailure:
     return TemporaryFailure("Mailserver nicht erreichbar.")
 
 
+class _Reuse(threading.local):
+    """One open connection per worker thread, reused while it stays fresh."""
+
+    conn: smtplib.SMTP | None = None
+    key: tuple[object, ...] = ()
+    last_used: float = 0.0
+
+
+_reuse = _Reuse()
+IDLE_SECONDS = 20.0
+
+
+def _key(endpoint: SmtpEndpoint) -> tuple[object, ...]:
+    return (
+        endpoint.host,
+        endpoint.port,
+        endpoint.security,
+        endpoint.username,
+        endpoint.password,
+        endpoint.connect_address,
+        endpoint.ca_file,
+    )
+
+
+def _drop() -> None:
+    conn, _reuse.conn = _reuse.conn, None
+    if conn is not None:
+        try:
+            conn.quit()
+        except (smtplib.SMTPException, OSError):
+            conn.close()
+
+
+def _connection(endpoint: SmtpEndpoint) -> tuple[smtplib.SMTP, bool]:
+    """A connection for ``endpoint`` and whether it was reused."""
+    fresh = time.monotonic() - _reuse.last_used < IDLE_SECONDS
+    if _reuse.conn is not None and _reuse.key == _key(endpoint) and fresh:
+        return _reuse.conn, True
+    _drop()
+    _reuse.conn, _reuse.key = open_connection(endpoint), _key(endpoint)
+    return _reuse.conn, False
+
+
 def send(endpoint: SmtpEndpoint, message: EmailMessage) -> dict[str, tuple[int, str]]:
     """Deliver ``message``; return recipients refused while others were accepted.
 
-    Raises TemporaryFailure or PermanentFailure when nothing was delivered.
+    The worker thread keeps its connection open for the next message to the
+    same server (a stale one is replaced once). Raises TemporaryFailure or
+    PermanentFailure when nothing was delivered.
     """
-    try:
-        conn = open_connection(endpoint)
+    for attempt in (1, 2):
         try:
+            conn, reused = _connection(endpoint)
             refused = conn.send_message(message)
-        finally:
-            try:
-                conn.quit()
-            except (smtplib.SMTPException, OSError):
-                conn.close()
-    except (smtplib.SMTPException, OSError) as exc:
-        raise classify(exc) from None
-    return {addr: (code, "") for addr, (code, _) in refused.items()}
+        except smtplib.SMTPServerDisconnected as exc:
+            _drop()
+            if attempt == 1 and reused:
+                continue  # the kept connection had been closed by the server
+            raise classify(exc) from None
+        except (smtplib.SMTPException, OSError) as exc:
+            if isinstance(exc, smtplib.SMTPRecipientsRefused | smtplib.SMTPDataError):
+                _reset()
+            else:
+                _drop()
+            raise classify(exc) from None
+        _reuse.last_used = time.monotonic()
+        return {addr: (code, "") for addr, (code, _) in refused.items()}
+    raise AssertionError("unreachable")
+
+
+def _reset() -> None:
+    """After a refused message the session stays usable: RSET, else reconnect."""
+    try:
+        if _reuse.conn is not None:
+            _reuse.conn.rset()
+            _reuse.last_used = time.monotonic()
+    except (smtplib.SMTPException, OSError):
+        _drop()

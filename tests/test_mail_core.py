@@ -129,3 +129,20 @@ def test_real_huey_consumer_delivers_invitation(make_app, owner, tmp_path):
     with app.app_context(), bind(app).connection_context():
         [row] = MailOutbox.select()
         assert row.status == "sent" and row.attempts == 1
+
+
+def test_kept_connection_is_replaced_when_the_server_went_away(make_app, tmp_path):
+    from tests.support.smtp import certificate_authority, start_smtp
+
+    ca, _ = certificate_authority(tmp_path)
+    first = start_smtp(tmp_path, ca=ca)
+    app = make_app(first.config())
+    endpoint = operator_endpoint(app.config)
+    smtp.send(endpoint, _message())
+    first.stop()
+    second = start_smtp(tmp_path, port=first.port, ca=ca)
+    try:
+        smtp.send(endpoint, _message())  # the kept connection is dead: reconnect once
+        assert len(second.inbox.messages) == 1
+    finally:
+        second.stop()

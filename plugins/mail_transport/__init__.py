@@ -8,7 +8,7 @@ from flask import Blueprint
 from flask_babel import lazy_gettext as _l
 
 from core import hookimpl
-from core.types import Section
+from core.types import EventType, Section
 from plugins.mail_transport import views
 
 
@@ -20,3 +20,8 @@ def kontor_blueprints() -> Sequence[Blueprint]:
 @hookimpl
 def kontor_settings_sections() -> Sequence[Section]:
     return [Section("mail_transport", _l("E-Mail-Versand"), "mail_transport.index", order=60)]
+
+
+@hookimpl
+def kontor_event_types() -> Sequence[EventType]:
+    return [EventType("mail.delivery_failed", _l("E-Mail an Kunden nicht zustellbar"), order=80)]

@@ -16,6 +16,7 @@ from typing import Any
 from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
+from peewee import JOIN
 
 from core.db import database, utcnow
 from core.events import event_types
@@ -38,10 +39,12 @@ LOST_ENQUEUE = dt.timedelta(minutes=2)
 
 
 def channels() -> list[Channel]:
-    """Every registered channel, in display order."""
-    pm = current_app.extensions["kontor"].pm
-    found = [c for result in pm.hook.kontor_notification_channels() for c in result or ()]
-    return sorted(found, key=lambda c: (c.order, c.key))
+    """Every registered channel, in display order (collected once per app)."""
+    kontor = current_app.extensions["kontor"]
+    if "notifications.channels" not in kontor.cache:
+        found = [c for r in kontor.pm.hook.kontor_notification_channels() for c in r or ()]
+        kontor.cache["notifications.channels"] = sorted(found, key=lambda c: (c.order, c.key))
+    return kontor.cache["notifications.channels"]
 
 
 def channel(key: str) -> Channel | None:
@@ -108,19 +111,30 @@ def dispatch(event: Event) -> list[PlannedDelivery]:
 
 
 def _claim(delivery_id: int) -> Delivery | None:
-    """Move a due pending row to "sending"; None if someone else has it."""
+    """Move a due pending row to "sending"; None if someone else has it.
+
+    The row comes back with its account and event, in one query.
+    """
     now = utcnow()
-    with database.atomic():
-        claimed = (
-            Delivery.update(status="sending", claimed_at=now, attempts=Delivery.attempts + 1)
-            .where(
-                Delivery.id == delivery_id,
-                Delivery.status == "pending",
-                Delivery.next_attempt_at <= now,
-            )
-            .execute()
+    claimed = (
+        Delivery.update(status="sending", claimed_at=now, attempts=Delivery.attempts + 1)
+        .where(
+            Delivery.id == delivery_id,
+            Delivery.status == "pending",
+            Delivery.next_attempt_at <= now,
         )
-    return Delivery.get_by_id(delivery_id) if claimed else None
+        .execute()
+    )
+    if not claimed:
+        return None
+    return (
+        Delivery.select(Delivery, Account, Event)
+        .join(Account)
+        .switch(Delivery)
+        .join(Event, JOIN.LEFT_OUTER)
+        .where(Delivery.id == delivery_id)
+        .get()
+    )
 
 
 def _finish(row: Delivery, **fields: Any) -> None:
@@ -162,7 +176,7 @@ def deliver(delivery_id: int) -> None:
     row = _claim(delivery_id)
     if row is None:
         return
-    account = Account.get_by_id(row.account_id)
+    account = row.account
     if row.event_id is not None and not is_enabled(account, row.event_type, row.channel):
         _finish(row, status="skipped", error=_("Nach dem Einreihen abbestellt"))
         return
@@ -173,8 +187,7 @@ def deliver(delivery_id: int) -> None:
     if row.event_id is None:
         notification = render_test(account)
     else:
-        event = Event.get_by_id(row.event_id)
-        notification = render(row.event_type, event.data, account)
+        notification = render(row.event_type, row.event.data, account)
     try:
         ch.send(account, row.target, notification)
     except TemporaryFailure as exc:
