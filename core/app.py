@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import peewee
 from flask import Flask, current_app, render_template, request
@@ -24,6 +22,7 @@ from werkzeug.wrappers import Response
 from core import auth, db
 from core.api import API_PREFIX, handle_http_error
 from core.config import load_config
+from core.formatting import berlin_time
 from core.plugins import KontorPluginManager, build_plugin_manager
 from core.queue import Queue
 from core.ratelimit import limiter
@@ -32,7 +31,6 @@ from core.types import Card, EventType, Schema, Section
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates"
 log = logging.getLogger("kontor")
-BERLIN = ZoneInfo("Europe/Berlin")
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -153,14 +151,6 @@ def _install_template_helpers(app: Flask) -> None:
     )
 
 
-def berlin_time(value: dt.datetime | None, with_time: bool = True) -> str:
-    """Show a stored (naive UTC) time in Europe/Berlin, German style."""
-    if value is None:
-        return "–"
-    local = value.replace(tzinfo=dt.UTC).astimezone(BERLIN)
-    return local.strftime("%d.%m.%Y %H:%M" if with_time else "%d.%m.%Y")
-
-
 def _wants_json() -> bool:
     return request.path.startswith(API_PREFIX + "/") or request.path == API_PREFIX
 
@@ -190,8 +180,8 @@ def _install_error_handlers(app: Flask) -> None:
         if _wants_json():
             return handle_http_error(exc)
         status = exc.code or 500
-        message = messages.get(status, messages[400])()
-        return page(status, message)
+        explicit = exc.description if exc.description != type(exc).description else None
+        return page(status, explicit or messages.get(status, messages[400])())
 
     @app.errorhandler(Exception)
     def internal_error(exc: Exception) -> Response | tuple[str, int]:

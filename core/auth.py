@@ -36,16 +36,18 @@ F = TypeVar("F")
 class SessionUser:
     """What flask-login sees: a user bound to one server-side session."""
 
-    def __init__(self, user: User, user_session: UserSession) -> None:
+    def __init__(self, user: User, user_session: UserSession, token: str) -> None:
         self.user = user
         self.session = user_session
+        self.token = token
 
     is_authenticated = True
     is_active = True
     is_anonymous = False
+    is_support = False
 
     def get_id(self) -> str:
-        return session.get("_kontor_token", "")
+        return f"user:{self.token}"
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.user, name)
@@ -87,18 +89,16 @@ def start_session(user: User) -> UserSession:
         user_agent=(request.user_agent.string or "")[:200],
     )
     session.clear()
-    session["_kontor_token"] = token
     session.permanent = True
-    login_user(SessionUser(user, row))
+    login_user(SessionUser(user, row, token))
     return row
 
 
 def end_session() -> None:
-    """Revoke the current session and clear the cookie."""
-    token = session.get("_kontor_token")
-    if token:
+    """Revoke the current user session and clear the cookie."""
+    if current_user.is_authenticated and not current_user.is_support:
         UserSession.update(revoked_at=utcnow()).where(
-            UserSession.token_hash == token_hash(token), UserSession.revoked_at.is_null()
+            UserSession.id == current_user.session.id, UserSession.revoked_at.is_null()
         ).execute()
     logout_user()
     session.clear()
@@ -115,9 +115,17 @@ def revoke_sessions(user: User, keep: UserSession | None = None) -> int:
 
 
 @login_manager.user_loader
-def _load(token: str) -> SessionUser | None:
+def _load(session_id: str) -> Any:
+    kind, _, token = session_id.partition(":")
     if not token:
         return None
+    if kind != "user":
+        pm = current_app.extensions["kontor"].pm
+        return pm.hook.kontor_load_actor(kind=kind, token=token)
+    return _load_user(token)
+
+
+def _load_user(token: str) -> SessionUser | None:
     now = utcnow()
     row = (
         UserSession.select(UserSession, User)
@@ -133,7 +141,7 @@ def _load(token: str) -> SessionUser | None:
         return None
     if now - row.last_seen_at > dt.timedelta(minutes=5):
         UserSession.update(last_seen_at=now).where(UserSession.id == row.id).execute()
-    return SessionUser(row.user, row)
+    return SessionUser(row.user, row, token)
 
 
 def managers_only(view: F) -> F:

@@ -19,6 +19,7 @@ from core.types import (
     PlanResource,
     Schema,
     Section,
+    SensitiveAction,
 )
 
 
@@ -93,6 +94,14 @@ def kontor_plan_resources() -> Sequence[PlanResource]:
 @hookimpl
 def kontor_usage(account: Account) -> Mapping[str, int]:
     return {"users": User.select().where(User.account == account).count()}
+
+
+@hookimpl
+def kontor_sensitive_actions() -> Sequence[SensitiveAction]:
+    return [
+        SensitiveAction("core.profile", "email-submit"),
+        SensitiveAction("core.profile", "password-submit"),
+    ]
 
 
 @hookimpl

@@ -68,6 +68,27 @@ def plugins_command() -> None:
         click.echo(f"    hooks: {', '.join(info.hooks)}")
 
 
+@cli.group("keys")
+def keys_group() -> None:
+    """Encryption keys for stored secrets."""
+
+
+@keys_group.command("rotate")
+@with_appcontext
+def keys_rotate_command() -> None:
+    """Re-encrypt every stored secret with the primary key (the first listed).
+
+    Put the new key first in KONTOR_ENCRYPTION_KEYS, keep the old ones after
+    it, run this, then remove the old keys.
+    """
+    from core.crypto import rotate
+
+    db = bind(current_app)
+    with db.connection_context(), db.atomic():
+        counts = current_app.extensions["kontor"].pm.hook.kontor_rotate_secrets(rotate=rotate)
+    click.echo(f"Secrets re-encrypted: {sum(c or 0 for c in counts)}")
+
+
 @cli.command("worker")
 @click.option("--workers", default=4, show_default=True, help="Worker threads or processes.")
 @click.option(

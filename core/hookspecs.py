@@ -9,7 +9,7 @@ keeps the two in step.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
         PlanResource,
         Schema,
         Section,
+        SensitiveAction,
         SlotContent,
     )
 
@@ -179,6 +180,40 @@ def kontor_limit(account: Account, resource: str) -> int | None:
 @hookspec
 def kontor_usage_changed(account: Account, resource: str) -> None:
     """Called after core or a plugin changed the usage of ``resource``."""
+
+
+# ---------------------------------------------------------------------------
+# Sessions, access and secrets
+# ---------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def kontor_load_actor(kind: str, token: str) -> Any | None:
+    """Return the logged-in actor for a session id ``"<kind>:<token>"``.
+
+    Core loads ``kind == "user"`` itself. Plugins that log people in another
+    way (support sessions) return an object with ``is_authenticated``,
+    ``account``, ``user``, ``is_manager`` and ``get_id()``, or None to refuse.
+    First result wins.
+    """
+
+
+@hookspec
+def kontor_sensitive_actions() -> Sequence[SensitiveAction] | None:
+    """Return actions that only the account's own users may perform.
+
+    Support sessions are refused these in any scope (consent, passwords and
+    e-mail addresses, mail server credentials, plan changes, cancelling).
+    """
+
+
+@hookspec
+def kontor_rotate_secrets(rotate: Callable[[str, str], str]) -> int | None:
+    """Re-encrypt stored secrets with the primary key; return how many changed.
+
+    ``rotate(ciphertext, context)`` returns the re-encrypted value. Called by
+    ``kontor keys rotate`` inside one transaction.
+    """
 
 
 # ---------------------------------------------------------------------------

@@ -141,6 +141,18 @@ class Schema:
 
 
 @dataclass(frozen=True)
+class SensitiveAction:
+    """A POST that support sessions may never perform.
+
+    ``field``, when set, narrows it to forms submitted with that field (one
+    page with several forms, such as Nutzerdaten).
+    """
+
+    endpoint: str
+    field: str | None = None
+
+
+@dataclass(frozen=True)
 class ExportPart:
     """One plugin's share of an account data export."""
 

@@ -1,14 +1,209 @@
-"""Pages of the ``remote_support`` plugin."""
+"""Support: the customer's consent page, the staff login and console, and the
+guard that keeps support sessions within their scope."""
 
 from __future__ import annotations
 
-from flask import render_template
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+from werkzeug.wrappers import Response
 
-from core.pages import account_blueprint
+from core.ratelimit import limiter
+from plugins.remote_support import services
+from plugins.remote_support.forms import (
+    EndSessionForm,
+    GrantForm,
+    RevokeForm,
+    StaffLoginForm,
+    StartSessionForm,
+)
 
-bp = account_blueprint("remote_support", __name__)
+bp = Blueprint("remote_support", __name__, template_folder="templates")
+STAFF_KEY = "_kontor_staff"
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+ALWAYS_ALLOWED = ("remote_support.end_support", "core.logout")
+
+
+def _is_support() -> bool:
+    return current_user.is_authenticated and getattr(current_user, "is_support", False)
+
+
+def _sensitive(endpoint: str | None) -> bool:
+    pm = current_app.extensions["kontor"].pm
+    for result in pm.hook.kontor_sensitive_actions():
+        for action in result or ():
+            if action.endpoint == endpoint and (
+                action.field is None or action.field in request.form
+            ):
+                return True
+    return False
+
+
+@bp.before_app_request
+def guard_support_sessions() -> None:
+    """Refuse writes outside the scope of the running support session."""
+    if request.method in SAFE_METHODS or not _is_support():
+        return
+    if request.endpoint in ALWAYS_ALLOWED:
+        return
+    if current_user.read_only:
+        abort(403, _("Die Support-Sitzung hat nur Lesezugriff."))
+    if _sensitive(request.endpoint):
+        abort(403, _("Diese Änderung ist in einer Support-Sitzung nicht erlaubt."))
+
+
+@bp.after_app_request
+def log_support_writes(response: Response) -> Response:
+    """Every successful write in a support session goes into the access log."""
+    if (
+        request.method not in SAFE_METHODS
+        and response.status_code < 400
+        and _is_support()
+        and request.endpoint not in ALWAYS_ALLOWED
+    ):
+        services.log(
+            current_user.account,
+            current_user.staff.name,
+            "write",
+            f"{request.method} {request.path}",
+        )
+    return response
+
+
+# --- customer side -------------------------------------------------------------
+
+
+def _page(form: GrantForm | None = None, status: int = 200) -> tuple[str, int]:
+    account = current_user.account
+    current = services.active_grant(account)
+    form = form or GrantForm(
+        data={"granted": current is not None, "scope": current.scope if current else "full"}
+    )
+    return render_template(
+        "remote_support/index.html",
+        form=form,
+        revoke_form=RevokeForm(),
+        grant=current,
+        log=services.access_log(account),
+        scopes=services.SCOPE_LABELS,
+    ), status
 
 
 @bp.get("/account/support")
-def index() -> str:
-    return render_template("remote_support/index.html")
+@login_required
+def index() -> tuple[str, int]:
+    return _page()
+
+
+@bp.post("/account/support")
+@login_required
+def save() -> Response | tuple[str, int]:
+    if not current_user.is_manager:
+        abort(403, _("Nur Inhaber und Administratoren können die Genehmigung ändern."))
+    form = GrantForm()
+    if not form.validate_on_submit():
+        return _page(form, 422)
+    if form.granted.data:
+        services.grant(current_user.account, current_user.user, form.duration.data, form.scope.data)
+        flash(_("Die Genehmigung zur Fernwartung wurde erteilt."), "success")
+    elif services.revoke(current_user.account, current_user.user):
+        flash(_("Die Genehmigung zur Fernwartung wurde widerrufen."), "success")
+    return redirect(url_for("remote_support.index"))
+
+
+@bp.post("/account/support/revoke")
+@login_required
+def revoke() -> Response:
+    if not current_user.is_manager:
+        abort(403, _("Nur Inhaber und Administratoren können die Genehmigung ändern."))
+    if RevokeForm().validate_on_submit() and services.revoke(
+        current_user.account, current_user.user
+    ):
+        flash(_("Die Genehmigung zur Fernwartung wurde widerrufen."), "success")
+    return redirect(url_for("remote_support.index"))
+
+
+# --- staff side ---------------------------------------------------------------
+
+
+def _staff():
+    return services.load_staff(session.get(STAFF_KEY))
+
+
+def _staff_email() -> str:
+    return "staff:" + request.form.get("email", "").strip().lower()[:254]
+
+
+@bp.route("/staff/login", methods=["GET", "POST"])
+@limiter.limit("10 per minute;30 per hour", methods=["POST"])
+@limiter.limit("5 per minute;20 per hour", key_func=_staff_email, methods=["POST"])
+def staff_login() -> Response | tuple[str, int]:
+    form = StaffLoginForm()
+    if form.validate_on_submit():
+        token = services.staff_login(form.email.data, form.password.data, form.code.data)
+        if token:
+            session[STAFF_KEY] = token
+            return redirect(url_for("remote_support.console"))
+        form.code.errors = [_("Anmeldung fehlgeschlagen. Prüfen Sie Passwort und Einmalcode.")]
+    return render_template("remote_support/staff_login.html", form=form), (
+        422 if form.errors else 200
+    )
+
+
+@bp.get("/staff/")
+def console() -> Response | str:
+    staff = _staff()
+    if staff is None:
+        return redirect(url_for("remote_support.staff_login"))
+    return render_template(
+        "remote_support/console.html",
+        staff=staff,
+        grants=services.accounts_with_grant(),
+        start_form=StartSessionForm(),
+        scopes=services.SCOPE_LABELS,
+    )
+
+
+@bp.post("/staff/logout")
+def staff_logout() -> Response:
+    if EndSessionForm().validate_on_submit() and session.get(STAFF_KEY):
+        services.end_staff_session(session.pop(STAFF_KEY))
+    return redirect(url_for("remote_support.staff_login"))
+
+
+@bp.post("/staff/sessions")
+def start_support() -> Response:
+    staff = _staff()
+    if staff is None:
+        abort(403)
+    if _is_support():
+        abort(403, _("Beenden Sie zuerst die laufende Support-Sitzung."))
+    form = StartSessionForm()
+    if not form.validate_on_submit():
+        flash(_("Bitte geben Sie einen Grund oder eine Ticketnummer an."), "error")
+        return redirect(url_for("remote_support.console"))
+    try:
+        token = services.start_support(staff, form.account_id.data, form.reason.data)
+    except services.SupportError as exc:
+        abort(403, str(exc))
+    actor = services.load_support(token)
+    login_user(actor)
+    return redirect(url_for("core.overview"))
+
+
+@bp.post("/support/end")
+def end_support() -> Response:
+    if EndSessionForm().validate_on_submit() and _is_support():
+        services.end_support(current_user._get_current_object())
+        logout_user()
+    return redirect(url_for("remote_support.console"))

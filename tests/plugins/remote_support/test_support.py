@@ -1,0 +1,318 @@
+"""Remote support: consent, staff sessions, scope, revocation and the access log."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from core.db import bind, utcnow
+from core.models import Account
+from plugins.notifications.models import Delivery
+from plugins.remote_support import services
+from plugins.remote_support.models import AccessLog, Grant
+from tests.conftest import PASSWORD, SERVICE_TOKEN
+from tests.plugins.remote_support.conftest import STAFF_PASSWORD, grant_access, start_session
+from tests.support.web import csrf_token, login, submit
+
+BANNER = "Support-Sitzung: Susi Support im Auftrag von Muster GmbH"
+
+
+def _log(app, account_id):
+    with app.app_context(), bind(app).connection_context():
+        return [
+            (e.actor, e.action, e.detail)
+            for e in AccessLog.select()
+            .where(AccessLog.account == account_id)
+            .order_by(AccessLog.id)
+        ]
+
+
+def test_without_grant_staff_cannot_open_the_account(app, owner, staff_client):
+    response = start_session(staff_client, owner.account_id)
+    assert response.status_code == 403
+    assert "keine Genehmigung zur Fernwartung" in response.get_data(as_text=True)
+    assert staff_client.get("/account/").status_code == 302
+    assert ("Susi Support", "denied", "Kein Zugriff ohne Genehmigung") in _log(
+        app, owner.account_id
+    )
+
+
+def test_grant_shows_who_when_until_and_lists_account_for_staff(
+    app, user_client, owner, staff_client
+):
+    assert grant_access(user_client, duration="24h").status_code == 302
+    page = user_client.get("/account/support").get_data(as_text=True)
+    assert "Erteilt von: Erika Mustermann" in page
+    assert "Gültig bis" in page and "Vollzugriff" in page
+    console = staff_client.get("/staff/").get_data(as_text=True)
+    assert "Muster GmbH" in console
+
+
+def test_support_session_shows_banner_on_every_page(app, user_client, owner, staff_client):
+    grant_access(user_client)
+    response = start_session(staff_client, owner.account_id)
+    assert response.status_code == 302
+    for path in (
+        "/account/",
+        "/account/profile",
+        "/account/company",
+        "/account/notifications",
+        "/account/support",
+        "/account/subscription",
+        "/account/mail",
+    ):
+        page = staff_client.get(path)
+        assert page.status_code == 200, path
+        assert BANNER in page.get_data(as_text=True), path
+    log = _log(app, owner.account_id)
+    assert ("Susi Support", "session_start", "Ticket 4711") in log
+
+
+def test_session_start_emits_notification_event(app, user_client, owner, staff_client):
+    grant_access(user_client)
+    start_session(staff_client, owner.account_id)
+    with app.app_context(), bind(app).connection_context():
+        [row] = Delivery.select().where(Delivery.event_type == "support.session_started")
+        assert row.channel == "email" and row.target == owner.email
+
+
+def test_reason_is_required(app, user_client, owner, staff_client):
+    grant_access(user_client)
+    response = start_session(staff_client, owner.account_id, reason="  ")
+    assert response.status_code == 302 and response.headers["Location"] == "/staff/"
+    assert staff_client.get("/account/").status_code == 302
+
+
+def test_revoke_ends_the_session_at_the_next_request(app, user_client, owner, staff_client):
+    grant_access(user_client)
+    start_session(staff_client, owner.account_id)
+    assert staff_client.get("/account/").status_code == 200
+    token = csrf_token(user_client, "/account/support")
+    assert (
+        user_client.post("/account/support/revoke", data={"csrf_token": token}).status_code == 302
+    )
+    response = staff_client.get("/account/")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+    actions = [a for _, a, _ in _log(app, owner.account_id)]
+    assert actions[-2:] == ["session_end", "revoke"]
+
+
+def test_expiry_ends_the_session(app, user_client, owner, staff_client):
+    grant_access(user_client, duration="24h")
+    start_session(staff_client, owner.account_id)
+    assert staff_client.get("/account/").status_code == 200
+    with app.app_context(), bind(app).connection_context():  # the clock moves on by a day
+        Grant.update(expires_at=utcnow() - dt.timedelta(seconds=1)).execute()
+    assert staff_client.get("/account/").status_code == 302
+    with app.app_context(), bind(app).connection_context():
+        assert services.expire_grants() == 1
+        assert services.expire_grants() == 0
+    actions = [a for _, a, _ in _log(app, owner.account_id)]
+    assert actions[-2:] == ["session_end", "expire"]
+    assert "Derzeit ist keine Genehmigung erteilt." in user_client.get("/account/support").get_data(
+        as_text=True
+    )
+
+
+def _post_routes(app):
+    """Every POST route of every plugin and of core that a customer session can reach."""
+    skip = {
+        "core.login",
+        "core.register",
+        "core.logout",
+        "core.accept_invitation",
+        "remote_support.staff_login",
+        "remote_support.staff_logout",
+        "remote_support.start_support",
+        "remote_support.end_support",
+    }
+    for rule in app.url_map.iter_rules():
+        if "POST" not in rule.methods or rule.endpoint in skip or rule.rule.startswith("/api/"):
+            continue
+        values = {arg: 1 for arg in rule.arguments}
+        yield rule.endpoint, rule.rule, values
+
+
+def test_read_only_scope_refuses_every_post_route(app, user_client, owner, staff_client):
+    grant_access(user_client, scope="read")
+    start_session(staff_client, owner.account_id)
+    token = csrf_token(staff_client, "/account/")
+    routes = list(_post_routes(app))
+    assert len(routes) >= 8
+    with app.test_request_context():
+        from flask import url_for
+
+        urls = [(endpoint, url_for(endpoint, **values)) for endpoint, _, values in routes]
+    for endpoint, url in urls:
+        response = staff_client.post(
+            url, data={"csrf_token": token, "company_name": "X", "submit": "1"}
+        )
+        assert response.status_code == 403, endpoint
+        assert "nur Lesezugriff" in response.get_data(as_text=True), endpoint
+    with app.app_context(), bind(app).connection_context():
+        assert Account.get_by_id(owner.account_id).company_name == "Muster GmbH"
+
+
+@pytest.mark.parametrize(
+    ("path", "data"),
+    [
+        ("/account/support", {"granted": "y", "duration": "unlimited", "scope": "full"}),
+        ("/account/support/revoke", {}),
+        (
+            "/account/profile",
+            {
+                "password-current_password": PASSWORD,
+                "password-submit": "1",
+                "password-new_password": "x" * 12,
+                "password-confirm": "x" * 12,
+            },
+        ),
+        (
+            "/account/profile",
+            {"email-new_email": "s@x.de", "email-current_password": PASSWORD, "email-submit": "1"},
+        ),
+    ],
+)
+def test_blocked_actions_stay_blocked_in_full_scope(
+    app, user_client, owner, staff_client, path, data
+):
+    grant_access(user_client)
+    start_session(staff_client, owner.account_id)
+    token = csrf_token(staff_client, "/account/")
+    response = staff_client.post(
+        path,
+        data={"csrf_token": token, "password-csrf_token": token, "email-csrf_token": token, **data},
+    )
+    assert response.status_code == 403
+    assert "in einer Support-Sitzung nicht erlaubt" in response.get_data(as_text=True)
+    assert login(app.test_client(), owner.email, PASSWORD).status_code == 302
+
+
+def test_writes_in_support_session_are_logged_with_staff_name(
+    app, user_client, owner, staff_client
+):
+    grant_access(user_client)
+    start_session(staff_client, owner.account_id)
+    response = submit(
+        staff_client,
+        "/account/company",
+        {"company_name": "Muster GmbH", "notification_email": "neu@muster.de"},
+    )
+    assert response.status_code == 302
+    assert ("Susi Support", "write", "POST /account/company") in _log(app, owner.account_id)
+    page = user_client.get("/account/support").get_data(as_text=True)
+    assert "Änderung im Auftrag" in page and "POST /account/company" in page
+
+
+def test_no_nested_sessions(app, user_client, owner, staff_client, make_owner):
+    grant_access(user_client)
+    start_session(staff_client, owner.account_id)
+    assert start_session(staff_client, owner.account_id).status_code == 403
+
+
+def test_staff_ends_session_and_returns_to_console(app, user_client, owner, staff_client):
+    grant_access(user_client)
+    start_session(staff_client, owner.account_id)
+    token = csrf_token(staff_client, "/account/")
+    response = staff_client.post("/support/end", data={"csrf_token": token})
+    assert response.headers["Location"] == "/staff/"
+    assert staff_client.get("/account/").status_code == 302
+    assert staff_client.get("/staff/").status_code == 200
+
+
+def test_member_cannot_grant_or_revoke(app, user_client, owner):
+    from core.accounts import invite_user
+    from core.auth import hash_password
+    from core.models import User
+
+    with app.app_context(), bind(app).connection_context():
+        member, _ = invite_user(owner.account, "Mia", "M", "mia@example.com", "member")
+        User.update(password_hash=hash_password(PASSWORD)).where(User.id == member.id).execute()
+    client = app.test_client()
+    login(client, "mia@example.com", PASSWORD)
+    assert "Nur Inhaber und Administratoren" in client.get("/account/support").get_data(
+        as_text=True
+    )
+    assert grant_access(client).status_code == 403
+    grant_access(user_client)
+    token = csrf_token(client, "/account/support")
+    assert client.post("/account/support/revoke", data={"csrf_token": token}).status_code == 403
+    with app.app_context(), bind(app).connection_context():
+        assert services.active_grant(owner.account_id) is not None
+
+
+def test_staff_login_refuses_wrong_or_replayed_totp(app, staff):
+    client = app.test_client()
+    wrong = submit(
+        client,
+        "/staff/login",
+        {
+            "email": staff.email,
+            "password": STAFF_PASSWORD,
+            "code": "000000" if staff.totp.now() != "000000" else "111111",
+        },
+    )
+    assert wrong.status_code == 422
+    assert "Anmeldung fehlgeschlagen" in wrong.get_data(as_text=True)
+    code = staff.totp.now()
+    assert (
+        submit(
+            client, "/staff/login", {"email": staff.email, "password": STAFF_PASSWORD, "code": code}
+        ).status_code
+        == 302
+    )
+    replay = submit(
+        app.test_client(),
+        "/staff/login",
+        {"email": staff.email, "password": STAFF_PASSWORD, "code": code},
+    )
+    assert replay.status_code == 422
+
+
+def test_staff_login_brute_force_is_throttled(app, staff):
+    statuses = []
+    for i in range(7):
+        client = app.test_client()
+        client.environ_base["REMOTE_ADDR"] = f"10.1.0.{i}"
+        statuses.append(
+            submit(
+                client,
+                "/staff/login",
+                {"email": staff.email, "password": "falsch", "code": "123456"},
+            ).status_code
+        )
+    assert statuses[:5] == [422] * 5 and statuses[5:] == [429, 429]
+
+
+def test_customer_login_does_not_open_staff_console(user_client):
+    assert user_client.get("/staff/").headers["Location"] == "/staff/login"
+
+
+def test_support_access_api(app, user_client, owner):
+    grant_access(user_client, scope="read")
+    response = app.test_client().get(
+        f"/api/v1/accounts/{owner.account_id}/support-access",
+        headers={"Authorization": f"Bearer {SERVICE_TOKEN}"},
+    )
+    assert response.status_code == 200
+    assert response.json["granted"] is True and response.json["grant"]["scope"] == "read"
+    assert response.json["log"][0]["action"] == "grant"
+
+
+def test_staff_create_command(app, runner):
+    from core.cli import cli
+
+    result = runner.invoke(
+        cli,
+        ["staff", "create", "neu@kontor.example", "--name", "Neu", "--password-stdin"],
+        input="ein-langes-passwort\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert "otpauth://totp/Kontor%20Support:neu%40kontor.example?secret=" in result.output
+    again = runner.invoke(
+        cli,
+        ["staff", "create", "neu@kontor.example", "--name", "Neu", "--password-stdin"],
+        input="ein-langes-passwort\n",
+    )
+    assert again.exit_code != 0 and "exists already" in again.output
