@@ -77,6 +77,7 @@ def create_app(config: Mapping[str, Any] | None = None, plugins: Sequence[object
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
 
     pm = build_plugin_manager(cfg["KONTOR_DISABLED_PLUGINS"], plugins)
+    pm.hook.kontor_check_config(config=cfg)
     kontor = Kontor(pm=pm, database=db.open_database(cfg["KONTOR_DATABASE_URL"]))
     app.extensions["kontor"] = kontor
     app.plugin_manager = pm  # type: ignore[attr-defined]

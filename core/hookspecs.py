@@ -57,6 +57,15 @@ def kontor_schema() -> Schema | None:
 
 
 @hookspec
+def kontor_check_config(config: Mapping[str, Any]) -> None:
+    """Validate the plugin's own settings at start.
+
+    Raise ``core.config.ConfigError`` with a one-line message that begins
+    with the variable's name (``"KONTOR_PLANS_FILE: ..."``).
+    """
+
+
+@hookspec
 def kontor_blueprints() -> Sequence[Blueprint] | None:
     """Return Flask blueprints to register, pages and service-API routes alike.
 

@@ -151,3 +151,18 @@ def smtp_server(tmp_path: Path) -> Iterator[Any]:
     server = start_smtp(tmp_path)
     yield server
     server.stop()
+
+
+def upgrade(app: Flask, account: Any, plan: str = "premium") -> None:
+    """Move an account to a plan with room for more users."""
+    from plugins.subscriptions.services import change_plan
+
+    with app.app_context(), bind(app).connection_context():
+        change_plan(account, plan)
+
+
+@pytest.fixture
+def roomy_owner(app: Flask, owner: Any) -> Any:
+    """The owner, on a plan that allows ten users."""
+    upgrade(app, owner.account)
+    return owner

@@ -173,7 +173,7 @@ def _invite(client, email, role="member"):
     )
 
 
-def test_owner_invites_user_who_sets_password_by_link(app, user_client, owner):
+def test_owner_invites_user_who_sets_password_by_link(app, user_client, roomy_owner):
     import mailbox
     import re
     from pathlib import Path
@@ -197,7 +197,7 @@ def test_owner_invites_user_who_sets_password_by_link(app, user_client, owner):
     assert "Benutzer</a>" not in member.get("/account/").get_data(as_text=True)
 
 
-def test_member_cannot_change_company_data(app, user_client, owner):
+def test_member_cannot_change_company_data(app, user_client, roomy_owner, owner):
     _invite(user_client, "mia@example.com")
     with app.app_context(), bind(app).connection_context():
         from core.auth import hash_password

@@ -91,7 +91,8 @@ def test_subject_with_newline_is_refused():
         build_message(sender=address("", "a@b.de"), to="c@d.de", subject="x\nBcc: e@f.de", text="t")
 
 
-def test_real_huey_consumer_delivers_invitation(make_app, owner, tmp_path):
+def test_real_huey_consumer_delivers_invitation(make_app, roomy_owner, tmp_path):
+    owner = roomy_owner
     config = {"KONTOR_QUEUE_URL": f"sqlite:///{tmp_path / 'queue.db'}"}
     app = make_app(config)
     from tests.conftest import PASSWORD

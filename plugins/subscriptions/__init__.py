@@ -1,22 +1,156 @@
-"""Abonnement: the ``subscriptions`` plugin."""
+"""Abonnement: plans, usage against limits, plan changes, cancellation, renewals."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
+import click
 from flask import Blueprint
 from flask_babel import lazy_gettext as _l
 
 from core import hookimpl
-from core.types import Section
-from plugins.subscriptions import views
+from core.formatting import berlin_time
+from core.migrations import create_tables
+from core.models import Account
+from core.types import (
+    Card,
+    ExportPart,
+    PeriodicJob,
+    PlanResource,
+    Schema,
+    Section,
+    SensitiveAction,
+)
+from plugins.subscriptions import api, catalog, services, views
+from plugins.subscriptions.cli import renewals_command
+from plugins.subscriptions.models import MODELS, BillingInfo
+
+
+@hookimpl
+def kontor_check_config(config: Mapping[str, Any]) -> None:
+    catalog.load(config["KONTOR_PLANS_FILE"])
+
+
+@hookimpl
+def kontor_schema() -> Schema:
+    return Schema("subscriptions", MODELS, [create_tables("0001_initial", MODELS)])
 
 
 @hookimpl
 def kontor_blueprints() -> Sequence[Blueprint]:
-    return [views.bp]
+    return [views.bp, api.bp]
+
+
+@hookimpl
+def kontor_cli_commands() -> Sequence[click.Command]:
+    return [renewals_command]
+
+
+@hookimpl
+def kontor_periodic_jobs() -> Sequence[PeriodicJob]:
+    return [PeriodicJob("subscriptions.renewals", services.renew_due, minute="7")]
 
 
 @hookimpl
 def kontor_settings_sections() -> Sequence[Section]:
     return [Section("subscriptions", _l("Abonnement"), "subscriptions.index", order=50)]
+
+
+@hookimpl
+def kontor_plan_resources() -> Sequence[PlanResource]:
+    return [
+        PlanResource("storage_bytes", _l("Speicherplatz"), "bytes", order=10),
+        PlanResource("receipt_scans", _l("Belegscans in diesem Zeitraum"), order=20),
+        PlanResource("cash_registers", _l("Kassen"), order=40),
+        PlanResource("webshops", _l("Webshops"), order=50),
+        PlanResource("shipping_providers", _l("Versanddienstleister"), order=60),
+    ]
+
+
+@hookimpl
+def kontor_usage(account: Account) -> Mapping[str, int]:
+    return services.reported_usage(account)
+
+
+@hookimpl
+def kontor_limit(account: Account, resource: str) -> int | None:
+    return services.limit(account, resource)
+
+
+@hookimpl
+def kontor_plan_name(account: Account) -> str:
+    return services.plan_of(services.subscription(account)).name
+
+
+@hookimpl
+def kontor_usage_changed(account: Account) -> None:
+    services.check_thresholds(account)
+
+
+@hookimpl
+def kontor_sensitive_actions() -> Sequence[SensitiveAction]:
+    return [
+        SensitiveAction("subscriptions.confirm_change"),
+        SensitiveAction("subscriptions.withdraw"),
+        SensitiveAction("subscriptions.cancel"),
+        SensitiveAction("subscriptions.undo_cancel"),
+    ]
+
+
+@hookimpl
+def kontor_overview_cards(account: Account) -> Sequence[Card]:
+    sub = services.subscription(account)
+    plan = services.plan_of(sub)
+    if sub.status == "expired":
+        line = _l("Abgelaufen seit %(date)s", date=berlin_time(sub.period_end, False))
+    elif sub.cancel_at_period_end:
+        line = _l("Gekündigt zum %(date)s", date=berlin_time(sub.period_end, False))
+    else:
+        line = _l("Nächste Erneuerung: %(date)s", date=berlin_time(sub.period_end, False))
+    return [
+        Card(
+            "subscriptions",
+            _l("Abonnement"),
+            [plan.name, line],
+            "subscriptions.index",
+            order=50,
+            state="warning" if sub.status != "active" else "ok",
+        )
+    ]
+
+
+@hookimpl
+def kontor_account_export(account: Account) -> ExportPart:
+    sub = services.subscription(account)
+    return ExportPart(
+        "subscriptions",
+        {
+            "plan": sub.plan,
+            "interval": sub.interval,
+            "status": sub.status,
+            "period_start": sub.period_start.isoformat(),
+            "period_end": sub.period_end.isoformat(),
+            "billing_records": [
+                {
+                    "kind": r.kind,
+                    "plan": r.plan,
+                    "amount_cents": r.amount_cents,
+                    "period_start": r.period_start.isoformat(),
+                    "period_end": r.period_end.isoformat(),
+                }
+                for r in services.billing_records(account)
+            ],
+        },
+    )
+
+
+@hookimpl
+def kontor_rotate_secrets(rotate: Callable[[str, str], str]) -> int:
+    changed = 0
+    for info in BillingInfo.select().where(BillingInfo.iban_encrypted != ""):
+        new = rotate(info.iban_encrypted, services.IBAN_CONTEXT.format(info.account_id))
+        if new != info.iban_encrypted:
+            BillingInfo.update(iban_encrypted=new).where(BillingInfo.id == info.id).execute()
+            changed += 1
+    return changed

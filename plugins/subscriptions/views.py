@@ -1,14 +1,176 @@
-"""Pages of the ``subscriptions`` plugin."""
+"""Abonnement: overview, plan change with preview, cancellation, billing data."""
 
 from __future__ import annotations
 
-from flask import render_template
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from werkzeug.wrappers import Response
 
-from core.pages import account_blueprint
+from core.formatting import berlin_time, format_bytes, format_cents, format_number
+from core.pages import account_blueprint, current_account
+from plugins.subscriptions import services
+from plugins.subscriptions.catalog import catalog
+from plugins.subscriptions.forms import BillingForm, ButtonForm, CancelForm, ConfirmChangeForm
+from plugins.subscriptions.models import BillingInfo
 
 bp = account_blueprint("subscriptions", __name__)
 
 
+@bp.before_request
+def _managers_for_writes() -> None:
+    if request.method == "POST" and not current_user.is_manager:
+        abort(403, _("Nur Inhaber und Administratoren können das Abonnement ändern."))
+
+
+@bp.app_template_filter("amount")
+def amount(value: int, unit: str = "count") -> str:
+    return format_bytes(value) if unit == "bytes" else format_number(value)
+
+
+@bp.app_template_filter("euro")
+def euro(cents: int) -> str:
+    return format_cents(cents)
+
+
+def _usage_rows(account):
+    sub = services.subscription(account)
+    limits = services.plan_of(sub).limits
+    used = services.usage(account)
+    rows = []
+    for res in services.resources():
+        cap = limits.get(res.key)
+        if cap is None:
+            continue
+        value = used.get(res.key, 0)
+        rows.append(
+            {
+                "resource": res,
+                "used": value,
+                "limit": cap,
+                "percent": min(100, round(value * 100 / cap)) if cap else 100,
+            }
+        )
+    return rows
+
+
 @bp.get("/account/subscription")
 def index() -> str:
-    return render_template("subscriptions/index.html")
+    account = current_account()
+    sub = services.subscription(account)
+    pm = current_app.extensions["kontor"].pm
+    return render_template(
+        "subscriptions/index.html",
+        sub=sub,
+        plan=services.plan_of(sub),
+        scheduled=catalog().get(sub.scheduled_plan) if sub.scheduled_plan else None,
+        rows=_usage_rows(account),
+        own_mail=bool(pm.hook.kontor_own_mail_account_in_use(account=account)),
+        records=services.billing_records(account),
+        form=ButtonForm(),
+    )
+
+
+@bp.get("/account/subscription/change")
+def change() -> str:
+    account = current_account()
+    target = request.args.get("plan", "")[:50]
+    result = None
+    if target:
+        try:
+            result = services.preview(account, target)
+        except services.SubscriptionError as exc:
+            flash(str(exc), "error")
+    return render_template(
+        "subscriptions/change.html",
+        plans=catalog().plans,
+        sub=services.subscription(account),
+        preview=result,
+        form=ConfirmChangeForm(data={"plan": target}),
+        withdraw_form=ButtonForm(),
+    )
+
+
+@bp.post("/account/subscription/change")
+def confirm_change() -> Response | tuple[str, int]:
+    form = ConfirmChangeForm()
+    if not form.validate_on_submit():
+        abort(400)
+    account = current_account()
+    try:
+        result = services.change_plan(account, form.plan.data)
+    except services.SubscriptionError as exc:
+        return render_template(
+            "subscriptions/change.html",
+            plans=catalog().plans,
+            sub=services.subscription(account),
+            preview=services.preview(account, form.plan.data),
+            form=form,
+            withdraw_form=ButtonForm(),
+            error=str(exc),
+            blockers=exc.blockers,
+        ), 409
+    if result.kind == "downgrade":
+        flash(
+            _(
+                "Der Wechsel zu %(plan)s ist zur nächsten Erneuerung vorgemerkt.",
+                plan=result.target.name,
+            ),
+            "success",
+        )
+    elif result.kind != "same":
+        flash(_("Sie nutzen jetzt den Tarif %(plan)s.", plan=result.target.name), "success")
+    return redirect(url_for("subscriptions.index"))
+
+
+@bp.post("/account/subscription/change/withdraw")
+def withdraw() -> Response:
+    if ButtonForm().validate_on_submit() and services.withdraw_change(current_account()):
+        flash(_("Der vorgemerkte Tarifwechsel wurde zurückgenommen."), "success")
+    return redirect(url_for("subscriptions.index"))
+
+
+@bp.route("/account/subscription/cancel", methods=["GET", "POST"])
+def cancel() -> Response | tuple[str, int]:
+    form = CancelForm()
+    if form.validate_on_submit():
+        sub = services.cancel(current_account(), form.reason.data or "")
+        flash(
+            _("Ihr Abonnement endet zum %(date)s.", date=berlin_time(sub.period_end, False)),
+            "success",
+        )
+        return redirect(url_for("subscriptions.index"))
+    sub = services.subscription(current_account())
+    return render_template("subscriptions/cancel.html", form=form, sub=sub), (
+        422 if form.errors else 200
+    )
+
+
+@bp.post("/account/subscription/cancel/undo")
+def undo_cancel() -> Response:
+    if ButtonForm().validate_on_submit() and services.undo_cancel(current_account()):
+        flash(_("Die Kündigung wurde zurückgenommen."), "success")
+    return redirect(url_for("subscriptions.index"))
+
+
+@bp.route("/account/subscription/billing", methods=["GET", "POST"])
+def billing() -> Response | tuple[str, int]:
+    account = current_account()
+    info = BillingInfo.get_or_none(BillingInfo.account == account)
+    sub = services.subscription(account)
+    form = BillingForm(obj=info, data=None if info else {"name": account.company_name})
+    if request.method == "GET":
+        form.interval.data = sub.scheduled_interval or sub.interval
+        form.iban.data = ""
+    if form.validate_on_submit():
+        try:
+            services.save_billing(account, form.data)
+        except ValueError as exc:
+            form.iban.errors = [*form.iban.errors, str(exc)]
+        else:
+            services.schedule_interval(account, form.interval.data)
+            flash(_("Die Abrechnungsinformationen wurden gespeichert."), "success")
+            return redirect(url_for("subscriptions.billing"))
+    return render_template("subscriptions/billing.html", form=form, info=info, sub=sub), (
+        422 if form.errors else 200
+    )

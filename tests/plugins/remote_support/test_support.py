@@ -221,7 +221,8 @@ def test_staff_ends_session_and_returns_to_console(app, user_client, owner, staf
     assert staff_client.get("/staff/").status_code == 200
 
 
-def test_member_cannot_grant_or_revoke(app, user_client, owner):
+def test_member_cannot_grant_or_revoke(app, user_client, roomy_owner):
+    owner = roomy_owner
     from core.accounts import invite_user
     from core.auth import hash_password
     from core.models import User

@@ -1,0 +1,56 @@
+"""Service API: usage reports and the subscription state."""
+
+from __future__ import annotations
+
+from flask import Response, current_app, jsonify
+
+from core.api import fail, get_account, json_body, service_blueprint
+from plugins.subscriptions import services
+from plugins.subscriptions.catalog import MAX_AMOUNT
+
+bp = service_blueprint("subscriptions", __name__)
+
+
+def _iso(value):
+    return value.isoformat() + "Z" if value else None
+
+
+def _state(account) -> dict:
+    sub = services.subscription(account)
+    plan = services.plan_of(sub)
+    pm = current_app.extensions["kontor"].pm
+    return {
+        "plan": plan.key,
+        "plan_name": plan.name,
+        "status": sub.status,
+        "interval": sub.interval,
+        "renews_at": None if sub.cancel_at_period_end else _iso(sub.period_end),
+        "ends_at": _iso(sub.period_end) if sub.cancel_at_period_end else None,
+        "scheduled_plan": sub.scheduled_plan,
+        "limits": dict(plan.limits),
+        "usage": services.usage(account),
+        "own_mail_account": bool(pm.hook.kontor_own_mail_account_in_use(account=account)),
+    }
+
+
+@bp.put("/accounts/<int:account_id>/usage")
+def put_usage(account_id: int) -> Response:
+    account = get_account(account_id)
+    body = json_body()
+    fields = {}
+    for key, value in body.items():
+        if key not in services.REPORTED:
+            fields[str(key)[:50]] = f"unknown resource; one of {', '.join(services.REPORTED)}"
+        elif not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_AMOUNT:
+            fields[key] = f"whole number between 0 and {MAX_AMOUNT}"
+    if not body:
+        fail(422, "Report at least one resource.")
+    if fields:
+        fail(422, "Invalid usage report.", fields)
+    services.report_usage(account, body)
+    return jsonify(_state(account))
+
+
+@bp.get("/accounts/<int:account_id>/subscription")
+def get_subscription(account_id: int) -> Response:
+    return jsonify(_state(get_account(account_id)))

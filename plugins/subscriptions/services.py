@@ -1,0 +1,405 @@
+"""Plans, usage, plan changes, cancellation, billing data and renewals.
+
+Every change re-reads the subscription row under a lock inside one
+transaction, so double submits and concurrent requests change state once.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import peewee
+from flask import current_app
+from flask_babel import gettext as _
+from schwifty import IBAN
+from schwifty.exceptions import SchwiftyException
+
+from core.crypto import encrypt
+from core.db import database, for_update, utcnow
+from core.events import emit
+from core.models import Account
+from core.types import PlanResource
+from plugins.subscriptions.catalog import Plan, catalog
+from plugins.subscriptions.models import (
+    BillingInfo,
+    BillingRecord,
+    ReportedUsage,
+    Subscription,
+    ThresholdNotice,
+)
+
+THRESHOLDS = (80, 95, 100)
+REPORTED = ("storage_bytes", "receipt_scans", "cash_registers", "webshops", "shipping_providers")
+IBAN_CONTEXT = "subscriptions:iban:{}"
+
+
+class SubscriptionError(ValueError):
+    """A refused change; ``blockers`` lists what stands in the way."""
+
+    def __init__(self, message: str, blockers: list[Blocker] | None = None) -> None:
+        super().__init__(message)
+        self.blockers = blockers or []
+
+
+@dataclass(frozen=True)
+class Blocker:
+    resource: str
+    label: str
+    used: int
+    limit: int
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What a plan change would do, shown before it is confirmed."""
+
+    kind: str  # "upgrade", "downgrade", "same", "reactivate"
+    current: Plan
+    target: Plan
+    interval: str
+    price_difference: int  # per billing interval, cents
+    prorata: int  # charged now for the rest of the period (upgrades)
+    effective_at: dt.datetime
+    blockers: list[Blocker] = field(default_factory=list)
+
+
+def add_interval(start: dt.datetime, interval: str) -> dt.datetime:
+    """Same day next month (clamped to the month's end) or next year."""
+    months = 12 if interval == "year" else 1
+    month = start.month - 1 + months
+    year, month = start.year + month // 12, month % 12 + 1
+    day = min(start.day, calendar.monthrange(year, month)[1])
+    return start.replace(year=year, month=month, day=day)
+
+
+def _pm():
+    return current_app.extensions["kontor"].pm
+
+
+def subscription(account: Account) -> Subscription:
+    """The account's subscription, created on the operator's default plan."""
+    row = Subscription.get_or_none(Subscription.account == account)
+    if row is not None:
+        return row
+    cat, now = catalog(), utcnow()
+    trial = dt.timedelta(days=cat.trial_days) if cat.trial_days else None
+    try:
+        with database.atomic():
+            return Subscription.create(
+                account=account,
+                plan=cat.default_plan,
+                interval="month",
+                period_start=now,
+                period_end=now + trial if trial else add_interval(now, "month"),
+                trial_ends_at=now + trial if trial else None,
+            )
+    except peewee.IntegrityError:  # created concurrently
+        return Subscription.get(Subscription.account == account)
+
+
+def _locked(account: Account) -> Subscription:
+    subscription(account)
+    return for_update(Subscription.select().where(Subscription.account == account)).get()
+
+
+def plan_of(sub: Subscription) -> Plan:
+    return catalog().get(sub.plan) or catalog().get(catalog().default_plan)
+
+
+def resources() -> list[PlanResource]:
+    found = [r for result in _pm().hook.kontor_plan_resources() for r in result or ()]
+    return sorted(found, key=lambda r: (r.order, r.key))
+
+
+def usage(account: Account) -> dict[str, int]:
+    """Current usage of every resource, from every plugin's usage hook."""
+    merged: dict[str, int] = {}
+    for result in _pm().hook.kontor_usage(account=account):
+        merged.update(result or {})
+    return merged
+
+
+def reported_usage(account: Account) -> dict[str, int]:
+    return {
+        row.resource: row.amount
+        for row in ReportedUsage.select().where(ReportedUsage.account == account)
+    }
+
+
+def limit(account: Account, resource: str) -> int | None:
+    sub = subscription(account)
+    if sub.status == "expired":
+        return 0
+    return plan_of(sub).limits.get(resource)
+
+
+def check_thresholds(account: Account) -> list[tuple[str, int]]:
+    """Emit ``plan.limit_approaching`` once per crossed threshold and period."""
+    sub = subscription(account)
+    limits = plan_of(sub).limits
+    crossed = []
+    for resource, used in usage(account).items():
+        cap = limits.get(resource)
+        if not cap:
+            continue
+        for threshold in THRESHOLDS:
+            if used * 100 < cap * threshold:
+                continue
+            try:
+                with database.atomic():
+                    ThresholdNotice.create(
+                        account=account,
+                        resource=resource,
+                        threshold=threshold,
+                        period_start=sub.period_start,
+                    )
+                    emit(
+                        account,
+                        "plan.limit_approaching",
+                        {
+                            "Ressource": resource,
+                            "Schwelle": f"{threshold} %",
+                            "Nutzung": used,
+                            "Limit": cap,
+                        },
+                    )
+            except peewee.IntegrityError:
+                continue  # already reported in this period
+            crossed.append((resource, threshold))
+    return crossed
+
+
+def report_usage(account: Account, amounts: Mapping[str, int]) -> None:
+    """Store usage reported by another service, then check the thresholds."""
+    with database.atomic():
+        for resource, amount in amounts.items():
+            ReportedUsage.insert(
+                account=account, resource=resource, amount=amount, updated_at=utcnow()
+            ).on_conflict(
+                conflict_target=[ReportedUsage.account, ReportedUsage.resource],
+                update={ReportedUsage.amount: amount, ReportedUsage.updated_at: utcnow()},
+            ).execute()
+    check_thresholds(account)
+
+
+def _blockers(account: Account, target: Plan) -> list[Blocker]:
+    labels = {r.key: str(r.label) for r in resources()}
+    used = usage(account)
+    return [
+        Blocker(key, labels.get(key, key), used.get(key, 0), cap)
+        for key, cap in target.limits.items()
+        if used.get(key, 0) > cap
+    ]
+
+
+def preview(account: Account, plan_key: str, now: dt.datetime | None = None) -> Preview:
+    """Price difference, pro-rata amount, effective date and blockers of a change."""
+    target = catalog().get(plan_key)
+    if target is None:
+        raise SubscriptionError(_("Diesen Tarif gibt es nicht."))
+    now = now or utcnow()
+    sub = subscription(account)
+    current = plan_of(sub)
+    difference = target.price(sub.interval) - current.price(sub.interval)
+    if sub.status == "expired":
+        return Preview(
+            "reactivate",
+            current,
+            target,
+            sub.interval,
+            difference,
+            target.price(sub.interval),
+            now,
+            _blockers(account, target),
+        )
+    if target.key == current.key:
+        return Preview("same", current, target, sub.interval, 0, 0, now)
+    if target.price_month > current.price_month:
+        span = (sub.period_end - sub.period_start).total_seconds()
+        remaining = max(0.0, (sub.period_end - now).total_seconds()) / span if span else 0
+        return Preview(
+            "upgrade", current, target, sub.interval, difference, round(difference * remaining), now
+        )
+    return Preview(
+        "downgrade",
+        current,
+        target,
+        sub.interval,
+        difference,
+        0,
+        sub.period_end,
+        _blockers(account, target),
+    )
+
+
+def change_plan(account: Account, plan_key: str, now: dt.datetime | None = None) -> Preview:
+    """Apply a previewed change: upgrades now, downgrades at renewal."""
+    now = now or utcnow()
+    with database.atomic():
+        sub = _locked(account)
+        result = preview(account, plan_key, now)
+        if result.kind == "same":
+            if sub.scheduled_plan:  # choosing the current plan withdraws a scheduled change
+                sub.scheduled_plan = None
+                sub.save(only=[Subscription.scheduled_plan])
+            return result
+        if result.blockers:
+            raise SubscriptionError(
+                _(
+                    "Der Wechsel ist nicht möglich, solange die Nutzung die Grenzen des "
+                    "Tarifs übersteigt."
+                ),
+                result.blockers,
+            )
+        if result.kind == "downgrade":
+            sub.scheduled_plan = result.target.key
+            sub.save(only=[Subscription.scheduled_plan])
+            return result
+        if result.kind == "reactivate":
+            sub.period_start, sub.period_end = now, add_interval(now, sub.interval)
+            sub.status, sub.cancel_at_period_end = "active", False
+            kind, amount = "renewal", result.target.price(sub.interval)
+        else:
+            kind, amount = "upgrade", result.prorata
+        sub.plan, sub.scheduled_plan = result.target.key, None
+        sub.save()
+        BillingRecord.insert(
+            account=account,
+            kind=kind,
+            plan=sub.plan,
+            interval=sub.interval,
+            period_start=sub.period_start,
+            period_end=sub.period_end,
+            amount_cents=amount,
+        ).on_conflict_ignore().execute()
+    return result
+
+
+def withdraw_change(account: Account) -> bool:
+    with database.atomic():
+        sub = _locked(account)
+        if not sub.scheduled_plan:
+            return False
+        sub.scheduled_plan = None
+        sub.save(only=[Subscription.scheduled_plan])
+    return True
+
+
+def cancel(account: Account, reason: str) -> Subscription:
+    """Cancel at the end of the period (idempotent)."""
+    with database.atomic():
+        sub = _locked(account)
+        if sub.status == "active" and not sub.cancel_at_period_end:
+            sub.cancel_at_period_end = True
+            sub.cancel_reason = reason[:500]
+            sub.cancelled_at = utcnow()
+            sub.save()
+    return sub
+
+
+def undo_cancel(account: Account) -> bool:
+    with database.atomic():
+        sub = _locked(account)
+        if sub.status != "active" or not sub.cancel_at_period_end:
+            return False
+        sub.cancel_at_period_end, sub.cancel_reason, sub.cancelled_at = False, "", None
+        sub.save()
+    return True
+
+
+def schedule_interval(account: Account, interval: str) -> None:
+    """Switch monthly/yearly at the next renewal."""
+    with database.atomic():
+        sub = _locked(account)
+        sub.scheduled_interval = None if interval == sub.interval else interval
+        sub.save(only=[Subscription.scheduled_interval])
+
+
+def renew_due(now: dt.datetime | None = None) -> int:
+    """Advance every due period: apply scheduled changes, charge, or expire.
+
+    Safe to run twice or in parallel: each subscription is handled under a
+    lock and a billing record exists once per period.
+    """
+    now = now or utcnow()
+    done = 0
+    due = Subscription.select(Subscription.account).where(
+        Subscription.status == "active", Subscription.period_end <= now
+    )
+    for row in list(due):
+        with database.atomic():
+            sub = for_update(
+                Subscription.select().where(Subscription.account == row.account_id)
+            ).get()
+            while sub.status == "active" and sub.period_end <= now:
+                if sub.cancel_at_period_end:
+                    sub.status = "expired"
+                    break
+                sub.plan = sub.scheduled_plan or sub.plan
+                sub.interval = sub.scheduled_interval or sub.interval
+                sub.scheduled_plan = sub.scheduled_interval = None
+                sub.period_start, sub.period_end = (
+                    sub.period_end,
+                    add_interval(sub.period_end, sub.interval),
+                )
+                BillingRecord.insert(
+                    account=sub.account_id,
+                    kind="renewal",
+                    plan=sub.plan,
+                    interval=sub.interval,
+                    period_start=sub.period_start,
+                    period_end=sub.period_end,
+                    amount_cents=plan_of(sub).price(sub.interval),
+                ).on_conflict_ignore().execute()
+            sub.save()
+            done += 1
+    return done
+
+
+def billing_records(account: Account) -> list[BillingRecord]:
+    return list(
+        BillingRecord.select()
+        .where(BillingRecord.account == account)
+        .order_by(BillingRecord.created_at.desc(), BillingRecord.id.desc())
+    )
+
+
+def normalise_iban(value: str) -> IBAN:
+    try:
+        return IBAN(value)
+    except SchwiftyException:
+        raise ValueError(_("Bitte geben Sie eine gültige IBAN ein.")) from None
+
+
+def mask_iban(iban: IBAN) -> str:
+    compact = iban.compact
+    return f"{compact[:4]} •••• •••• {compact[-4:]}"
+
+
+def save_billing(account: Account, values: Mapping[str, str]) -> None:
+    """Store billing data; a new IBAN replaces the old one, empty keeps it."""
+    with database.atomic():
+        info = BillingInfo.get_or_none(BillingInfo.account == account) or BillingInfo(
+            account=account
+        )
+        for name in (
+            "name",
+            "street",
+            "postal_code",
+            "city",
+            "country",
+            "payment_method",
+            "account_holder",
+        ):
+            setattr(info, name, values.get(name) or "")
+        if values.get("iban"):
+            iban = normalise_iban(values["iban"])
+            info.save()  # an id binds the ciphertext to this row's account
+            info.iban_encrypted = encrypt(iban.compact, IBAN_CONTEXT.format(account.id))
+            info.iban_masked = mask_iban(iban)
+        if info.payment_method == "sepa" and not info.iban_encrypted:
+            raise ValueError(_("Für die SEPA-Lastschrift wird eine IBAN benötigt."))
+        info.save()
