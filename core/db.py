@@ -8,7 +8,6 @@ uses a connection pool. Nothing here opens a connection at import time.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import peewee
@@ -21,9 +20,11 @@ database = peewee.DatabaseProxy()
 class KontorSqliteDatabase(peewee.SqliteDatabase):
     """SQLite whose transactions take the write lock up front."""
 
-    def atomic(self, *args: Any, **kwargs: Any) -> Any:
-        kwargs.setdefault("lock_type", "IMMEDIATE")
-        return super().atomic(*args, **kwargs)
+    def begin(self, lock_type: str | None = None) -> None:
+        # Every transaction (also through the proxy) takes the write lock at
+        # BEGIN: a deferred one that reads, then writes, fails at once with
+        # "database is locked" when another writer got in between.
+        super().begin(lock_type or "IMMEDIATE")
 
     def for_update(self, query: peewee.Select) -> peewee.Select:
         """SQLite serialises writers already; no row lock is needed."""
