@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from flask import Blueprint
 from flask_babel import lazy_gettext as _l
 
-from core import api, outbox, views
+from core import api, customer_mail, outbox, views
 from core.hookspecs import hookimpl
 from core.migrations import create_tables
 from core.models import CORE_MODELS, Account, User
@@ -27,24 +27,33 @@ from core.types import (
 def kontor_schema() -> Schema:
     return Schema(
         name="core",
-        models=CORE_MODELS,
-        migrations=[create_tables("0001_initial", CORE_MODELS)],
+        models=(*CORE_MODELS, outbox.MailOutbox, *customer_mail.MODELS),
+        migrations=[
+            create_tables("0001_initial", (*CORE_MODELS, outbox.MailOutbox)),
+            create_tables("0002_customer_mail", customer_mail.MODELS),
+        ],
     )
 
 
 @hookimpl
 def kontor_blueprints() -> Sequence[Blueprint]:
-    return [views.bp, api.bp]
+    return [views.bp, api.bp, customer_mail.bp]
 
 
 @hookimpl
 def kontor_jobs() -> Sequence[Job]:
-    return outbox.JOBS
+    return [
+        Job(outbox.SYSTEM_MAIL_JOB, outbox.send_system_mail),
+        Job(customer_mail.JOB, customer_mail.send_customer_mail),
+    ]
 
 
 @hookimpl
 def kontor_periodic_jobs() -> Sequence[PeriodicJob]:
-    return outbox.PERIODIC_JOBS
+    return [
+        PeriodicJob("core.sweep_mail", outbox.sweep_system_mail, minute="*"),
+        PeriodicJob("core.sweep_customer_mail", customer_mail.sweep, minute="*"),
+    ]
 
 
 @hookimpl

@@ -112,12 +112,19 @@ class SentMail:
 
     message_id: str
     refused: Mapping[str, tuple[int, str]]
+    note: str = ""  # e.g. a failed copy to the Sent folder
 
 
 class MailTransport(Protocol):
-    """Sends an account's customer mails (see ``kontor_mail_transport``)."""
+    """Sends an account's customer mails (see ``kontor_mail_transport``).
+
+    ``name`` identifies the way ("service", "own"); a mail queued for one name
+    is never sent through another. ``keep_history`` says whether mails are
+    recorded per customer reference.
+    """
 
     name: str
+    keep_history: bool
 
     def sender(self, account: Account) -> tuple[Address, Address | None]:
         """From and Reply-To for this account's customer mails."""
@@ -130,6 +137,7 @@ class OperatorTransport:
     """Customer mails from the operator's address with the company's name."""
 
     name = "service"
+    keep_history = False
 
     def sender(self, account: Account) -> tuple[Address, Address | None]:
         reply = account.notification_email

@@ -95,20 +95,4 @@ class Event(BaseModel):
         return json.loads(self.data_json)
 
 
-class MailOutbox(BaseModel):
-    """A system mail (invitation, notification) waiting for the worker."""
-
-    account = peewee.ForeignKeyField(Account, null=True, on_delete="CASCADE")
-    message = peewee.TextField()
-    status = peewee.CharField(max_length=20, default="pending")
-    attempts = peewee.IntegerField(default=0)
-    error = peewee.TextField(default="")
-    created_at = peewee.DateTimeField(default=utcnow)
-    next_attempt_at = peewee.DateTimeField(default=utcnow, index=True)
-    sent_at = peewee.DateTimeField(null=True)
-
-    class Meta:
-        table_name = "core_mail_outbox"
-
-
-CORE_MODELS = (Account, User, UserSession, Invitation, Event, MailOutbox)
+CORE_MODELS = (Account, User, UserSession, Invitation, Event)

@@ -1,24 +1,45 @@
-"""Delivery bookkeeping shared by every outbox: retries with backoff.
+"""Outboxes: rows written with the business change, delivered by the worker.
 
-Temporary failures are tried again after growing delays; permanent ones
-stop at once. Core's own system mails (invitations) use it through
-``core.send_mail``; plugins use :func:`next_delay` for their own outboxes.
+Every outbox (system mails, notifications, customer mails) shares the rules
+here. The worker claims a row (pending -> sending) in its own committed
+statement before it talks to any server, so a redelivered job, a second
+worker or the sweep can never send a row twice. Temporary failures are tried
+again after growing delays, permanent ones stop at once. A row left in
+"sending" by a worker that died is marked failed by the sweep, never resent.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from email import message_from_string, policy
 from email.message import EmailMessage
 
-from core.db import database, utcnow
+import peewee
+from flask_babel import gettext as _
+
+from core.db import BaseModel, database, utcnow
 from core.mail import send_via_operator
-from core.models import Account, MailOutbox
+from core.models import Account
 from core.queue import enqueue
-from core.types import Job, PeriodicJob, PermanentFailure, TemporaryFailure
+from core.types import PermanentFailure, TemporaryFailure
 
 #: Seconds to wait before attempt 2, 3, ...; after the last, the row fails.
 RETRY_DELAYS = (30, 120, 600, 1800, 7200, 21600)
+STALE_CLAIM = dt.timedelta(minutes=15)
+LOST_ENQUEUE = dt.timedelta(minutes=2)
+
+
+class OutboxRow(BaseModel):
+    """The delivery state every outbox table carries."""
+
+    status = peewee.CharField(max_length=10, default="pending", index=True)
+    attempts = peewee.IntegerField(default=0)
+    error = peewee.CharField(max_length=500, default="")
+    created_at = peewee.DateTimeField(default=utcnow)
+    next_attempt_at = peewee.DateTimeField(default=utcnow)
+    claimed_at = peewee.DateTimeField(null=True)
+    sent_at = peewee.DateTimeField(null=True)
 
 
 def next_delay(attempts: int) -> int | None:
@@ -26,51 +47,101 @@ def next_delay(attempts: int) -> int | None:
     return RETRY_DELAYS[attempts - 1] if 1 <= attempts <= len(RETRY_DELAYS) else None
 
 
+def claim(model: type[OutboxRow], row_id: int) -> bool:
+    """Move a due pending row to "sending"; False if another worker has it."""
+    now = utcnow()
+    return bool(
+        model.update(status="sending", claimed_at=now, attempts=model.attempts + 1)
+        .where(model.id == row_id, model.status == "pending", model.next_attempt_at <= now)
+        .execute()
+    )
+
+
+def finish(row: OutboxRow, status: str, error: str = "") -> None:
+    fields = {"status": status, "error": error[:500]}
+    if status == "sent":
+        fields["sent_at"] = utcnow()
+    type(row).update(**fields).where(type(row).id == row.id).execute()
+    row.status, row.error = status, error[:500]
+
+
+def attempt(row: OutboxRow, send: Callable[[], None], job: str, key: str) -> str:
+    """Run ``send`` for a claimed row and record the outcome; return the status.
+
+    On a temporary failure the job ``job`` is enqueued again with ``key=row.id``
+    after the next delay.
+    """
+    try:
+        send()
+    except TemporaryFailure as exc:
+        delay = next_delay(row.attempts)
+        if delay is None:
+            finish(row, "failed", str(exc))
+            return "failed"
+        type(row).update(
+            status="pending",
+            error=str(exc)[:500],
+            next_attempt_at=utcnow() + dt.timedelta(seconds=delay),
+        ).where(type(row).id == row.id).execute()
+        row.status = "pending"
+        enqueue(job, delay=delay, **{key: row.id})
+        return "pending"
+    except PermanentFailure as exc:
+        finish(row, "failed", str(exc))
+        return "failed"
+    finish(row, "sent")
+    return "sent"
+
+
+def sweep(model: type[OutboxRow], job: str, key: str) -> int:
+    """Fail rows whose worker died mid-send; re-enqueue rows whose job was lost."""
+    now = utcnow()
+    model.update(
+        status="failed", error=_("Zustellung nicht bestätigt (Verarbeitung abgebrochen)")
+    ).where(model.status == "sending", model.claimed_at < now - STALE_CLAIM).execute()
+    due = [
+        row.id
+        for row in model.select(model.id).where(
+            model.status == "pending", model.next_attempt_at < now - LOST_ENQUEUE
+        )
+    ]
+    for row_id in due:
+        enqueue(job, **{key: row_id})
+    return len(due)
+
+
+# --- Kontor's own system mails (invitations) -----------------------------------
+
+
+class MailOutbox(OutboxRow):
+    """A system mail waiting for the worker."""
+
+    account = peewee.ForeignKeyField(Account, null=True, on_delete="CASCADE")
+    message = peewee.TextField()
+
+    class Meta:
+        table_name = "core_mail_outbox"
+
+
+SYSTEM_MAIL_JOB = "core.send_mail"
+
+
 def queue_system_mail(account: Account | None, message: EmailMessage) -> MailOutbox:
     """Store a system mail and hand it to the worker after commit."""
     with database.atomic():
         row = MailOutbox.create(account=account, message=message.as_string())
-        enqueue("core.send_mail", outbox_id=row.id)
+        enqueue(SYSTEM_MAIL_JOB, outbox_id=row.id)
     return row
 
 
-def send_mail_job(outbox_id: int) -> None:
-    """Worker side of ``queue_system_mail``."""
-    with database.atomic():
-        row = MailOutbox.get_or_none(MailOutbox.id == outbox_id, MailOutbox.status == "pending")
-        if row is None:
-            return
-        row.attempts += 1
-        row.save(only=[MailOutbox.attempts])
+def send_system_mail(outbox_id: int) -> None:
+    """Worker side of :func:`queue_system_mail`."""
+    if not claim(MailOutbox, outbox_id):
+        return
+    row = MailOutbox.get_by_id(outbox_id)
     message = message_from_string(row.message, policy=policy.default)
-    try:
-        send_via_operator(message)  # type: ignore[arg-type]
-    except TemporaryFailure as exc:
-        delay = next_delay(row.attempts)
-        MailOutbox.update(
-            status="pending" if delay else "failed",
-            error=str(exc),
-            next_attempt_at=utcnow() + dt.timedelta(seconds=delay or 0),
-        ).where(MailOutbox.id == row.id).execute()
-        if delay:
-            enqueue("core.send_mail", delay=delay, outbox_id=row.id)
-        return
-    except PermanentFailure as exc:
-        MailOutbox.update(status="failed", error=str(exc)).where(MailOutbox.id == row.id).execute()
-        return
-    MailOutbox.update(status="sent", sent_at=utcnow(), error="").where(
-        MailOutbox.id == row.id
-    ).execute()
+    attempt(row, lambda: send_via_operator(message), SYSTEM_MAIL_JOB, "outbox_id")
 
 
-def sweep_system_mail() -> None:
-    """Re-enqueue rows whose turn is long past (lost enqueue, dead worker)."""
-    cutoff = utcnow() - dt.timedelta(minutes=10)
-    for row in MailOutbox.select(MailOutbox.id).where(
-        MailOutbox.status == "pending", MailOutbox.next_attempt_at < cutoff
-    ):
-        enqueue("core.send_mail", outbox_id=row.id)
-
-
-JOBS = (Job(name="core.send_mail", func=send_mail_job),)
-PERIODIC_JOBS = (PeriodicJob(name="core.sweep_mail", func=sweep_system_mail, minute="*/5"),)
+def sweep_system_mail() -> int:
+    return sweep(MailOutbox, SYSTEM_MAIL_JOB, "outbox_id")

@@ -67,23 +67,36 @@ class _PinnedSMTPSSL(smtplib.SMTP_SSL):
         return self.context.wrap_socket(raw, server_hostname=host)
 
 
-def open_connection(endpoint: SmtpEndpoint) -> smtplib.SMTP:
-    """Connect, secure and log in; raises smtplib/ssl/OSError errors as they come."""
+def connect(endpoint: SmtpEndpoint) -> smtplib.SMTP:
+    """Open the TCP connection (with TLS at once for ``ssl``) and read the greeting."""
     ctx = tls_context(endpoint.ca_file)
     # Passing host and port connects at once and records the host name that
-    # STARTTLS verifies the certificate against.
+    # TLS verifies the certificate against.
     target = {"host": endpoint.host, "port": endpoint.port, "timeout": endpoint.timeout}
     if endpoint.security == "ssl":
-        conn: smtplib.SMTP = _PinnedSMTPSSL(endpoint.connect_address, context=ctx, **target)
-    else:
-        conn = _PinnedSMTP(endpoint.connect_address, **target)
-    try:
+        return _PinnedSMTPSSL(endpoint.connect_address, context=ctx, **target)
+    return _PinnedSMTP(endpoint.connect_address, **target)
+
+
+def secure(conn: smtplib.SMTP, endpoint: SmtpEndpoint) -> None:
+    """EHLO and, for ``starttls``, upgrade with a verified certificate."""
+    conn.ehlo()
+    if endpoint.security == "starttls":
+        conn.starttls(context=tls_context(endpoint.ca_file))
         conn.ehlo()
-        if endpoint.security == "starttls":
-            conn.starttls(context=ctx)
-            conn.ehlo()
-        if endpoint.username:
-            conn.login(endpoint.username, endpoint.password or "")
+
+
+def login(conn: smtplib.SMTP, endpoint: SmtpEndpoint) -> None:
+    if endpoint.username:
+        conn.login(endpoint.username, endpoint.password or "")
+
+
+def open_connection(endpoint: SmtpEndpoint) -> smtplib.SMTP:
+    """Connect, secure and log in; raises smtplib/ssl/OSError errors as they come."""
+    conn = connect(endpoint)
+    try:
+        secure(conn, endpoint)
+        login(conn, endpoint)
     except BaseException:
         conn.close()
         raise

@@ -14,7 +14,7 @@ import pytest
 from core import smtp
 from core.db import bind
 from core.mail import address, build_message, operator_endpoint
-from core.models import MailOutbox
+from core.outbox import MailOutbox
 from core.types import PermanentFailure, TemporaryFailure
 from tests.support.process import app_env
 from tests.support.web import submit

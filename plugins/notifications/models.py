@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import peewee
 
-from core.db import BaseModel, utcnow
+from core.db import BaseModel
 from core.models import Account, Event
-
-STATUSES = ("pending", "sending", "sent", "failed", "skipped")
+from core.outbox import OutboxRow
 
 
 class Preference(BaseModel):
@@ -23,7 +22,7 @@ class Preference(BaseModel):
         indexes = ((("account", "event_type", "channel"), True),)
 
 
-class Delivery(BaseModel):
+class Delivery(OutboxRow):
     """One message on one channel: the outbox row and the log entry in one.
 
     The unique key (event, channel, target) means an event can never produce
@@ -35,13 +34,6 @@ class Delivery(BaseModel):
     event_type = peewee.CharField(max_length=100)
     channel = peewee.CharField(max_length=50)
     target = peewee.CharField(max_length=254, null=True)
-    status = peewee.CharField(max_length=10, default="pending")
-    attempts = peewee.IntegerField(default=0)
-    error = peewee.CharField(max_length=500, default="")
-    created_at = peewee.DateTimeField(default=utcnow)
-    next_attempt_at = peewee.DateTimeField(default=utcnow)
-    claimed_at = peewee.DateTimeField(null=True)
-    sent_at = peewee.DateTimeField(null=True)
 
     class Meta:
         table_name = "notifications_delivery"

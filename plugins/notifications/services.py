@@ -1,15 +1,11 @@
 """Preferences, dispatch and delivery, without request state.
 
-Dispatch runs inside the emitting transaction and only writes rows. The
-worker claims a row (pending -> sending) in its own committed transaction
-before it talks to any server, so a second worker, a sweep or a redelivery
-can never send the same row again. A row left in "sending" by a worker that
-died is marked failed by the sweep, never sent twice.
+Dispatch runs inside the emitting transaction and only writes rows; the
+worker delivers them under the shared outbox rules of ``core.outbox``.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -18,24 +14,15 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from peewee import JOIN
 
-from core.db import database, utcnow
+from core import outbox
+from core.db import database
 from core.events import event_types
 from core.models import Account, Event
-from core.outbox import next_delay
 from core.queue import enqueue
-from core.types import (
-    Channel,
-    EventType,
-    Notification,
-    PermanentFailure,
-    PlannedDelivery,
-    TemporaryFailure,
-)
+from core.types import Channel, EventType, Notification, PlannedDelivery
 from plugins.notifications.models import Delivery, Preference
 
 DELIVER_JOB = "notifications.deliver"
-STALE_CLAIM = dt.timedelta(minutes=15)
-LOST_ENQUEUE = dt.timedelta(minutes=2)
 
 
 def channels() -> list[Channel]:
@@ -110,37 +97,6 @@ def dispatch(event: Event) -> list[PlannedDelivery]:
     return planned
 
 
-def _claim(delivery_id: int) -> Delivery | None:
-    """Move a due pending row to "sending"; None if someone else has it.
-
-    The row comes back with its account and event, in one query.
-    """
-    now = utcnow()
-    claimed = (
-        Delivery.update(status="sending", claimed_at=now, attempts=Delivery.attempts + 1)
-        .where(
-            Delivery.id == delivery_id,
-            Delivery.status == "pending",
-            Delivery.next_attempt_at <= now,
-        )
-        .execute()
-    )
-    if not claimed:
-        return None
-    return (
-        Delivery.select(Delivery, Account, Event)
-        .join(Account)
-        .switch(Delivery)
-        .join(Event, JOIN.LEFT_OUTER)
-        .where(Delivery.id == delivery_id)
-        .get()
-    )
-
-
-def _finish(row: Delivery, **fields: Any) -> None:
-    Delivery.update(**fields).where(Delivery.id == row.id).execute()
-
-
 def render(event_type: str, data: Mapping[str, Any], account: Account) -> Notification:
     """German subject, text, HTML and SMS text for one event."""
     kind = next((t for t in event_types() if t.key == event_type), None)
@@ -173,55 +129,36 @@ def render_test(account: Account) -> Notification:
 
 def deliver(delivery_id: int) -> None:
     """Worker job: send one delivery, then record the outcome."""
-    row = _claim(delivery_id)
-    if row is None:
+    if not outbox.claim(Delivery, delivery_id):
         return
+    row = (
+        Delivery.select(Delivery, Account, Event)
+        .join(Account)
+        .switch(Delivery)
+        .join(Event, JOIN.LEFT_OUTER)
+        .where(Delivery.id == delivery_id)
+        .get()
+    )
     account = row.account
     if row.event_id is not None and not is_enabled(account, row.event_type, row.channel):
-        _finish(row, status="skipped", error=_("Nach dem Einreihen abbestellt"))
+        outbox.finish(row, "skipped", _("Nach dem Einreihen abbestellt"))
         return
     ch = channel(row.channel)
     if ch is None:
-        _finish(row, status="failed", error=_("Kanal nicht mehr verfügbar"))
+        outbox.finish(row, "failed", _("Kanal nicht mehr verfügbar"))
         return
     if row.event_id is None:
         notification = render_test(account)
     else:
         notification = render(row.event_type, row.event.data, account)
-    try:
-        ch.send(account, row.target, notification)
-    except TemporaryFailure as exc:
-        delay = next_delay(row.attempts)
-        if delay is None:
-            _finish(row, status="failed", error=str(exc)[:500])
-            return
-        _finish(
-            row,
-            status="pending",
-            error=str(exc)[:500],
-            next_attempt_at=utcnow() + dt.timedelta(seconds=delay),
-        )
-        enqueue(DELIVER_JOB, delay=delay, delivery_id=row.id)
-    except PermanentFailure as exc:
-        _finish(row, status="failed", error=str(exc)[:500])
-    else:
-        _finish(row, status="sent", sent_at=utcnow(), error="")
+    outbox.attempt(
+        row, lambda: ch.send(account, row.target, notification), DELIVER_JOB, "delivery_id"
+    )
 
 
 def sweep() -> int:
     """Periodic job: re-enqueue forgotten rows, fail rows whose worker died."""
-    now = utcnow()
-    Delivery.update(
-        status="failed", error=_("Zustellung nicht bestätigt (Verarbeitung abgebrochen)")
-    ).where(Delivery.status == "sending", Delivery.claimed_at < now - STALE_CLAIM).execute()
-    due = Delivery.select(Delivery.id).where(
-        Delivery.status == "pending", Delivery.next_attempt_at < now - LOST_ENQUEUE
-    )
-    count = 0
-    for row in due:
-        enqueue(DELIVER_JOB, delivery_id=row.id)
-        count += 1
-    return count
+    return outbox.sweep(Delivery, DELIVER_JOB, "delivery_id")
 
 
 def send_test(account: Account, channel_key: str) -> Delivery:

@@ -1,0 +1,225 @@
+"""Mails to the account's customers: outbox, worker job, history and API.
+
+The transport comes from the ``kontor_mail_transport`` provider hook at send
+time (core's default: the operator's server). A mail queued for one transport
+is never sent through another: a failure is recorded, not rerouted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import peewee
+from flask import Response, current_app, jsonify
+
+from core import outbox
+from core.api import fail, get_account, json_body, service_blueprint
+from core.db import BaseModel, database
+from core.events import emit, event_types
+from core.mail import address, build_message
+from core.models import Account
+from core.queue import enqueue
+from core.types import PermanentFailure
+from core.validation import has_control_chars, normalise_email
+
+JOB = "core.send_customer_mail"
+MAX_RECIPIENTS = 20
+MAX_TEXT = 100_000
+
+
+class CustomerMail(outbox.OutboxRow):
+    """One mail to customers; also the history entry when history is on."""
+
+    account = peewee.ForeignKeyField(Account, on_delete="CASCADE")
+    transport = peewee.CharField(max_length=20)
+    customer_ref = peewee.CharField(max_length=100, null=True, index=True)
+    subject = peewee.CharField(max_length=250)
+    text = peewee.TextField()
+    message_id = peewee.CharField(max_length=250, default="")
+    note = peewee.CharField(max_length=300, default="")
+
+    class Meta:
+        table_name = "core_customer_mail"
+
+
+class CustomerMailRecipient(BaseModel):
+    """Per-recipient outcome: servers may refuse some addresses of a mail."""
+
+    mail = peewee.ForeignKeyField(CustomerMail, backref="recipients", on_delete="CASCADE")
+    address = peewee.CharField(max_length=254)
+    status = peewee.CharField(max_length=10, default="pending")
+    error = peewee.CharField(max_length=300, default="")
+
+    class Meta:
+        table_name = "core_customer_mail_recipient"
+
+
+MODELS = (CustomerMail, CustomerMailRecipient)
+
+
+def transport_for(account: Account) -> Any:
+    return current_app.extensions["kontor"].pm.hook.kontor_mail_transport(account=account)
+
+
+def queue_customer_mail(
+    account: Account, to: Sequence[str], subject: str, text: str, customer_ref: str | None
+) -> CustomerMail:
+    """Validate, store and queue a customer mail; raises ValueError on bad input."""
+    recipients = [normalise_email(a) for a in to]
+    if not 1 <= len(recipients) <= MAX_RECIPIENTS:
+        raise ValueError("to")
+    if not subject or len(subject) > 250 or has_control_chars(subject):
+        raise ValueError("subject")
+    transport = transport_for(account)
+    with database.atomic():
+        row = CustomerMail.create(
+            account=account,
+            transport=transport.name,
+            subject=subject,
+            text=text,
+            customer_ref=customer_ref if transport.keep_history else None,
+        )
+        CustomerMailRecipient.insert_many(
+            [{"mail": row, "address": a} for a in dict.fromkeys(recipients)]
+        ).execute()
+        enqueue(JOB, mail_id=row.id)
+    return row
+
+
+def send_customer_mail(mail_id: int) -> None:
+    """Worker job: deliver through the account's transport, never another."""
+    if not outbox.claim(CustomerMail, mail_id):
+        return
+    row = (
+        CustomerMail.select(CustomerMail, Account)
+        .join(Account)
+        .where(CustomerMail.id == mail_id)
+        .get()
+    )
+    transport = transport_for(row.account)
+    recipients = list(row.recipients)
+
+    def send() -> None:
+        if transport.name != row.transport:
+            raise PermanentFailure(
+                "Der Versandweg wurde geändert; die E-Mail wurde nicht "
+                "über einen anderen Weg verschickt."
+            )
+        sender, reply_to = transport.sender(row.account)
+        message = build_message(
+            sender=sender,
+            to=recipients[0].address,
+            subject=row.subject,
+            text=row.text,
+            reply_to=reply_to,
+        )
+        if len(recipients) > 1:
+            del message["To"]
+            message["To"] = [address("", r.address) for r in recipients]
+        result = transport.send(row.account, message)
+        with database.atomic():
+            row.message_id, row.note = result.message_id, result.note
+            row.save(only=[CustomerMail.message_id, CustomerMail.note])
+            for r in recipients:
+                refused = result.refused.get(r.address)
+                r.status = "failed" if refused else "sent"
+                r.error = f"Empfänger abgelehnt (SMTP {refused[0]})" if refused else ""
+                r.save()
+
+    status = outbox.attempt(row, send, JOB, "mail_id")
+    if status == "failed":
+        CustomerMailRecipient.update(status="failed", error=row.error[:300]).where(
+            CustomerMailRecipient.mail == row, CustomerMailRecipient.status == "pending"
+        ).execute()
+        if "mail.delivery_failed" in {t.key for t in event_types()}:
+            emit(
+                row.account,
+                "mail.delivery_failed",
+                {
+                    "Betreff": row.subject,
+                    "Empfänger": ", ".join(r.address for r in recipients),
+                    "Fehler": row.error,
+                },
+            )
+
+
+def sweep() -> int:
+    return outbox.sweep(CustomerMail, JOB, "mail_id")
+
+
+def history(account: Account, customer_ref: str, limit: int = 200) -> list[CustomerMail]:
+    return list(
+        CustomerMail.select()
+        .where(CustomerMail.account == account, CustomerMail.customer_ref == customer_ref)
+        .order_by(CustomerMail.created_at.desc(), CustomerMail.id.desc())
+        .limit(limit)
+    )
+
+
+def as_json(row: CustomerMail) -> dict[str, Any]:
+    iso = lambda v: v.isoformat() + "Z" if v else None  # noqa: E731
+    return {
+        "id": row.id,
+        "status": row.status,
+        "transport": row.transport,
+        "customer_ref": row.customer_ref,
+        "subject": row.subject,
+        "message_id": row.message_id or None,
+        "error": row.error or None,
+        "note": row.note or None,
+        "created_at": iso(row.created_at),
+        "sent_at": iso(row.sent_at),
+        "recipients": [
+            {"address": r.address, "status": r.status, "error": r.error or None}
+            for r in row.recipients
+        ],
+    }
+
+
+# --- service API -----------------------------------------------------------------
+
+bp = service_blueprint("customer_mail", __name__)
+
+
+@bp.post("/accounts/<int:account_id>/mails")
+def post_mail(account_id: int) -> tuple[Response, int]:
+    account = get_account(account_id)
+    body = json_body()
+    to = body.get("to")
+    to = [to] if isinstance(to, str) else to
+    subject, text, ref = body.get("subject"), body.get("text"), body.get("customer_ref")
+    fields = {}
+    if not isinstance(to, list) or not to or not all(isinstance(a, str) for a in to):
+        fields["to"] = "address or list of addresses"
+    if not isinstance(subject, str) or not subject.strip():
+        fields["subject"] = "required string"
+    if not isinstance(text, str) or len(text) > MAX_TEXT:
+        fields["text"] = f"string of at most {MAX_TEXT} characters"
+    if ref is not None and (
+        not isinstance(ref, str) or not 1 <= len(ref) <= 100 or has_control_chars(ref)
+    ):
+        fields["customer_ref"] = "string of 1 to 100 characters"
+    if fields:
+        fail(422, "Invalid mail.", fields)
+    try:
+        row = queue_customer_mail(account, to, subject.strip(), text, ref)
+    except ValueError as exc:
+        field = str(exc) if str(exc) in ("to", "subject") else "to"
+        fail(422, "Invalid mail.", {field: "invalid"})
+    return jsonify(id=row.id, status=row.status), 202
+
+
+@bp.get("/accounts/<int:account_id>/mails/<int:mail_id>")
+def get_mail(account_id: int, mail_id: int) -> Response:
+    account = get_account(account_id)
+    row = CustomerMail.get_or_none(CustomerMail.id == mail_id, CustomerMail.account == account)
+    if row is None:
+        fail(404, "No such mail.")
+    return jsonify(as_json(row))
+
+
+@bp.get("/accounts/<int:account_id>/customers/<ref>/emails")
+def customer_emails(account_id: int, ref: str) -> Response:
+    account = get_account(account_id)
+    return jsonify(customer_ref=ref, emails=[as_json(r) for r in history(account, ref[:100])])
