@@ -1,15 +1,23 @@
-"""E-Mail-Versand: the ``mail_transport`` plugin."""
+"""E-Mail-Versand: the Kontor mail server or the account's own SMTP/IMAP account."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from flask import Blueprint
 from flask_babel import lazy_gettext as _l
 
 from core import hookimpl
-from core.types import EventType, Section
-from plugins.mail_transport import views
+from core.migrations import create_tables
+from core.models import Account
+from core.types import Card, EventType, ExportPart, Job, Schema, Section, SensitiveAction
+from plugins.mail_transport import services, views
+from plugins.mail_transport.models import MODELS, MailSettings
+
+
+@hookimpl
+def kontor_schema() -> Schema:
+    return Schema("mail_transport", MODELS, [create_tables("0001_initial", MODELS)])
 
 
 @hookimpl
@@ -24,4 +32,55 @@ def kontor_settings_sections() -> Sequence[Section]:
 
 @hookimpl
 def kontor_event_types() -> Sequence[EventType]:
-    return [EventType("mail.delivery_failed", _l("E-Mail an Kunden nicht zustellbar"), order=80)]
+    return [EventType("mail.delivery_failed", _l("E-Mail an Kunden nicht zustellbar"),
+                      order=80)]
+
+
+@hookimpl
+def kontor_jobs() -> Sequence[Job]:
+    return [Job(services.CHECK_JOB, services.run_check)]
+
+
+@hookimpl
+def kontor_mail_transport(account: Account) -> services.ServiceTransport:
+    return services.transport(account)
+
+
+@hookimpl
+def kontor_own_mail_account_in_use(account: Account) -> bool:
+    return services.own_in_use(account)
+
+
+@hookimpl
+def kontor_sensitive_actions() -> Sequence[SensitiveAction]:
+    return [SensitiveAction("mail_transport.save"), SensitiveAction("mail_transport.connect")]
+
+
+@hookimpl
+def kontor_overview_cards(account: Account) -> Sequence[Card]:
+    own = services.own_in_use(account)
+    line = (_l("Eigenes E-Mail-Konto: %(email)s", email=services.settings(account).own_email)
+            if own else _l("Versand über den Kontor-Mailserver"))
+    return [Card("mail_transport", _l("E-Mail-Versand"), [line], "mail_transport.index",
+                 order=60)]
+
+
+@hookimpl
+def kontor_account_export(account: Account) -> ExportPart:
+    row = services.settings(account)
+    return ExportPart("mail_transport", {
+        "mode": row.mode, "own_active": row.own_active, "keep_history": row.keep_history,
+        "sender_name": row.sender_name, "reply_to": row.reply_to, "own_email": row.own_email,
+        "imap_host": row.imap_host, "smtp_host": row.smtp_host,
+    })
+
+
+@hookimpl
+def kontor_rotate_secrets(rotate: Callable[[str, str], str]) -> int:
+    changed = 0
+    for row in MailSettings.select().where(MailSettings.password_encrypted != ""):
+        new = rotate(row.password_encrypted, services.PASSWORD_CONTEXT.format(row.account_id))
+        if new != row.password_encrypted:
+            MailSettings.update(password_encrypted=new).where(MailSettings.id == row.id).execute()
+            changed += 1
+    return changed

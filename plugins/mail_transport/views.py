@@ -1,14 +1,112 @@
-"""Pages of the ``mail_transport`` plugin."""
+"""E-Mail-Versand: settings, "Verbinden", test mail and the e-mail history."""
 
 from __future__ import annotations
 
-from flask import render_template
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from werkzeug.wrappers import Response
 
-from core.pages import account_blueprint
+from core.customer_mail import CustomerMail, history, queue_customer_mail
+from core.pages import account_blueprint, current_account
+from core.ratelimit import limiter
+from plugins.mail_transport import presets, services
+from plugins.mail_transport.forms import ConnectForm, MailSettingsForm, TestMailForm
 
 bp = account_blueprint("mail_transport", __name__)
 
 
+@bp.before_request
+def _managers_for_writes() -> None:
+    if request.method == "POST" and not current_user.is_manager:
+        abort(403, _("Nur Inhaber und Administratoren können den E-Mail-Versand ändern."))
+
+
+def _render(form: MailSettingsForm, status: int = 200) -> tuple[str, int]:
+    account = current_account()
+    row = services.settings(account)
+    check = services.latest_check(account)
+    return render_template(
+        "mail_transport/index.html",
+        form=form, row=row, check=check,
+        steps=services.steps_of(check) if check else [],
+        connect_form=ConnectForm(), test_form=TestMailForm(),
+        active=services.transport(account).name,
+        refs=_history_refs(account) if row.keep_history else [],
+    ), status
+
+
+def _history_refs(account) -> list[str]:
+    rows = (CustomerMail.select(CustomerMail.customer_ref).distinct()
+            .where(CustomerMail.account == account, CustomerMail.customer_ref.is_null(False))
+            .order_by(CustomerMail.customer_ref).limit(200))
+    return [r.customer_ref for r in rows]
+
+
 @bp.get("/account/mail")
-def index() -> str:
-    return render_template("mail_transport/index.html")
+def index() -> tuple[str, int]:
+    row = services.settings(current_account())
+    form = MailSettingsForm(obj=row)
+    form.password.data = ""
+    return _render(form)
+
+
+@bp.post("/account/mail")
+def save() -> Response | tuple[str, int]:
+    form = MailSettingsForm()
+    if form.preset.data:
+        preset = presets.for_address(form.own_email.data or "")
+        if preset is None:
+            form.own_email.errors = [_("Für diese Adresse kennen wir keine Voreinstellung. "
+                                       "Bitte tragen Sie die Server selbst ein.")]
+            return _render(form, 422)
+        for name in ("imap_host", "imap_port", "imap_security", "smtp_host", "smtp_port",
+                     "smtp_security"):
+            getattr(form, name).data = getattr(preset, name)
+        form.imap_user.data = form.imap_user.data or form.own_email.data
+        form.smtp_user.data = form.smtp_user.data or form.own_email.data
+        form.mode.data = "own"
+        flash(_("Servereinstellungen für %(provider)s eingetragen. Bitte prüfen und speichern.",
+                provider=preset.name), "success")
+        return _render(form)
+    if not form.validate_on_submit():
+        return _render(form, 422)
+    values = {**form.data, "own_email": (form.own_email.data or "").lower()}
+    try:
+        services.save(current_account(), values, form.password.data or "")
+    except services.SettingsError as exc:
+        getattr(form, exc.field).errors = [str(exc)]
+        return _render(form, 422)
+    flash(_("Die Einstellungen wurden gespeichert."), "success")
+    return redirect(url_for("mail_transport.index"))
+
+
+@bp.post("/account/mail/connect")
+def connect() -> Response:
+    row = services.settings(current_account())
+    if not ConnectForm().validate_on_submit():
+        abort(400)
+    if row.id is None or row.mode != "own" or not row.password_encrypted:
+        flash(_("Speichern Sie zuerst die Zugangsdaten Ihres E-Mail-Kontos."), "error")
+    else:
+        services.start_check(current_account())
+    return redirect(url_for("mail_transport.index") + "#verbinden")
+
+
+@bp.post("/account/mail/test")
+@limiter.limit("5 per hour", key_func=lambda: f"mail-test:{current_account().id}")
+def test_mail() -> Response:
+    if TestMailForm().validate_on_submit():
+        queue_customer_mail(
+            current_account(), [current_user.email], _("Kontor: Testmail"),
+            _("Diese Testmail zeigt, dass der E-Mail-Versand funktioniert."), None,
+        )
+        flash(_("Die Testmail an %(email)s wurde in den Versand gegeben.",
+                email=current_user.email), "success")
+    return redirect(url_for("mail_transport.index"))
+
+
+@bp.get("/account/mail/history/<ref>")
+def customer_history(ref: str) -> str:
+    return render_template("mail_transport/history.html", ref=ref[:100],
+                           mails=history(current_account(), ref[:100]))
