@@ -103,6 +103,11 @@ def open_connection(endpoint: SmtpEndpoint) -> smtplib.SMTP:
     return conn
 
 
+def timed_out(exc: BaseException) -> bool:
+    """True for a timeout, also when smtplib wrapped it as a disconnect."""
+    return isinstance(exc, TimeoutError) or isinstance(exc.__context__, TimeoutError)
+
+
 def classify(exc: BaseException) -> TemporaryFailure | PermanentFailure:
     """Map an SMTP/network error to a retry decision, without server text."""
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
@@ -120,7 +125,7 @@ def classify(exc: BaseException) -> TemporaryFailure | PermanentFailure:
         return PermanentFailure("Das Zertifikat des Mailservers ist nicht vertrauenswürdig.")
     if isinstance(exc, smtplib.SMTPNotSupportedError):
         return PermanentFailure("Der Mailserver unterstützt keine verschlüsselte Verbindung.")
-    if isinstance(exc, TimeoutError | socket.timeout):
+    if timed_out(exc):
         return TemporaryFailure("Zeitüberschreitung beim Mailserver.")
     return TemporaryFailure("Mailserver nicht erreichbar.")
 

@@ -32,8 +32,7 @@ def kontor_settings_sections() -> Sequence[Section]:
 
 @hookimpl
 def kontor_event_types() -> Sequence[EventType]:
-    return [EventType("mail.delivery_failed", _l("E-Mail an Kunden nicht zustellbar"),
-                      order=80)]
+    return [EventType("mail.delivery_failed", _l("E-Mail an Kunden nicht zustellbar"), order=80)]
 
 
 @hookimpl
@@ -59,20 +58,30 @@ def kontor_sensitive_actions() -> Sequence[SensitiveAction]:
 @hookimpl
 def kontor_overview_cards(account: Account) -> Sequence[Card]:
     own = services.own_in_use(account)
-    line = (_l("Eigenes E-Mail-Konto: %(email)s", email=services.settings(account).own_email)
-            if own else _l("Versand über den Kontor-Mailserver"))
-    return [Card("mail_transport", _l("E-Mail-Versand"), [line], "mail_transport.index",
-                 order=60)]
+    line = (
+        _l("Eigenes E-Mail-Konto: %(email)s", email=services.settings(account).own_email)
+        if own
+        else _l("Versand über den Kontor-Mailserver")
+    )
+    return [Card("mail_transport", _l("E-Mail-Versand"), [line], "mail_transport.index", order=60)]
 
 
 @hookimpl
 def kontor_account_export(account: Account) -> ExportPart:
     row = services.settings(account)
-    return ExportPart("mail_transport", {
-        "mode": row.mode, "own_active": row.own_active, "keep_history": row.keep_history,
-        "sender_name": row.sender_name, "reply_to": row.reply_to, "own_email": row.own_email,
-        "imap_host": row.imap_host, "smtp_host": row.smtp_host,
-    })
+    return ExportPart(
+        "mail_transport",
+        {
+            "mode": row.mode,
+            "own_active": row.own_active,
+            "keep_history": row.keep_history,
+            "sender_name": row.sender_name,
+            "reply_to": row.reply_to,
+            "own_email": row.own_email,
+            "imap_host": row.imap_host,
+            "smtp_host": row.smtp_host,
+        },
+    )
 
 
 @hookimpl

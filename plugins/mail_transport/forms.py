@@ -25,56 +25,73 @@ SECURITY = [SelectChoice("ssl", _l("SSL/TLS")), SelectChoice("starttls", _l("STA
 
 
 def _host(label: str) -> StringField:
-    return StringField(label, filters=[strip_filter],
-                       validators=[Optional(), Length(max=253, message=_MAX), PlainText()])
+    return StringField(
+        label,
+        filters=[strip_filter],
+        validators=[Optional(), Length(max=253, message=_MAX), PlainText()],
+    )
 
 
 def _user(label: str) -> StringField:
-    return StringField(label, filters=[strip_filter],
-                       validators=[Optional(), Length(max=254, message=_MAX), PlainText()])
+    return StringField(
+        label,
+        filters=[strip_filter],
+        validators=[Optional(), Length(max=254, message=_MAX), PlainText()],
+    )
 
 
 class MailSettingsForm(FlaskForm):
     mode = RadioField(
         _l("Versandweg"),
-        choices=[SelectChoice("service", _l("Versand über den Kontor-Mailserver")),
-                 SelectChoice("own", _l("Versand über eigenes E-Mail-Konto"))],
+        choices=[
+            SelectChoice("service", _l("Versand über den Kontor-Mailserver")),
+            SelectChoice("own", _l("Versand über eigenes E-Mail-Konto")),
+        ],
         default="service",
         validators=[InputRequired(_l("Bitte wählen Sie einen Versandweg."))],
     )
     keep_history = BooleanField(_l("E-Mail-Verlauf in den Kundenstammdaten ablegen"))
     sender_name = StringField(
-        _l("Absendername"), filters=[strip_filter],
+        _l("Absendername"),
+        filters=[strip_filter],
         validators=[Optional(), Length(max=100, message=_MAX), PlainText()],
     )
     reply_to = EmailField(
-        _l("Antwortadresse"), filters=[strip_filter],
+        _l("Antwortadresse"),
+        filters=[strip_filter],
         validators=[Optional(), Length(max=254, message=_MAX), EmailAddress()],
     )
     own_email = EmailField(
-        _l("E-Mail-Adresse"), filters=[strip_filter],
+        _l("E-Mail-Adresse"),
+        filters=[strip_filter],
         validators=[Optional(), Length(max=254, message=_MAX), EmailAddress()],
     )
     password = PasswordField(_l("Passwort"), validators=[Optional(), Length(max=200)])
     imap_user = _user(_l("IMAP-Benutzer"))
     imap_host = _host(_l("IMAP-Server"))
-    imap_port = IntegerField(_l("IMAP-Port"), default=993,
-                             validators=[Optional(), NumberRange(1, 65535, _PORT)])
+    imap_port = IntegerField(
+        _l("IMAP-Port"), default=993, validators=[Optional(), NumberRange(1, 65535, _PORT)]
+    )
     imap_security = SelectField(_l("IMAP-Verschlüsselung"), choices=SECURITY, default="ssl")
     smtp_user = _user(_l("SMTP-Benutzer"))
     smtp_host = _host(_l("SMTP-Server"))
-    smtp_port = IntegerField(_l("SMTP-Port"), default=587,
-                             validators=[Optional(), NumberRange(1, 65535, _PORT)])
-    smtp_security = SelectField(_l("SMTP-Verschlüsselung"), choices=SECURITY,
-                                default="starttls")
+    smtp_port = IntegerField(
+        _l("SMTP-Port"), default=587, validators=[Optional(), NumberRange(1, 65535, _PORT)]
+    )
+    smtp_security = SelectField(_l("SMTP-Verschlüsselung"), choices=SECURITY, default="starttls")
     preset = SubmitField(_l("Servereinstellungen vorschlagen"))
     submit = SubmitField(_l("Speichern"))
 
     def validate(self, extra_validators=None) -> bool:  # type: ignore[no-untyped-def]
         ok = super().validate(extra_validators)
         if self.mode.data == "own" and not self.preset.data:
-            required = (self.own_email, self.imap_host, self.imap_port, self.smtp_host,
-                        self.smtp_port)
+            required = (
+                self.own_email,
+                self.imap_host,
+                self.imap_port,
+                self.smtp_host,
+                self.smtp_port,
+            )
             for field in required:
                 if field.data in (None, ""):
                     field.errors = [*field.errors, _l("Dieses Feld ist erforderlich.")]

@@ -52,7 +52,8 @@ def check_port(port: int, ports: Set[int], host: str, allowed: Set[tuple[str, in
     if (host, port) not in allowed and port not in ports:
         raise GuardError(
             "Dieser Port ist nicht erlaubt. Möglich sind "
-            + ", ".join(str(p) for p in sorted(ports)) + "."
+            + ", ".join(str(p) for p in sorted(ports))
+            + "."
         )
 
 

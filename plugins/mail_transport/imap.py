@@ -7,8 +7,16 @@ import re
 import socket
 import ssl
 
-SENT_NAMES = ("Sent", "Gesendet", "Gesendete Elemente", "Gesendete Objekte", "Sent Items",
-              "Sent Messages", "INBOX.Sent", "INBOX.Gesendet")
+SENT_NAMES = (
+    "Sent",
+    "Gesendet",
+    "Gesendete Elemente",
+    "Gesendete Objekte",
+    "Sent Items",
+    "Sent Messages",
+    "INBOX.Sent",
+    "INBOX.Gesendet",
+)
 _LIST = re.compile(r'^\((?P<flags>[^)]*)\) (?P<delim>"[^"]*"|NIL) (?P<name>.+)$')
 
 
@@ -22,8 +30,9 @@ class PinnedIMAP(imaplib.IMAP4):
 
 
 class PinnedIMAPSSL(imaplib.IMAP4_SSL):
-    def __init__(self, host: str, port: int, address: str, timeout: float,
-                 context: ssl.SSLContext) -> None:
+    def __init__(
+        self, host: str, port: int, address: str, timeout: float, context: ssl.SSLContext
+    ) -> None:
         self._address = address
         super().__init__(host, port, ssl_context=context, timeout=timeout)
 
@@ -32,8 +41,9 @@ class PinnedIMAPSSL(imaplib.IMAP4_SSL):
         return self.ssl_context.wrap_socket(raw, server_hostname=self.host)
 
 
-def connect(host: str, port: int, address: str, security: str, timeout: float,
-            context: ssl.SSLContext) -> imaplib.IMAP4:
+def connect(
+    host: str, port: int, address: str, security: str, timeout: float, context: ssl.SSLContext
+) -> imaplib.IMAP4:
     """Connect (TLS at once for ``ssl``) and read the greeting."""
     if security == "ssl":
         return PinnedIMAPSSL(host, port, address, timeout, context)

@@ -31,8 +31,15 @@ from plugins.mail_transport.models import ConnectionCheck, MailSettings
 CHECK_JOB = "mail_transport.check"
 PASSWORD_CONTEXT = "mail_transport:account:{}"  # noqa: S105 - AEAD context, not a secret
 CREDENTIAL_FIELDS = (
-    "own_email", "imap_user", "imap_host", "imap_port", "imap_security",
-    "smtp_user", "smtp_host", "smtp_port", "smtp_security",
+    "own_email",
+    "imap_user",
+    "imap_host",
+    "imap_port",
+    "imap_security",
+    "smtp_user",
+    "smtp_host",
+    "smtp_port",
+    "smtp_security",
 )
 
 
@@ -67,8 +74,10 @@ def save(account: Account, values: Mapping[str, Any], password: str) -> MailSett
     own = values["mode"] == "own"
     changed = [f for f in CREDENTIAL_FIELDS if values.get(f) != getattr(row, f)]
     if own:
-        for host_field, port_field, ports in (("smtp_host", "smtp_port", guard.SMTP_PORTS),
-                                              ("imap_host", "imap_port", guard.IMAP_PORTS)):
+        for host_field, port_field, ports in (
+            ("smtp_host", "smtp_port", guard.SMTP_PORTS),
+            ("imap_host", "imap_port", guard.IMAP_PORTS),
+        ):
             try:
                 host = guard.normalise_host(values[host_field])
                 guard.check_port(values[port_field], ports, host, _allowed())
@@ -80,11 +89,16 @@ def save(account: Account, values: Mapping[str, Any], password: str) -> MailSett
         changed = [f for f in CREDENTIAL_FIELDS if values.get(f) != getattr(row, f)]
         if changed and row.password_encrypted and not password:
             raise SettingsError(
-                _("Bitte geben Sie das Passwort erneut ein, wenn Sie Server, Port, Benutzer "
-                  "oder Verschlüsselung ändern."), "password")
+                _(
+                    "Bitte geben Sie das Passwort erneut ein, wenn Sie Server, Port, Benutzer "
+                    "oder Verschlüsselung ändern."
+                ),
+                "password",
+            )
         if not row.password_encrypted and not password:
-            raise SettingsError(_("Bitte geben Sie das Passwort des E-Mail-Kontos ein."),
-                                "password")
+            raise SettingsError(
+                _("Bitte geben Sie das Passwort des E-Mail-Kontos ein."), "password"
+            )
     with database.atomic():
         row.mode = values["mode"]
         row.keep_history = bool(values["keep_history"])
@@ -142,11 +156,13 @@ def _explain(exc: BaseException, timeout: int) -> str:
     """A plain German reason; server texts are never shown."""
     if isinstance(exc, guard.GuardError):
         return str(exc)
-    if isinstance(exc, TimeoutError | socket.timeout):
+    if smtp.timed_out(exc):
         return _("Der Server antwortet nicht (Zeitüberschreitung nach %(s)d Sekunden).", s=timeout)
     if isinstance(exc, ssl.SSLCertVerificationError):
-        return _("Das Zertifikat des Servers ist nicht vertrauenswürdig oder passt nicht zum "
-                 "Servernamen.")
+        return _(
+            "Das Zertifikat des Servers ist nicht vertrauenswürdig oder passt nicht zum "
+            "Servernamen."
+        )
     if isinstance(exc, smtplib.SMTPNotSupportedError) or (
         isinstance(exc, imaplib.IMAP4.error) and "STARTTLS" in str(exc).upper()
     ):
@@ -166,16 +182,27 @@ def _probe(address: str, port: int, timeout: int) -> None:
 
 def _smtp_endpoint(row: MailSettings, password: str, address: str) -> smtp.SmtpEndpoint:
     return smtp.SmtpEndpoint(
-        host=row.smtp_host, port=row.smtp_port, security=row.smtp_security,
-        username=row.smtp_user or row.own_email, password=password, connect_address=address,
-        ca_file=_config()["KONTOR_MAIL_CA_FILE"], timeout=_config()["KONTOR_MAIL_TIMEOUT"],
+        host=row.smtp_host,
+        port=row.smtp_port,
+        security=row.smtp_security,
+        username=row.smtp_user or row.own_email,
+        password=password,
+        connect_address=address,
+        ca_file=_config()["KONTOR_MAIL_CA_FILE"],
+        timeout=_config()["KONTOR_MAIL_TIMEOUT"],
     )
 
 
 def _imap_open(row: MailSettings, address: str) -> imaplib.IMAP4:
     ctx = smtp.tls_context(_config()["KONTOR_MAIL_CA_FILE"])
-    conn = imap.connect(row.imap_host, row.imap_port, address, row.imap_security,
-                        _config()["KONTOR_MAIL_TIMEOUT"], ctx)
+    conn = imap.connect(
+        row.imap_host,
+        row.imap_port,
+        address,
+        row.imap_security,
+        _config()["KONTOR_MAIL_TIMEOUT"],
+        ctx,
+    )
     try:
         imap.secure(conn, row.imap_security, ctx)
     except BaseException:
@@ -200,8 +227,9 @@ def run_check(check_id: int) -> None:
 
     def smtp_reach() -> None:
         state["password"] = password_of(row)
-        state["smtp_addr"] = guard.resolve(row.smtp_host, row.smtp_port, guard.SMTP_PORTS,
-                                           _allowed())
+        state["smtp_addr"] = guard.resolve(
+            row.smtp_host, row.smtp_port, guard.SMTP_PORTS, _allowed()
+        )
         _probe(state["smtp_addr"], row.smtp_port, timeout)
 
     def smtp_tls() -> None:
@@ -217,8 +245,9 @@ def run_check(check_id: int) -> None:
             state.pop("smtp").close()
 
     def imap_reach() -> None:
-        state["imap_addr"] = guard.resolve(row.imap_host, row.imap_port, guard.IMAP_PORTS,
-                                           _allowed())
+        state["imap_addr"] = guard.resolve(
+            row.imap_host, row.imap_port, guard.IMAP_PORTS, _allowed()
+        )
         _probe(state["imap_addr"], row.imap_port, timeout)
 
     def imap_tls() -> None:
@@ -234,8 +263,12 @@ def run_check(check_id: int) -> None:
         state["sent"] = folder
 
     actions: dict[str, Callable[[], None]] = {
-        "smtp_reach": smtp_reach, "smtp_tls": smtp_tls, "smtp_login": smtp_login,
-        "imap_reach": imap_reach, "imap_tls": imap_tls, "imap_login": imap_login,
+        "smtp_reach": smtp_reach,
+        "smtp_tls": smtp_tls,
+        "smtp_login": smtp_login,
+        "imap_reach": imap_reach,
+        "imap_tls": imap_tls,
+        "imap_login": imap_login,
         "imap_sent": imap_sent,
     }
     failed = False
@@ -248,12 +281,21 @@ def run_check(check_id: int) -> None:
             try:
                 action()
             except LookupError:
-                step.status, step.message = "failed", _(
-                    "Kein Ordner für gesendete E-Mails gefunden. Legen Sie im Postfach einen "
-                    "Ordner „Gesendet“ an.")
+                step.status, step.message = (
+                    "failed",
+                    _(
+                        "Kein Ordner für gesendete E-Mails gefunden. Legen Sie im Postfach einen "
+                        "Ordner „Gesendet“ an."
+                    ),
+                )
                 failed = True
-            except (OSError, smtplib.SMTPException, imaplib.IMAP4.error, guard.GuardError,
-                    DecryptionError) as exc:
+            except (
+                OSError,
+                smtplib.SMTPException,
+                imaplib.IMAP4.error,
+                guard.GuardError,
+                DecryptionError,
+            ) as exc:
                 step.status, step.message, failed = "failed", _explain(exc, timeout), True
             else:
                 step.status = "ok"
@@ -269,14 +311,18 @@ def run_check(check_id: int) -> None:
         save_progress()
         check.save(only=[ConnectionCheck.status, ConnectionCheck.finished_at])
         if not failed:
-            MailSettings.update(own_active=True, verified_at=utcnow(),
-                                sent_folder=state["sent"]).where(MailSettings.id == row.id
-                                                                  ).execute()
+            MailSettings.update(
+                own_active=True, verified_at=utcnow(), sent_folder=state["sent"]
+            ).where(MailSettings.id == row.id).execute()
 
 
 def latest_check(account: Account) -> ConnectionCheck | None:
-    return (ConnectionCheck.select().where(ConnectionCheck.account == account)
-            .order_by(ConnectionCheck.id.desc()).first())
+    return (
+        ConnectionCheck.select()
+        .where(ConnectionCheck.account == account)
+        .order_by(ConnectionCheck.id.desc())
+        .first()
+    )
 
 
 # --- transports --------------------------------------------------------------------
@@ -293,8 +339,10 @@ class ServiceTransport:
 
     def sender(self, account: Account) -> tuple[Address, Address | None]:
         reply = self.row.reply_to or account.notification_email
-        return (system_sender(self.row.sender_name or account.company_name),
-                address("", reply) if reply else None)
+        return (
+            system_sender(self.row.sender_name or account.company_name),
+            address("", reply) if reply else None,
+        )
 
     def send(self, account: Account, message: EmailMessage) -> SentMail:
         return SentMail(message["Message-ID"], send_via_operator(message))
@@ -318,8 +366,11 @@ class OwnAccountTransport:
             password = password_of(row)
             addr = guard.resolve(row.smtp_host, row.smtp_port, guard.SMTP_PORTS, _allowed())
         except (guard.GuardError, DecryptionError) as exc:
-            raise PermanentFailure(str(exc) if isinstance(exc, guard.GuardError) else
-                                   "Zugangsdaten nicht lesbar; bitte neu verbinden.") from None
+            raise PermanentFailure(
+                str(exc)
+                if isinstance(exc, guard.GuardError)
+                else "Zugangsdaten nicht lesbar; bitte neu verbinden."
+            ) from None
         refused = smtp.send(_smtp_endpoint(row, password, addr), message)
         return SentMail(message["Message-ID"], refused, self._copy_to_sent(message, password))
 
@@ -331,9 +382,12 @@ class OwnAccountTransport:
             conn = _imap_open(row, addr)
             try:
                 conn.login(row.imap_user or row.own_email, password)
-                status, _data = conn.append(imap.quote(row.sent_folder), r"(\Seen)",
-                                            imaplib.Time2Internaldate(time.time()),
-                                            message.as_bytes())
+                status, _data = conn.append(
+                    imap.quote(row.sent_folder),
+                    r"(\Seen)",
+                    imaplib.Time2Internaldate(time.time()),
+                    message.as_bytes(),
+                )
             finally:
                 with contextlib.suppress(OSError, imaplib.IMAP4.error):
                     conn.logout()
@@ -352,4 +406,3 @@ def transport(account: Account) -> ServiceTransport | OwnAccountTransport:
 def own_in_use(account: Account) -> bool:
     row = settings(account)
     return row.mode == "own" and row.own_active
-

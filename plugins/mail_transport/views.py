@@ -28,18 +28,25 @@ def _render(form: MailSettingsForm, status: int = 200) -> tuple[str, int]:
     check = services.latest_check(account)
     return render_template(
         "mail_transport/index.html",
-        form=form, row=row, check=check,
+        form=form,
+        row=row,
+        check=check,
         steps=services.steps_of(check) if check else [],
-        connect_form=ConnectForm(), test_form=TestMailForm(),
+        connect_form=ConnectForm(),
+        test_form=TestMailForm(),
         active=services.transport(account).name,
         refs=_history_refs(account) if row.keep_history else [],
     ), status
 
 
 def _history_refs(account) -> list[str]:
-    rows = (CustomerMail.select(CustomerMail.customer_ref).distinct()
-            .where(CustomerMail.account == account, CustomerMail.customer_ref.is_null(False))
-            .order_by(CustomerMail.customer_ref).limit(200))
+    rows = (
+        CustomerMail.select(CustomerMail.customer_ref)
+        .distinct()
+        .where(CustomerMail.account == account, CustomerMail.customer_ref.is_null(False))
+        .order_by(CustomerMail.customer_ref)
+        .limit(200)
+    )
     return [r.customer_ref for r in rows]
 
 
@@ -57,17 +64,32 @@ def save() -> Response | tuple[str, int]:
     if form.preset.data:
         preset = presets.for_address(form.own_email.data or "")
         if preset is None:
-            form.own_email.errors = [_("Für diese Adresse kennen wir keine Voreinstellung. "
-                                       "Bitte tragen Sie die Server selbst ein.")]
+            form.own_email.errors = [
+                _(
+                    "Für diese Adresse kennen wir keine Voreinstellung. "
+                    "Bitte tragen Sie die Server selbst ein."
+                )
+            ]
             return _render(form, 422)
-        for name in ("imap_host", "imap_port", "imap_security", "smtp_host", "smtp_port",
-                     "smtp_security"):
+        for name in (
+            "imap_host",
+            "imap_port",
+            "imap_security",
+            "smtp_host",
+            "smtp_port",
+            "smtp_security",
+        ):
             getattr(form, name).data = getattr(preset, name)
         form.imap_user.data = form.imap_user.data or form.own_email.data
         form.smtp_user.data = form.smtp_user.data or form.own_email.data
         form.mode.data = "own"
-        flash(_("Servereinstellungen für %(provider)s eingetragen. Bitte prüfen und speichern.",
-                provider=preset.name), "success")
+        flash(
+            _(
+                "Servereinstellungen für %(provider)s eingetragen. Bitte prüfen und speichern.",
+                provider=preset.name,
+            ),
+            "success",
+        )
         return _render(form)
     if not form.validate_on_submit():
         return _render(form, 422)
@@ -98,15 +120,21 @@ def connect() -> Response:
 def test_mail() -> Response:
     if TestMailForm().validate_on_submit():
         queue_customer_mail(
-            current_account(), [current_user.email], _("Kontor: Testmail"),
-            _("Diese Testmail zeigt, dass der E-Mail-Versand funktioniert."), None,
+            current_account(),
+            [current_user.email],
+            _("Kontor: Testmail"),
+            _("Diese Testmail zeigt, dass der E-Mail-Versand funktioniert."),
+            None,
         )
-        flash(_("Die Testmail an %(email)s wurde in den Versand gegeben.",
-                email=current_user.email), "success")
+        flash(
+            _("Die Testmail an %(email)s wurde in den Versand gegeben.", email=current_user.email),
+            "success",
+        )
     return redirect(url_for("mail_transport.index"))
 
 
 @bp.get("/account/mail/history/<ref>")
 def customer_history(ref: str) -> str:
-    return render_template("mail_transport/history.html", ref=ref[:100],
-                           mails=history(current_account(), ref[:100]))
+    return render_template(
+        "mail_transport/history.html", ref=ref[:100], mails=history(current_account(), ref[:100])
+    )

@@ -57,13 +57,16 @@ class Handler:
         return "250 Message accepted"
 
 
-def _authenticator(server, session, envelope, mechanism, auth_data):
-    ok = (
-        isinstance(auth_data, LoginPassword)
-        and auth_data.login.decode() == USERNAME
-        and auth_data.password.decode() == PASSWORD
-    )
-    return AuthResult(success=ok, handled=False)
+def _authenticator(user: str, password: str):
+    def check(server, session, envelope, mechanism, auth_data):
+        ok = (
+            isinstance(auth_data, LoginPassword)
+            and auth_data.login.decode() == user
+            and auth_data.password.decode() == password
+        )
+        return AuthResult(success=ok, handled=False)
+
+    return check
 
 
 @dataclass
@@ -87,7 +90,8 @@ class SmtpServer:
         }
 
     def stop(self) -> None:
-        self.controller.stop()
+        if self.controller._thread is not None:
+            self.controller.stop()
 
 
 def certificate_authority(tmp: Path) -> tuple[trustme.CA, str]:
@@ -105,9 +109,18 @@ def server_context(ca: trustme.CA, hostnames: tuple[str, ...] = ("localhost",)) 
 
 
 def start_smtp(
-    tmp: Path, implicit_tls: bool = False, port: int | None = None, ca: trustme.CA | None = None
+    tmp: Path,
+    implicit_tls: bool = False,
+    port: int | None = None,
+    ca: trustme.CA | None = None,
+    credentials: tuple[str, str] = (USERNAME, PASSWORD),
+    starttls: bool = True,
 ) -> SmtpServer:
-    """Start aiosmtpd on 127.0.0.1 with TLS (STARTTLS or implicit) and AUTH."""
+    """Start aiosmtpd on 127.0.0.1 with TLS (STARTTLS or implicit) and AUTH.
+
+    ``starttls=False`` gives a server that offers no encryption at all.
+    """
+    tmp.mkdir(parents=True, exist_ok=True)
     if ca is None:
         ca, ca_file = certificate_authority(tmp)
     else:
@@ -119,8 +132,10 @@ def start_smtp(
     kwargs: dict[str, Any] = {
         "hostname": "127.0.0.1",
         "port": port,
-        "authenticator": _authenticator,
-        "auth_require_tls": True,
+        "authenticator": _authenticator(*credentials),
+        # With implicit TLS aiosmtpd does not see the session as secured and would
+        # hide AUTH; the connection is encrypted from the first byte anyway.
+        "auth_require_tls": starttls and not implicit_tls,
         # smtplib tries every offered mechanism after a failure; aiosmtpd's LOGIN
         # then waits for a second line smtplib never sends. PLAIN is enough.
         "auth_exclude_mechanism": ["LOGIN"],
@@ -128,7 +143,7 @@ def start_smtp(
     if implicit_tls:
         kwargs["ssl_context"] = ctx
         kwargs["server_hostname"] = "localhost"
-    else:
+    elif starttls:
         kwargs["tls_context"] = ctx
         kwargs["require_starttls"] = True
     controller = Controller(Handler(inbox), **kwargs)
