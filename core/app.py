@@ -19,7 +19,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
-from core import auth, db
+from core import auth, db, logs
 from core.api import API_PREFIX, handle_http_error
 from core.config import load_config
 from core.formatting import berlin_time
@@ -81,6 +81,7 @@ def create_app(config: Mapping[str, Any] | None = None, plugins: Sequence[object
     kontor = Kontor(pm=pm, database=db.open_database(cfg["KONTOR_DATABASE_URL"]))
     app.extensions["kontor"] = kontor
     app.plugin_manager = pm  # type: ignore[attr-defined]
+    logs.init_app(app)
     db.init_app(app)
     db.bind(app)
 

@@ -68,6 +68,29 @@ def plugins_command() -> None:
         click.echo(f"    hooks: {', '.join(info.hooks)}")
 
 
+@cli.command("backup")
+@click.argument("target", type=click.Path(dir_okay=False, writable=True))
+@with_appcontext
+def backup_command(target: str) -> None:
+    """Copy the SQLite database online into TARGET (PostgreSQL: use pg_dump)."""
+    import sqlite3
+
+    from core.db import KontorSqliteDatabase
+
+    db = current_app.extensions["kontor"].database
+    if not isinstance(db, KontorSqliteDatabase):
+        raise click.ClickException(
+            "the database is PostgreSQL: back it up with pg_dump (see docs/deploy.md)"
+        )
+    source = sqlite3.connect(db.database)
+    try:
+        with sqlite3.connect(target) as copy:
+            source.backup(copy)
+    finally:
+        source.close()
+    click.echo(f"Backup written to {target}")
+
+
 @cli.group("keys")
 def keys_group() -> None:
     """Encryption keys for stored secrets."""

@@ -178,6 +178,10 @@ def load_config(
         "KONTOR_MAX_CONTENT_LENGTH", raw("KONTOR_MAX_CONTENT_LENGTH", "1048576"), 1024, 1 << 30
     )
     cfg["KONTOR_PROXY_COUNT"] = _int("KONTOR_PROXY_COUNT", raw("KONTOR_PROXY_COUNT", "0"), 0, 10)
+    log_format = raw("KONTOR_LOG_FORMAT", "text").strip().lower()
+    if log_format not in ("text", "json"):
+        raise ConfigError(f"KONTOR_LOG_FORMAT: expected text or json, got {log_format!r}")
+    cfg["KONTOR_LOG_FORMAT"] = log_format
     cfg["KONTOR_LOGIN_LIMIT"] = raw("KONTOR_LOGIN_LIMIT", "10 per minute;50 per hour")
     cfg["KONTOR_SESSION_LIFETIME_HOURS"] = _int(
         "KONTOR_SESSION_LIFETIME_HOURS", raw("KONTOR_SESSION_LIFETIME_HOURS", "336"), 1, 8760

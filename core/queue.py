@@ -27,7 +27,9 @@ def _make_huey(url: str) -> Huey:
         path = unquote(parts.path)
         if parts.netloc:
             path = parts.netloc + path
-        return SqliteHuey("kontor", filename=path, timeout=10)
+        huey = SqliteHuey("kontor", filename=path, timeout=10)
+        huey.storage.close()  # no connection may survive into forked web workers
+        return huey
     return RedisHuey("kontor", url=url)
 
 

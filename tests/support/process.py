@@ -63,3 +63,13 @@ def app_env(app: object, **extra: str) -> dict[str, str]:
     for key in ("KONTOR_INSTANCE_PATH", "KONTOR_DATABASE_URL", "KONTOR_QUEUE_URL"):
         env[key] = str(config[key])
     return env
+
+
+def wait_until(check, seconds: float = 30, interval: float = 0.2) -> bool:
+    """Poll ``check()`` until it is true or the time is up; return the last result."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(interval)
+    return bool(check())

@@ -1,0 +1,27 @@
+"""gunicorn settings for Kontor: ``gunicorn -c gunicorn.conf.py 'wsgi:app'``.
+
+Safe with ``--preload``: creating the app opens no database or queue
+connection, so nothing is shared between forked workers. Reload gracefully
+with ``kill -HUP <master pid>`` (new workers start, old ones finish their
+requests) after ``kontor migrate``.
+"""
+
+import multiprocessing
+import os
+
+bind = os.environ.get("KONTOR_BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("KONTOR_WEB_WORKERS", multiprocessing.cpu_count() * 2 + 1))
+worker_class = "sync"
+# Web requests never wait for mail servers (that is the queue worker's job), so a
+# request that takes longer than this is stuck and gets replaced.
+timeout = 30
+graceful_timeout = 30
+keepalive = 5
+max_requests = 2000
+max_requests_jitter = 200
+accesslog = "-"
+access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s'
+errorlog = "-"
+# Only the proxies named here may set X-Forwarded-*; Kontor itself trusts
+# KONTOR_PROXY_COUNT hops.
+forwarded_allow_ips = os.environ.get("KONTOR_FORWARDED_ALLOW_IPS", "127.0.0.1")

@@ -1,0 +1,186 @@
+"""Running at scale: Redis queue and rate limits, and two gunicorn instances
+plus a worker sharing one database and one Redis."""
+
+from __future__ import annotations
+
+import mailbox
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import redis as redis_client
+import requests
+
+from core.db import bind
+from core.outbox import MailOutbox
+from tests.conftest import PASSWORD, SERVICE_TOKEN, upgrade
+from tests.support.process import app_env, form_post, start, stop, wait_for_http, wait_until
+from tests.support.smtp import free_port
+from tests.support.web import TOKEN_RE, login, submit
+
+ROOT = Path(__file__).resolve().parent.parent
+REDIS = "redis://127.0.0.1:6379"
+
+
+@pytest.fixture
+def redis_db():
+    """A flushed Redis database for this test (fails if Redis is not running)."""
+    number = 9
+    conn = redis_client.Redis.from_url(f"{REDIS}/{number}")
+    try:
+        conn.ping()
+    except redis_client.ConnectionError:
+        pytest.fail("Redis is not running on 127.0.0.1:6379 (start it as .ci/run does)")
+    conn.flushdb()
+    yield f"{REDIS}/{number}"
+    conn.flushdb()
+
+
+def test_redis_queue_with_real_consumer(make_app, owner, redis_db):
+    app = make_app({"KONTOR_QUEUE_URL": redis_db})
+    upgrade(app, owner.account)
+    client = app.test_client()
+    login(client, owner.email, PASSWORD)
+    response = submit(
+        client,
+        "/account/users",
+        {"first_name": "Max", "last_name": "Meier", "email": "max@example.com", "role": "member"},
+    )
+    assert response.status_code == 302
+    assert redis_client.Redis.from_url(redis_db).dbsize() >= 1  # waiting in Redis
+    maildir = Path(app.config["KONTOR_INSTANCE_PATH"]) / "mail"
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "core.cli", "worker", "--workers", "1"],
+        env=app_env(app),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        delivered = wait_until(lambda: maildir.exists() and len(mailbox.Maildir(maildir)) == 1)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=10)
+    assert delivered
+    with app.app_context(), bind(app).connection_context():
+        assert [row.status for row in MailOutbox.select()] == ["sent"]
+
+
+def test_login_limit_is_shared_through_redis(make_app, owner, redis_db):
+    prefix = f"kontor-test-{secrets.token_hex(4)}"
+    settings = {"KONTOR_RATELIMIT_STORAGE_URL": redis_db, "RATELIMIT_KEY_PREFIX": prefix}
+    first, second = make_app(settings), make_app(settings)  # two processes' worth of apps
+    statuses = []
+    for i in range(12):
+        client = (first if i % 2 else second).test_client()
+        client.environ_base["REMOTE_ADDR"] = f"10.9.0.{i}"
+        statuses.append(login(client, owner.email, "falsch-falsch").status_code)
+    assert statuses[:10] == [422] * 10 and statuses[10:] == [429, 429]
+
+
+def test_two_instances_one_worker(tmp_path, database_url, redis_db, smtp_server):
+    env = {
+        "KONTOR_INSTANCE_PATH": str(tmp_path / "instance"),
+        "KONTOR_DATABASE_URL": database_url or f"sqlite:///{tmp_path / 'shared.db'}",
+        "KONTOR_QUEUE_URL": redis_db,
+        "KONTOR_RATELIMIT_STORAGE_URL": redis_db,
+        "KONTOR_SECRET_KEY": "shared-secret-key-0123456789abcdef",
+        "KONTOR_SERVICE_TOKENS": SERVICE_TOKEN,
+        "KONTOR_COOKIE_SECURE": "false",
+        **smtp_server.config(),
+    }
+    subprocess.run(
+        [sys.executable, "-m", "core.cli", "init"],
+        env={**os.environ, **env},
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    ports = [free_port(), free_port()]
+    procs = [
+        start(
+            [sys.executable, "-m", "gunicorn", "wsgi:app", "-w", "2", "-b", f"127.0.0.1:{port}"],
+            env,
+            ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for port in ports
+    ]
+    procs.append(
+        start(
+            [sys.executable, "-m", "core.cli", "worker", "--workers", "2"],
+            env,
+            ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    )
+    a, b = (f"http://127.0.0.1:{port}" for port in ports)
+    try:
+        for base, proc in zip((a, b), procs, strict=False):
+            wait_for_http(f"{base}/healthz", proc)
+        browser = requests.Session()
+        assert (
+            form_post(
+                browser,
+                f"{a}/register",
+                {
+                    "company_name": "Zwei Instanzen GmbH",
+                    "first_name": "Z",
+                    "last_name": "I",
+                    "email": "zwei@example.com",
+                    "password": PASSWORD,
+                },
+            ).status_code
+            == 302
+        )
+        # A login made on A works on B.
+        page = browser.get(f"{b}/account/", timeout=10, allow_redirects=False)
+        assert page.status_code == 200 and "Zwei Instanzen GmbH" in page.text
+        # A logout on A is refused on B at the next request, even with the old cookie.
+        old_cookie = browser.cookies.get("kontor_session")
+        token = TOKEN_RE.search(browser.get(f"{a}/account/", timeout=10).text).group(1)
+        browser.post(f"{a}/logout", data={"csrf_token": token}, timeout=10)
+        replay = requests.get(
+            f"{b}/account/",
+            cookies={"kontor_session": old_cookie},
+            timeout=10,
+            allow_redirects=False,
+        )
+        assert replay.status_code == 302
+        # The login limit counts requests to both instances.
+        statuses = [
+            form_post(
+                requests.Session(),
+                f"{base}/login",
+                {"email": "zwei@example.com", "password": "falsch-falsch"},
+            ).status_code
+            for base in (a, b) * 6
+        ]
+        assert statuses[:10] == [422] * 10 and statuses[10:] == [429, 429]
+        # An event posted to A (and repeated on B) is delivered exactly once.
+        account_id = requests.get(
+            f"{a}/api/v1/accounts",
+            params={"email": "zwei@example.com"},
+            headers={"Authorization": f"Bearer {SERVICE_TOKEN}"},
+            timeout=10,
+        ).json()["accounts"][0]["id"]
+        for base in (a, b):
+            response = requests.post(
+                f"{base}/api/v1/accounts/{account_id}/events",
+                timeout=10,
+                headers={"Authorization": f"Bearer {SERVICE_TOKEN}"},
+                json={"type": "quote.accepted", "idempotency_key": "angebot-1"},
+            )
+            assert response.status_code == 202
+        assert wait_until(lambda: len(smtp_server.inbox.messages) >= 1)
+        assert not wait_until(lambda: len(smtp_server.inbox.messages) > 1, seconds=3)
+        assert smtp_server.inbox.messages[0]["Subject"] == "Kontor: Angenommene Angebote"
+    finally:
+        for proc in procs:
+            stop(proc)
