@@ -20,7 +20,7 @@ from flask import Flask, abort, current_app, request, session
 from flask_login import LoginManager, current_user, login_user, logout_user
 
 from core.db import utcnow
-from core.models import User, UserSession
+from core.models import Account, User, UserSession
 
 _hasher = PasswordHasher()  # argon2id with the library's current parameters
 _DUMMY_HASH = _hasher.hash("kontor-timing-equaliser")
@@ -128,8 +128,9 @@ def _load(session_id: str) -> Any:
 def _load_user(token: str) -> SessionUser | None:
     now = utcnow()
     row = (
-        UserSession.select(UserSession, User)
+        UserSession.select(UserSession, User, Account)
         .join(User)
+        .join(Account)
         .where(
             UserSession.token_hash == token_hash(token),
             UserSession.revoked_at.is_null(),

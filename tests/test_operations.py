@@ -30,8 +30,9 @@ def test_json_log_lines_carry_the_request_id_and_no_password(make_app, owner, ca
     response = client.get("/boom", headers={"X-Request-ID": "req-12345678"})
     assert response.status_code == 500
     assert "kaputt" not in response.get_data(as_text=True)  # no trace reaches the client
-    lines = [json.loads(line) for line in capfd.readouterr().err.splitlines()
-             if line.startswith("{")]
+    lines = [
+        json.loads(line) for line in capfd.readouterr().err.splitlines() if line.startswith("{")
+    ]
     [entry] = [e for e in lines if e["request_id"] == "req-12345678"]
     assert entry["level"] == "ERROR" and "kaputt" in entry["exception"]
     assert PASSWORD not in json.dumps(lines)

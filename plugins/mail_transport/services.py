@@ -19,6 +19,7 @@ from flask import current_app
 from flask_babel import gettext as _
 
 from core import smtp
+from core.cache import per_request
 from core.crypto import DecryptionError, decrypt, encrypt
 from core.db import database, utcnow
 from core.mail import SentMail, address, send_via_operator, system_sender
@@ -51,9 +52,11 @@ class SettingsError(ValueError):
 
 def settings(account: Account) -> MailSettings:
     """The account's settings (defaults, unsaved, when there are none yet)."""
-    return MailSettings.get_or_none(MailSettings.account == account) or MailSettings(
-        account=account
+    row = per_request(
+        ("mail_settings", account.id),
+        lambda: MailSettings.get_or_none(MailSettings.account == account),
     )
+    return row or MailSettings(account=account)
 
 
 def _config() -> Mapping[str, Any]:

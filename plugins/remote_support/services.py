@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from core.auth import hash_password, token_hash, verify_password
+from core.cache import per_request
 from core.crypto import decrypt, encrypt
 from core.db import database, utcnow
 from core.events import emit
@@ -65,6 +66,11 @@ def access_log(account: Account, limit: int = 100) -> list[AccessLog]:
 
 
 def active_grant(account: Account | int) -> Grant | None:
+    account_id = account if isinstance(account, int) else account.id
+    return per_request(("grant", account_id), lambda: _active_grant(account_id))
+
+
+def _active_grant(account: Account | int) -> Grant | None:
     now = utcnow()
     return (
         Grant.select()

@@ -23,22 +23,10 @@ class Subscription(BaseModel):
     cancel_at_period_end = peewee.BooleanField(default=False)
     cancel_reason = peewee.CharField(max_length=500, default="")
     cancelled_at = peewee.DateTimeField(null=True)
+    reported_json = peewee.TextField(default="{}")  # usage reported by other services
 
     class Meta:
         table_name = "subscriptions_subscription"
-
-
-class ReportedUsage(BaseModel):
-    """Usage reported by other services through the API."""
-
-    account = peewee.ForeignKeyField(Account, on_delete="CASCADE")
-    resource = peewee.CharField(max_length=50)
-    amount = peewee.BigIntegerField(default=0)
-    updated_at = peewee.DateTimeField(default=utcnow)
-
-    class Meta:
-        table_name = "subscriptions_usage"
-        indexes = ((("account", "resource"), True),)
 
 
 class ThresholdNotice(BaseModel):
@@ -89,4 +77,4 @@ class BillingRecord(BaseModel):
         indexes = ((("account", "kind", "plan", "period_start"), True),)
 
 
-MODELS = (Subscription, ReportedUsage, ThresholdNotice, BillingInfo, BillingRecord)
+MODELS = (Subscription, ThresholdNotice, BillingInfo, BillingRecord)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -17,6 +18,7 @@ from flask_babel import gettext as _
 from schwifty import IBAN
 from schwifty.exceptions import SchwiftyException
 
+from core.cache import per_request
 from core.crypto import encrypt
 from core.db import database, for_update, utcnow
 from core.events import emit
@@ -26,7 +28,6 @@ from plugins.subscriptions.catalog import Plan, catalog
 from plugins.subscriptions.models import (
     BillingInfo,
     BillingRecord,
-    ReportedUsage,
     Subscription,
     ThresholdNotice,
 )
@@ -81,7 +82,10 @@ def _pm():
 
 def subscription(account: Account) -> Subscription:
     """The account's subscription, created on the operator's default plan."""
-    row = Subscription.get_or_none(Subscription.account == account)
+    row = per_request(
+        ("subscription", account.id),
+        lambda: Subscription.get_or_none(Subscription.account == account),
+    )
     if row is not None:
         return row
     cat, now = catalog(), utcnow()
@@ -123,10 +127,7 @@ def usage(account: Account) -> dict[str, int]:
 
 
 def reported_usage(account: Account) -> dict[str, int]:
-    return {
-        row.resource: row.amount
-        for row in ReportedUsage.select().where(ReportedUsage.account == account)
-    }
+    return json.loads(subscription(account).reported_json)
 
 
 def limit(account: Account, resource: str) -> int | None:
@@ -175,13 +176,9 @@ def check_thresholds(account: Account) -> list[tuple[str, int]]:
 def report_usage(account: Account, amounts: Mapping[str, int]) -> None:
     """Store usage reported by another service, then check the thresholds."""
     with database.atomic():
-        for resource, amount in amounts.items():
-            ReportedUsage.insert(
-                account=account, resource=resource, amount=amount, updated_at=utcnow()
-            ).on_conflict(
-                conflict_target=[ReportedUsage.account, ReportedUsage.resource],
-                update={ReportedUsage.amount: amount, ReportedUsage.updated_at: utcnow()},
-            ).execute()
+        sub = _locked(account)
+        sub.reported_json = json.dumps({**json.loads(sub.reported_json), **amounts})
+        sub.save(only=[Subscription.reported_json])
     check_thresholds(account)
 
 

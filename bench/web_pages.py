@@ -1,0 +1,137 @@
+"""HTTP throughput of every settings page against a bare Flask app.
+
+    apt-get install wrk && python bench/web_pages.py [--seconds 10] [--connections 8]
+
+Starts Kontor under gunicorn with 2 workers on SQLite, logs in, and loads each
+settings page with wrk; then serves the very same HTML from a bare Flask app
+(static templates, also gunicorn with 2 workers) and loads it the same way.
+Prints requests per second, p50 and p99 latency, and the ratio ours / bare.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.support.process import form_post, start, stop, wait_for_http  # noqa: E402
+from tests.support.smtp import free_port  # noqa: E402
+
+PAGES = [
+    "/account/",
+    "/account/profile",
+    "/account/company",
+    "/account/users",
+    "/account/notifications",
+    "/account/support",
+    "/account/subscription",
+    "/account/mail",
+]
+
+
+def wrk(url: str, seconds: int, connections: int, cookie: str | None) -> tuple[float, float, float]:
+    args = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url]
+    if cookie:
+        args[1:1] = ["-H", f"Cookie: kontor_session={cookie}"]
+    out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+
+    def pct(label: str) -> float:
+        value, unit = re.search(rf"{label}%\s+([\d.]+)(us|ms|s)", out).groups()
+        return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
+
+    if re.search(r"Non-2xx or 3xx responses", out):
+        raise SystemExit(f"errors while loading {url}:\n{out}")
+    return rps, pct("50"), pct("99")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=8)
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="kontor-http-"))
+    env = {
+        "KONTOR_INSTANCE_PATH": str(tmp / "instance"),
+        "KONTOR_COOKIE_SECURE": "false",
+        "KONTOR_SECRET_KEY": "bench-secret-key-0123456789abcdef",
+        "KONTOR_LOGIN_LIMIT": "1000 per minute",
+    }
+    subprocess.run(
+        [sys.executable, "-m", "core.cli", "init"],
+        env={**os.environ, **env},
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    port, bare_port = free_port(), free_port()
+    gunicorn = [sys.executable, "-m", "gunicorn", "-w", "2", "--log-level", "warning"]
+    ours = start(
+        [*gunicorn, "-b", f"127.0.0.1:{port}", "wsgi:app"],
+        env,
+        ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    pages = tmp / "pages"
+    pages.mkdir()
+    try:
+        wait_for_http(f"{base}/healthz", ours)
+        browser = requests.Session()
+        form_post(
+            browser,
+            f"{base}/register",
+            {
+                "company_name": "Bench GmbH",
+                "first_name": "B",
+                "last_name": "C",
+                "email": "bench@example.com",
+                "password": "bench-passwort-1",
+            },
+        )
+        cookie = browser.cookies.get("kontor_session")
+        for page in PAGES:
+            html = browser.get(base + page, timeout=10).text
+            (pages / (page.strip("/").replace("/", "_") + ".html")).write_text(html)
+        results = {page: wrk(base + page, args.seconds, args.connections, cookie) for page in PAGES}
+    finally:
+        stop(ours)
+    bare = start(
+        [*gunicorn, "-b", f"127.0.0.1:{bare_port}", "bench.bare_app:app"],
+        {"BARE_PAGES": str(pages)},
+        ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_http(f"http://127.0.0.1:{bare_port}/account/", bare)
+        baseline = {
+            page: wrk(f"http://127.0.0.1:{bare_port}{page}", args.seconds, args.connections, None)
+            for page in PAGES
+        }
+    finally:
+        stop(bare)
+    print(
+        f"{'page':26} {'rps':>7} {'p50 ms':>7} {'p99 ms':>7} | {'bare rps':>8} "
+        f"{'p50 ms':>7} {'p99 ms':>7} | {'ratio':>5}"
+    )
+    for page in PAGES:
+        (r, p50, p99), (br, bp50, bp99) = results[page], baseline[page]
+        print(
+            f"{page:26} {r:7.0f} {p50:7.1f} {p99:7.1f} | {br:8.0f} {bp50:7.1f} {bp99:7.1f} "
+            f"| {r / br:5.2f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
