@@ -31,7 +31,7 @@ from tests.support.process import form_post, start, stop, wait_for_http  # noqa:
 from tests.support.smtp import free_port  # noqa: E402
 from tests.support.web import TOKEN_RE  # noqa: E402
 
-TOKEN = "bench-service-token-0123456789"
+TOKEN = "bench-service-token-0123456789"  # noqa: S105 - a local test server's token
 
 
 def rss_kib(pid: int) -> int:
@@ -50,32 +50,60 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=6)
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="kontor-load-"))
-    env = {"KONTOR_INSTANCE_PATH": str(tmp / "instance"), "KONTOR_COOKIE_SECURE": "false",
-           "KONTOR_SECRET_KEY": "bench-secret-key-0123456789abcdef",
-           "KONTOR_SERVICE_TOKENS": TOKEN, "KONTOR_LOGIN_LIMIT": "10000 per minute"}
-    subprocess.run([sys.executable, "-m", "core.cli", "init"], env={**os.environ, **env},
-                   cwd=ROOT, check=True, capture_output=True)
+    env = {
+        "KONTOR_INSTANCE_PATH": str(tmp / "instance"),
+        "KONTOR_COOKIE_SECURE": "false",
+        "KONTOR_SECRET_KEY": "bench-secret-key-0123456789abcdef",
+        "KONTOR_SERVICE_TOKENS": TOKEN,
+        "KONTOR_LOGIN_LIMIT": "10000 per minute",
+    }
+    subprocess.run(
+        [sys.executable, "-m", "core.cli", "init"],
+        env={**os.environ, **env},
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
     port = free_port()
     logs = [tmp / "web.log", tmp / "worker.log"]
-    web = start([sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}",
-                 "wsgi:app"], env, ROOT, stdout=logs[0].open("w"), stderr=subprocess.STDOUT)
-    worker = start([sys.executable, "-m", "core.cli", "worker"], env, ROOT,
-                   stdout=logs[1].open("w"), stderr=subprocess.STDOUT)
+    web = start(
+        [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}", "wsgi:app"],
+        env,
+        ROOT,
+        stdout=logs[0].open("w"),
+        stderr=subprocess.STDOUT,
+    )
+    worker = start(
+        [sys.executable, "-m", "core.cli", "worker"],
+        env,
+        ROOT,
+        stdout=logs[1].open("w"),
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for_http(f"{base}/healthz", web)
         owner = requests.Session()
-        form_post(owner, f"{base}/register", {
-            "company_name": "Last GmbH", "first_name": "L", "last_name": "G",
-            "email": "last@example.com", "password": "last-passwort-1"})
+        form_post(
+            owner,
+            f"{base}/register",
+            {
+                "company_name": "Last GmbH",
+                "first_name": "L",
+                "last_name": "G",
+                "email": "last@example.com",
+                "password": "last-passwort-1",
+            },
+        )
         for i in range(1000):
-            owner.get(f"{base}/account/" if i % 2 else f"{base}/account/subscription",
-                      timeout=10)
+            owner.get(f"{base}/account/" if i % 2 else f"{base}/account/subscription", timeout=10)
         rss = [rss_kib(pid) for pid in children(web.pid)]
-        account_id = requests.get(f"{base}/api/v1/accounts",
-                                  params={"email": "last@example.com"},
-                                  headers={"Authorization": f"Bearer {TOKEN}"}).json()[
-            "accounts"][0]["id"]
+        account_id = requests.get(
+            f"{base}/api/v1/accounts",
+            params={"email": "last@example.com"},
+            headers={"Authorization": f"Bearer {TOKEN}"},
+            timeout=10,
+        ).json()["accounts"][0]["id"]
 
         counts = {"requests": 0, "5xx": 0, "events": 0, "posts": 0}
         lock = threading.Lock()
@@ -89,18 +117,27 @@ def main() -> None:
                 i += 1
                 kind = i % 4
                 if kind == 0:
-                    r = session.post(f"{base}/api/v1/accounts/{account_id}/events",
-                                     headers={"Authorization": f"Bearer {TOKEN}"},
-                                     json={"type": "quote.accepted",
-                                           "idempotency_key": f"{n}-{i}"}, timeout=30)
+                    r = session.post(
+                        f"{base}/api/v1/accounts/{account_id}/events",
+                        headers={"Authorization": f"Bearer {TOKEN}"},
+                        json={"type": "quote.accepted", "idempotency_key": f"{n}-{i}"},
+                        timeout=30,
+                    )
                     key = "events"
                 elif kind == 1:
                     page = session.get(f"{base}/account/company", timeout=30)
                     token = TOKEN_RE.search(page.text).group(1)
-                    r = session.post(f"{base}/account/company", timeout=30, data={
-                        "csrf_token": token, "company_name": f"Last GmbH {n}",
-                        "notification_email": "info@last.example", "mobile_number": ""},
-                        allow_redirects=False)
+                    r = session.post(
+                        f"{base}/account/company",
+                        timeout=30,
+                        data={
+                            "csrf_token": token,
+                            "company_name": f"Last GmbH {n}",
+                            "notification_email": "info@last.example",
+                            "mobile_number": "",
+                        },
+                        allow_redirects=False,
+                    )
                     key = "posts"
                 else:
                     r = session.get(f"{base}/account/notifications", timeout=30)
@@ -120,8 +157,10 @@ def main() -> None:
         stop(worker)
     locked = sum(p.read_text().count("database is locked") for p in logs)
     print(f"worker RSS after 1000 requests: {', '.join(f'{k / 1024:.1f} MiB' for k in rss)}")
-    print(f"load for {args.seconds}s with {args.clients} clients: {counts['requests']} page "
-          f"loads, {counts['posts']} form posts, {counts['events']} events")
+    print(
+        f"load for {args.seconds}s with {args.clients} clients: {counts['requests']} page "
+        f"loads, {counts['posts']} form posts, {counts['events']} events"
+    )
     print(f"5xx responses: {counts['5xx']}, 'database is locked' in logs: {locked}")
 
 
