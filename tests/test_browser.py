@@ -1,0 +1,202 @@
+"""A new user walks through Kontor in Debian's Chromium, by visible labels.
+
+Set KONTOR_UPDATE_SCREENSHOTS=1 to refresh docs/screenshots/ from this walk.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import SERVICE_TOKEN, require_binary
+from tests.support.process import start, stop, wait_for_http, wait_until
+from tests.support.smtp import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = ROOT / "docs" / "screenshots"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture
+def live(tmp_path, smtp_server, database_url):
+    env = {
+        "KONTOR_INSTANCE_PATH": str(tmp_path / "instance"),
+        "KONTOR_COOKIE_SECURE": "false",
+        "KONTOR_SECRET_KEY": "browser-test-secret-0123456789",
+        "KONTOR_SERVICE_TOKENS": SERVICE_TOKEN,
+        "KONTOR_SMS_GATEWAY_URL": "",
+        **smtp_server.config(),
+    }
+    if database_url:
+        env["KONTOR_DATABASE_URL"] = database_url
+    subprocess.run(
+        [sys.executable, "-m", "core.cli", "init"],
+        env={**os.environ, **env},
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    port = free_port()
+    proc = start(
+        [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}", "wsgi:app"],
+        env,
+        ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    worker = start(
+        [sys.executable, "-m", "core.cli", "worker", "--workers", "2"],
+        env,
+        ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(f"{base}/healthz", proc)
+        yield base
+    finally:
+        stop(proc)
+        stop(worker)
+
+
+@pytest.fixture
+def page():
+    require_binary(CHROMIUM)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        context = browser.new_context(viewport={"width": 1200, "height": 900}, locale="de-DE")
+        yield context.new_page()
+        browser.close()
+
+
+def _nav(page, label):
+    page.get_by_role("navigation", name="Mein Konto").get_by_role("link", name=label).click()
+
+
+def _shot(page, name):
+    if os.environ.get("KONTOR_UPDATE_SCREENSHOTS") == "1":
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def test_new_user_walks_every_section(live, page, smtp_server):
+    from playwright.sync_api import expect
+
+    page.goto(f"{live}/register")
+    _shot(page, "register")
+    page.get_by_label("Firmenname").fill("Bäckerei Sonnenschein")
+    page.get_by_label("Vorname").fill("Jana")
+    page.get_by_label("Nachname").fill("Sonne")
+    page.get_by_label("E-Mail-Adresse").fill("jana@example.com")
+    page.get_by_label("Passwort").fill("sonnenschein-42")
+    page.get_by_role("button", name="Registrieren").click()
+    expect(page.get_by_role("heading", name="Mein Konto")).to_be_visible()
+    _shot(page, "overview")
+
+    _nav(page, "Nutzerdaten")
+    page.get_by_label("Nachname").fill("Sonnenberg")
+    page.get_by_role("button", name="Speichern").click()
+    expect(page.get_by_text("Ihre Nutzerdaten wurden gespeichert.")).to_be_visible()
+    _shot(page, "profile")
+
+    _nav(page, "Meine Firma")
+    page.get_by_label("Mobilfunknummer").fill("0171 1234567")
+    page.get_by_role("button", name="Speichern").click()
+    expect(page.get_by_label("Mobilfunknummer")).to_have_value("+491711234567")
+    _shot(page, "company")
+
+    _nav(page, "Benachrichtigungen")
+    page.get_by_label("Angenommene Angebote: Per Smartphone").check()
+    page.get_by_label("Gesendete Mahnungen: Per E-Mail").uncheck()
+    page.get_by_role("button", name="Einstellungen speichern").click()
+    expect(page.get_by_label("Angenommene Angebote: Per Smartphone")).to_be_checked()
+    expect(page.get_by_label("Gesendete Mahnungen: Per E-Mail")).not_to_be_checked()
+
+    auth = {"Authorization": f"Bearer {SERVICE_TOKEN}"}
+    account = requests.get(
+        f"{live}/api/v1/accounts", params={"email": "jana@example.com"}, headers=auth, timeout=10
+    ).json()["accounts"][0]
+    response = requests.post(
+        f"{live}/api/v1/accounts/{account['id']}/events",
+        headers=auth,
+        json={"type": "quote.accepted", "data": {"Angebot": "AN-7"}},
+        timeout=10,
+    )
+    assert response.status_code == 202
+    assert wait_until(lambda: len(smtp_server.inbox.messages) == 1, seconds=20)
+    page.reload()
+    log = page.locator("#verlauf + table")
+    expect(log).to_contain_text("Angenommene Angebote")
+    expect(log).to_contain_text("gesendet")
+    _shot(page, "notifications")
+
+    _nav(page, "Support")
+    page.get_by_label("Genehmigung erteilt").check()
+    page.get_by_label("Dauer").select_option(label="30 Tage")
+    page.get_by_label("Nur lesen").check()
+    page.get_by_role("button", name="Speichern").click()
+    expect(page.get_by_text("Erteilt von: Jana Sonnenberg")).to_be_visible()
+    _shot(page, "support")
+
+    _nav(page, "Abonnement")
+    page.get_by_role("link", name="Plan wechseln").click()
+    page.get_by_label("Premium").check()
+    page.get_by_role("button", name="Vorschau anzeigen").click()
+    expect(page.get_by_text("Anteilig für den Rest des Zeitraums")).to_be_visible()
+    page.get_by_role("button", name="Wechsel bestätigen").click()
+    expect(page.get_by_role("heading", name="Ihr Tarif: Premium")).to_be_visible()
+    page.get_by_role("link", name="Abonnement kündigen").click()
+    page.get_by_label("Grund der Kündigung (optional)").fill("Nur ein Test")
+    page.get_by_role("button", name="Jetzt kündigen").click()
+    expect(page.get_by_text("Gekündigt zum")).to_be_visible()
+    page.get_by_role("button", name="Kündigung zurücknehmen").click()
+    expect(page.get_by_text("Nächste Erneuerung:")).to_be_visible()
+    _shot(page, "subscription")
+
+    _nav(page, "E-Mail-Versand")
+    expect(page.get_by_label("Versand über den Kontor-Mailserver")).to_be_checked()
+    _shot(page, "mail")
+
+
+def test_granting_support_by_keyboard_only(live, page):
+    from playwright.sync_api import expect
+
+    page.goto(f"{live}/register")
+    for label, value in (
+        ("Firmenname", "Tastatur GmbH"),
+        ("Vorname", "Kim"),
+        ("Nachname", "Taste"),
+        ("E-Mail-Adresse", "kim@example.com"),
+        ("Passwort", "tastatur-passwort"),
+    ):
+        page.get_by_label(label).fill(value)
+    page.get_by_label("Passwort").press("Enter")
+    expect(page.get_by_role("heading", name="Mein Konto")).to_be_visible()
+    page.goto(f"{live}/account/support")
+    page.get_by_label("Genehmigung erteilt").focus()
+    page.keyboard.press("Space")
+    page.keyboard.press("Tab")  # Dauer
+    page.keyboard.press("Tab")  # Umfang: Vollzugriff
+    page.keyboard.press("Tab")  # Speichern (radios are one tab stop)
+    page.keyboard.press("Enter")
+    expect(page.get_by_text("Die Genehmigung zur Fernwartung wurde erteilt.")).to_be_visible()
+    page.get_by_role("button", name="Genehmigung widerrufen").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_text("Derzeit ist keine Genehmigung erteilt.")).to_be_visible()
