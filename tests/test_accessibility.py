@@ -1,0 +1,51 @@
+"""axe-core on every section and the entry pages: no serious or critical findings.
+
+axe-core comes from the npm registry (``.ci/run`` installs it into build/axe).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import require_binary
+from tests.test_browser import live, page  # noqa: F401 - fixtures shared with the walk
+
+AXE = Path(__file__).resolve().parent.parent / "build/axe/node_modules/axe-core/axe.min.js"
+PAGES = ["/account/", "/account/profile", "/account/company", "/account/users",
+         "/account/notifications", "/account/support", "/account/subscription",
+         "/account/mail", "/account/subscription/change?plan=premium",
+         "/account/subscription/cancel", "/account/subscription/billing"]
+
+
+def _violations(page) -> list[str]:
+    page.evaluate(AXE.read_text())
+    result = page.evaluate("""async () => {
+        const r = await axe.run(document, {resultTypes: ['violations']});
+        return r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
+            .map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', '));
+    }""")
+    return result
+
+
+@pytest.fixture
+def axe_page(page):  # noqa: F811
+    require_binary(str(AXE))
+    return page
+
+
+def test_entry_pages_and_every_section_pass_axe(live, axe_page):  # noqa: F811
+    page = axe_page
+    for path in ("/login", "/register", "/staff/login"):
+        page.goto(live + path)
+        assert _violations(page) == [], path
+    page.goto(f"{live}/register")
+    for label, value in (("Firmenname", "Axe GmbH"), ("Vorname", "A"), ("Nachname", "X"),
+                         ("E-Mail-Adresse", "axe@example.com"),
+                         ("Passwort", "axe-passwort-123")):
+        page.get_by_label(label).fill(value)
+    page.get_by_role("button", name="Registrieren").click()
+    for path in PAGES:
+        page.goto(live + path)
+        assert _violations(page) == [], path
