@@ -10,13 +10,21 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import require_binary
-from tests.test_browser import live, page  # noqa: F401 - fixtures shared with the walk
 
 AXE = Path(__file__).resolve().parent.parent / "build/axe/node_modules/axe-core/axe.min.js"
-PAGES = ["/account/", "/account/profile", "/account/company", "/account/users",
-         "/account/notifications", "/account/support", "/account/subscription",
-         "/account/mail", "/account/subscription/change?plan=premium",
-         "/account/subscription/cancel", "/account/subscription/billing"]
+PAGES = [
+    "/account/",
+    "/account/profile",
+    "/account/company",
+    "/account/users",
+    "/account/notifications",
+    "/account/support",
+    "/account/subscription",
+    "/account/mail",
+    "/account/subscription/change?plan=premium",
+    "/account/subscription/cancel",
+    "/account/subscription/billing",
+]
 
 
 def _violations(page) -> list[str]:
@@ -30,20 +38,24 @@ def _violations(page) -> list[str]:
 
 
 @pytest.fixture
-def axe_page(page):  # noqa: F811
+def axe_page(page):
     require_binary(str(AXE))
     return page
 
 
-def test_entry_pages_and_every_section_pass_axe(live, axe_page):  # noqa: F811
+def test_entry_pages_and_every_section_pass_axe(live, axe_page):
     page = axe_page
     for path in ("/login", "/register", "/staff/login"):
         page.goto(live + path)
         assert _violations(page) == [], path
     page.goto(f"{live}/register")
-    for label, value in (("Firmenname", "Axe GmbH"), ("Vorname", "A"), ("Nachname", "X"),
-                         ("E-Mail-Adresse", "axe@example.com"),
-                         ("Passwort", "axe-passwort-123")):
+    for label, value in (
+        ("Firmenname", "Axe GmbH"),
+        ("Vorname", "A"),
+        ("Nachname", "X"),
+        ("E-Mail-Adresse", "axe@example.com"),
+        ("Passwort", "axe-passwort-123"),
+    ):
         page.get_by_label(label).fill(value)
     page.get_by_role("button", name="Registrieren").click()
     for path in PAGES:

@@ -1,0 +1,82 @@
+"""Browser fixtures: Kontor under gunicorn with a worker, and a Chromium page."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SERVICE_TOKEN, require_binary
+from tests.support.process import start, stop, wait_for_http
+from tests.support.smtp import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = ROOT / "docs" / "screenshots"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture
+def live(tmp_path, smtp_server, database_url):
+    env = {
+        "KONTOR_INSTANCE_PATH": str(tmp_path / "instance"),
+        "KONTOR_COOKIE_SECURE": "false",
+        "KONTOR_SECRET_KEY": "browser-test-secret-0123456789",
+        "KONTOR_SERVICE_TOKENS": SERVICE_TOKEN,
+        "KONTOR_SMS_GATEWAY_URL": "",
+        **smtp_server.config(),
+    }
+    if database_url:
+        env["KONTOR_DATABASE_URL"] = database_url
+    subprocess.run(
+        [sys.executable, "-m", "core.cli", "init"],
+        env={**os.environ, **env},
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    port = free_port()
+    proc = start(
+        [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}", "wsgi:app"],
+        env,
+        ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    worker = start(
+        [sys.executable, "-m", "core.cli", "worker", "--workers", "2"],
+        env,
+        ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(f"{base}/healthz", proc)
+        yield base
+    finally:
+        stop(proc)
+        stop(worker)
+
+
+@pytest.fixture
+def page():
+    require_binary(CHROMIUM)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        context = browser.new_context(viewport={"width": 1200, "height": 900}, locale="de-DE")
+        yield context.new_page()
+        browser.close()
