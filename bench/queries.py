@@ -28,18 +28,7 @@ from core.auth import hash_password  # noqa: E402
 from core.cli import apply_migrations  # noqa: E402
 from core.db import bind, utcnow  # noqa: E402
 from core.models import Account, User  # noqa: E402
-from tests.support.web import login  # noqa: E402
-
-PAGES = [
-    "/account/",
-    "/account/profile",
-    "/account/company",
-    "/account/users",
-    "/account/notifications",
-    "/account/support",
-    "/account/subscription",
-    "/account/mail",
-]
+from tests.support.web import login, section_urls  # noqa: E402
 
 
 class Counter(logging.Handler):
@@ -51,14 +40,14 @@ class Counter(logging.Handler):
         self.count += 1
 
 
-def measure(client, rounds: int) -> dict[str, tuple[int, float]]:
+def measure(client, pages: list[str], rounds: int) -> dict[str, tuple[int, float]]:
     counter = Counter()
     log = logging.getLogger("peewee")
     log.addHandler(counter)
     log.setLevel(logging.DEBUG)
     results = {}
     try:
-        for page in PAGES:
+        for page in pages:
             client.get(page)  # warm up (first use creates rows such as the subscription)
             counter.count = 0
             assert client.get(page).status_code == 200, page
@@ -123,17 +112,18 @@ def main() -> None:
         register("Bench GmbH", "B", "C", "bench@example.com", "bench-passwort-1")
     client = app.test_client()
     login(client, "bench@example.com", "bench-passwort-1")
-    small = measure(client, args.rounds)
+    pages = section_urls(app)
+    small = measure(client, pages, args.rounds)
     started = time.perf_counter()
     seed(app, args.accounts - 1)
     seeded = time.perf_counter() - started
-    large = measure(client, args.rounds)
+    large = measure(client, pages, args.rounds)
     print(f"seeded {args.accounts - 1} accounts in {seeded:.1f}s")
     print(
         f"{'page':28} {'queries 1':>9} {'queries N':>9} {'p50 1 ms':>9} {'p50 N ms':>9} "
         f"{'ratio':>6}"
     )
-    for page in PAGES:
+    for page in pages:
         (q1, t1), (qn, tn) = small[page], large[page]
         print(f"{page:28} {q1:9d} {qn:9d} {t1:9.2f} {tn:9.2f} {tn / t1:6.2f}")
 

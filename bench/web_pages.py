@@ -25,17 +25,14 @@ sys.path.insert(0, str(ROOT))
 
 from tests.support.process import form_post, start, stop, wait_for_http  # noqa: E402
 from tests.support.smtp import free_port  # noqa: E402
+from tests.support.web import section_urls  # noqa: E402
 
-PAGES = [
-    "/account/",
-    "/account/profile",
-    "/account/company",
-    "/account/users",
-    "/account/notifications",
-    "/account/support",
-    "/account/subscription",
-    "/account/mail",
-]
+
+def section_pages(instance: Path) -> list[str]:
+    """The settings sections of the installed app, from its sections hook."""
+    from core import create_app
+
+    return section_urls(create_app({"KONTOR_INSTANCE_PATH": str(instance)}))
 
 
 def wrk(url: str, seconds: int, connections: int, cookie: str | None) -> tuple[float, float, float]:
@@ -60,6 +57,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=8)
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="kontor-http-"))
+    pages_list = section_pages(tmp / "probe")
     env = {
         "KONTOR_INSTANCE_PATH": str(tmp / "instance"),
         "KONTOR_COOKIE_SECURE": "false",
@@ -100,10 +98,12 @@ def main() -> None:
             },
         )
         cookie = browser.cookies.get("kontor_session")
-        for page in PAGES:
+        for page in pages_list:
             html = browser.get(base + page, timeout=10).text
             (pages / (page.strip("/").replace("/", "_") + ".html")).write_text(html)
-        results = {page: wrk(base + page, args.seconds, args.connections, cookie) for page in PAGES}
+        results = {
+            page: wrk(base + page, args.seconds, args.connections, cookie) for page in pages_list
+        }
     finally:
         stop(ours)
     bare = start(
@@ -117,7 +117,7 @@ def main() -> None:
         wait_for_http(f"http://127.0.0.1:{bare_port}/account/", bare)
         baseline = {
             page: wrk(f"http://127.0.0.1:{bare_port}{page}", args.seconds, args.connections, None)
-            for page in PAGES
+            for page in pages_list
         }
     finally:
         stop(bare)
@@ -125,7 +125,7 @@ def main() -> None:
         f"{'page':26} {'rps':>7} {'p50 ms':>7} {'p99 ms':>7} | {'bare rps':>8} "
         f"{'p50 ms':>7} {'p99 ms':>7} | {'ratio':>5}"
     )
-    for page in PAGES:
+    for page in pages_list:
         (r, p50, p99), (br, bp50, bp99) = results[page], baseline[page]
         print(
             f"{page:26} {r:7.0f} {p50:7.1f} {p99:7.1f} | {br:8.0f} {bp50:7.1f} {bp99:7.1f} "

@@ -168,3 +168,18 @@ def roomy_owner(app: Flask, owner: Any) -> Any:
     """The owner, on a plan that allows ten users."""
     upgrade(app, owner.account)
     return owner
+
+
+@pytest.fixture
+def member_client(app: Flask, roomy_owner: Any) -> FlaskClient:
+    """A client logged in as a plain member of the owner's account."""
+    from core.accounts import invite_user
+    from core.auth import hash_password
+    from core.models import User
+
+    with app.app_context(), bind(app).connection_context():
+        member, _ = invite_user(roomy_owner.account, "Mia", "Mitglied", "mia@example.com", "member")
+        User.update(password_hash=hash_password(PASSWORD)).where(User.id == member.id).execute()
+    client = app.test_client()
+    assert login(client, "mia@example.com", PASSWORD).status_code == 302
+    return client

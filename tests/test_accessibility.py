@@ -10,17 +10,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import require_binary
+from tests.support.web import section_urls
 
 AXE = Path(__file__).resolve().parent.parent / "build/axe/node_modules/axe-core/axe.min.js"
-PAGES = [
-    "/account/",
-    "/account/profile",
-    "/account/company",
-    "/account/users",
-    "/account/notifications",
-    "/account/support",
-    "/account/subscription",
-    "/account/mail",
+EXTRA_PAGES = [
     "/account/subscription/change?plan=premium",
     "/account/subscription/cancel",
     "/account/subscription/billing",
@@ -43,7 +36,7 @@ def axe_page(page):
     return page
 
 
-def test_entry_pages_and_every_section_pass_axe(live, axe_page):
+def test_entry_pages_and_every_section_pass_axe(app, live, axe_page):
     page = axe_page
     for path in ("/login", "/register", "/staff/login"):
         page.goto(live + path)
@@ -58,6 +51,6 @@ def test_entry_pages_and_every_section_pass_axe(live, axe_page):
     ):
         page.get_by_label(label).fill(value)
     page.get_by_role("button", name="Registrieren").click()
-    for path in PAGES:
+    for path in [*section_urls(app), *EXTRA_PAGES]:
         page.goto(live + path)
         assert _violations(page) == [], path

@@ -29,3 +29,12 @@ def submit(
 
 def login(client: FlaskClient, email: str, password: str) -> Any:
     return submit(client, "/login", {"email": email, "password": password})
+
+
+def section_urls(app: object) -> list[str]:
+    """The URL of every settings section the app has (from the sections hook)."""
+    from flask import url_for
+
+    sections = app.extensions["kontor"].sections  # type: ignore[attr-defined]
+    with app.test_request_context():  # type: ignore[attr-defined]
+        return [url_for(s.endpoint) for s in sections]
