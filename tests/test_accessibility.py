@@ -39,9 +39,9 @@ def axe_page(page):
 def test_entry_pages_and_every_section_pass_axe(app, live, axe_page):
     page = axe_page
     for path in ("/login", "/register", "/staff/login"):
-        page.goto(live + path)
+        page.goto(live.url + path)
         assert _violations(page) == [], path
-    page.goto(f"{live}/register")
+    page.goto(f"{live.url}/register")
     for label, value in (
         ("Firmenname", "Axe GmbH"),
         ("Vorname", "A"),
@@ -52,5 +52,5 @@ def test_entry_pages_and_every_section_pass_axe(app, live, axe_page):
         page.get_by_label(label).fill(value)
     page.get_by_role("button", name="Registrieren").click()
     for path in [*section_urls(app), *EXTRA_PAGES]:
-        page.goto(live + path)
+        page.goto(live.url + path)
         assert _violations(page) == [], path

@@ -30,7 +30,7 @@ def _shot(page, name):
 def test_new_user_walks_every_section(live, page, smtp_server):
     from playwright.sync_api import expect
 
-    page.goto(f"{live}/register")
+    page.goto(f"{live.url}/register")
     _shot(page, "register")
     page.get_by_label("Firmenname").fill("Bäckerei Sonnenschein")
     page.get_by_label("Vorname").fill("Jana")
@@ -62,10 +62,13 @@ def test_new_user_walks_every_section(live, page, smtp_server):
 
     auth = {"Authorization": f"Bearer {SERVICE_TOKEN}"}
     account = requests.get(
-        f"{live}/api/v1/accounts", params={"email": "jana@example.com"}, headers=auth, timeout=10
+        f"{live.url}/api/v1/accounts",
+        params={"email": "jana@example.com"},
+        headers=auth,
+        timeout=10,
     ).json()["accounts"][0]
     response = requests.post(
-        f"{live}/api/v1/accounts/{account['id']}/events",
+        f"{live.url}/api/v1/accounts/{account['id']}/events",
         headers=auth,
         json={"type": "quote.accepted", "data": {"Angebot": "AN-7"}},
         timeout=10,
@@ -109,7 +112,7 @@ def test_new_user_walks_every_section(live, page, smtp_server):
 def test_granting_support_by_keyboard_only(live, page):
     from playwright.sync_api import expect
 
-    page.goto(f"{live}/register")
+    page.goto(f"{live.url}/register")
     for label, value in (
         ("Firmenname", "Tastatur GmbH"),
         ("Vorname", "Kim"),
@@ -120,7 +123,7 @@ def test_granting_support_by_keyboard_only(live, page):
         page.get_by_label(label).fill(value)
     page.get_by_label("Passwort").press("Enter")
     expect(page.get_by_role("heading", name="Mein Konto")).to_be_visible()
-    page.goto(f"{live}/account/support")
+    page.goto(f"{live.url}/account/support")
     page.get_by_label("Genehmigung erteilt").focus()
     page.keyboard.press("Space")
     page.keyboard.press("Tab")  # Dauer
@@ -131,3 +134,57 @@ def test_granting_support_by_keyboard_only(live, page):
     page.get_by_role("button", name="Genehmigung widerrufen").focus()
     page.keyboard.press("Enter")
     expect(page.get_by_text("Derzeit ist keine Genehmigung erteilt.")).to_be_visible()
+
+
+def test_support_session_banner_and_revocation(live, page):
+    import re
+
+    import pyotp
+    from playwright.sync_api import expect
+
+    out = live.kontor(
+        "staff",
+        "create",
+        "susi@kontor.example",
+        "--name",
+        "Susi Support",
+        "--password-stdin",
+        stdin="support-passwort-123\n",
+    )
+    totp = pyotp.parse_uri(re.search(r"otpauth://\S+", out).group(0))
+
+    page.goto(f"{live.url}/register")
+    for label, value in (
+        ("Firmenname", "Kunde AG"),
+        ("Vorname", "Kai"),
+        ("Nachname", "Kunde"),
+        ("E-Mail-Adresse", "kai@example.com"),
+        ("Passwort", "kunden-passwort-1"),
+    ):
+        page.get_by_label(label).fill(value)
+    page.get_by_role("button", name="Registrieren").click()
+    _nav(page, "Support")
+    page.get_by_label("Genehmigung erteilt").check()
+    page.get_by_role("button", name="Speichern").click()
+
+    staff = page.context.browser.new_context().new_page()
+    staff.goto(f"{live.url}/staff/login")
+    staff.get_by_label("E-Mail-Adresse").fill("susi@kontor.example")
+    staff.get_by_label("Passwort").fill("support-passwort-123")
+    staff.get_by_label("Einmalcode").fill(totp.now())
+    staff.get_by_role("button", name="Anmelden").click()
+    expect(staff.get_by_role("heading", name="Support-Konsole")).to_be_visible()
+    staff.get_by_label("Grund oder Ticketnummer: Kunde AG").fill("Ticket 4711")
+    staff.get_by_role("button", name=re.compile("^Sitzung starten")).click()
+    banner = staff.get_by_text("Support-Sitzung: Susi Support im Auftrag von Kunde AG")
+    expect(banner).to_be_visible()
+    _nav(staff, "Meine Firma")
+    expect(banner).to_be_visible()
+    _shot(staff, "support-session")
+
+    page.reload()
+    expect(page.get_by_text("Ticket 4711")).to_be_visible()  # in the access log
+    page.get_by_role("button", name="Genehmigung widerrufen").click()
+    staff.reload()
+    expect(staff.get_by_role("heading", name="Anmelden")).to_be_visible()
+    expect(staff.get_by_text("Support-Sitzung:")).to_have_count(0)

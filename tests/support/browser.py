@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 import subprocess
 import sys
 from pathlib import Path
@@ -24,6 +25,26 @@ ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+
+
+@dataclass
+class LiveServer:
+    url: str
+    env: dict[str, str]
+
+    def kontor(self, *args: str, stdin: str = "") -> str:
+        """Run a ``kontor`` command against this server's database."""
+        result = subprocess.run(
+            [sys.executable, "-m", "core.cli", *args],
+            env={**os.environ, **self.env},
+            cwd=ROOT,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        return result.stdout
 
 
 @pytest.fixture
@@ -64,7 +85,7 @@ def live(tmp_path, smtp_server, database_url):
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for_http(f"{base}/healthz", proc)
-        yield base
+        yield LiveServer(base, env)
     finally:
         stop(proc)
         stop(worker)
