@@ -98,7 +98,11 @@ def json_body() -> dict[str, Any]:
 def handle_http_error(exc: HTTPException) -> Response:
     if isinstance(exc, ApiError):
         return error_response(exc.code, exc.description or "", exc.fields, exc.error_code)
-    return error_response(exc.code or 500, exc.description or exc.name)
+    response = error_response(exc.code or 500, exc.description or exc.name)
+    for name, value in exc.get_headers():  # Allow, Retry-After, ...
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
 
 
 bp = service_blueprint("core", __name__)

@@ -17,6 +17,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter, Map
 from werkzeug.wrappers import Response
 
 from core import auth, db, logs
@@ -85,6 +86,7 @@ def create_app(config: Mapping[str, Any] | None = None, plugins: Sequence[object
     db.init_app(app)
     db.bind(app)
 
+    app.url_map.converters["int"] = RowId
     csrf = CSRFProtect(app)
     for bp in _collect(pm.hook.kontor_blueprints()):
         app.register_blueprint(bp)
@@ -114,6 +116,14 @@ def create_app(config: Mapping[str, Any] | None = None, plugins: Sequence[object
     _install_security_headers(app)
     _install_health(app)
     return app
+
+
+class RowId(IntegerConverter):
+    """``<int:...>`` in every route: ids beyond a 64-bit row id are a 404, not a 500."""
+
+    def __init__(self, map: Map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 def _select_locale() -> str:

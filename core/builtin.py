@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from flask import Blueprint
 from flask_babel import lazy_gettext as _l
 
-from core import api, customer_mail, outbox, views
+from core import api, customer_mail, openapi, outbox, views
 from core.hookspecs import hookimpl
 from core.migrations import create_tables
 from core.models import CORE_MODELS, Account, User
@@ -37,7 +37,7 @@ def kontor_schema() -> Schema:
 
 @hookimpl
 def kontor_blueprints() -> Sequence[Blueprint]:
-    return [views.bp, api.bp, customer_mail.bp]
+    return [views.bp, api.bp, customer_mail.bp, openapi.bp]
 
 
 @hookimpl

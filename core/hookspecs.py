@@ -75,6 +75,16 @@ def kontor_blueprints() -> Sequence[Blueprint] | None:
 
 
 @hookspec
+def kontor_openapi_paths() -> Mapping[str, Any] | None:
+    """Return OpenAPI 3.1 path items for the plugin's service-API routes.
+
+    Keys are paths below ``/api/v1`` (``"/accounts/{account_id}/usage"``);
+    core merges them into ``/api/v1/openapi.json``. ``#/components/schemas/Error``
+    and ``#/components/responses/<status>`` are there to refer to.
+    """
+
+
+@hookspec
 def kontor_cli_commands() -> Sequence[click.Command] | None:
     """Return click commands to add to the ``kontor`` command group."""
 

@@ -20,7 +20,7 @@ from core.cli import apply_migrations
 from core.db import bind
 from tests.support.web import login
 
-pytest_plugins = ("tests.support.browser",)
+pytest_plugins = ("tests.support.browser", "tests.support.mailservers")
 
 SERVICE_TOKEN = "test-service-token-0123456789"
 PASSWORD = "richtig-geheim-123"

@@ -188,3 +188,108 @@ def test_support_session_banner_and_revocation(live, page):
     staff.reload()
     expect(staff.get_by_role("heading", name="Anmelden")).to_be_visible()
     expect(staff.get_by_text("Support-Sitzung:")).to_have_count(0)
+
+
+def _register(page, live, company, email):
+    page.goto(f"{live.url}/register")
+    for label, value in (
+        ("Firmenname", company),
+        ("Vorname", "Pia"),
+        ("Nachname", "Plan"),
+        ("E-Mail-Adresse", email),
+        ("Passwort", "plan-passwort-123"),
+    ):
+        page.get_by_label(label).fill(value)
+    page.get_by_role("button", name="Registrieren").click()
+
+
+def test_blocked_downgrade_lists_blockers(live, page):
+    from playwright.sync_api import expect
+
+    _register(page, live, "Wachstum GmbH", "pia@example.com")
+    _nav(page, "Abonnement")
+    page.get_by_role("link", name="Plan wechseln").click()
+    page.get_by_label("Premium").check()
+    page.get_by_role("button", name="Vorschau anzeigen").click()
+    page.get_by_role("button", name="Wechsel bestätigen").click()
+    auth = {"Authorization": f"Bearer {SERVICE_TOKEN}"}
+    account = requests.get(
+        f"{live.url}/api/v1/accounts", params={"email": "pia@example.com"}, headers=auth, timeout=10
+    ).json()["accounts"][0]
+    requests.put(
+        f"{live.url}/api/v1/accounts/{account['id']}/usage",
+        headers=auth,
+        json={"storage_bytes": 3_000_000_000, "webshops": 2},
+        timeout=10,
+    )
+    page.get_by_role("link", name="Plan wechseln").click()
+    page.get_by_label("Start").check()
+    page.get_by_role("button", name="Vorschau anzeigen").click()
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("Speicherplatz: 3 GB genutzt, erlaubt sind 1 GB")
+    expect(alert).to_contain_text("Webshops: 2 genutzt, erlaubt sind 0")
+    expect(page.get_by_role("button", name="Wechsel bestätigen")).to_have_count(0)
+
+
+def test_cancelling_by_keyboard_only(live, page):
+    from playwright.sync_api import expect
+
+    _register(page, live, "Taste Kündigt GmbH", "tk@example.com")
+    page.goto(f"{live.url}/account/subscription")
+    page.get_by_role("link", name="Abonnement kündigen").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Abonnement kündigen")).to_be_visible()
+    page.get_by_label("Grund der Kündigung (optional)").focus()
+    page.keyboard.type("Zu wenig Zeit")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")  # "Jetzt kündigen"
+    expect(page.get_by_text("Gekündigt zum")).to_be_visible()
+    page.get_by_role("button", name="Kündigung zurücknehmen").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_text("Die Kündigung wurde zurückgenommen.")).to_be_visible()
+
+
+def test_own_mail_account_connects_step_by_step(live_mail, page):
+    from playwright.sync_api import expect
+
+    from tests.support.mailservers import OWN_EMAIL, OWN_PASSWORD
+
+    _register(page, live_mail, "Eigenpost GmbH", "post@example.com")
+    _nav(page, "E-Mail-Versand")
+    smtp_port = live_mail.env["KONTOR_MAIL_ALLOWED_HOSTS"].split(",")[0].split(":")[1]
+    imap_port = live_mail.env["KONTOR_MAIL_ALLOWED_HOSTS"].split(",")[1].split(":")[1]
+
+    def fill(password):
+        page.get_by_label("Versand über eigenes E-Mail-Konto").check()
+        page.get_by_label("E-Mail-Adresse", exact=True).fill(OWN_EMAIL)
+        page.get_by_label("Passwort").fill(password)
+        for label, value in (
+            ("IMAP-Benutzer", OWN_EMAIL),
+            ("IMAP-Server", "localhost"),
+            ("IMAP-Port", imap_port),
+            ("SMTP-Benutzer", OWN_EMAIL),
+            ("SMTP-Server", "localhost"),
+            ("SMTP-Port", smtp_port),
+        ):
+            page.get_by_label(label).fill(value)
+        page.get_by_label("IMAP-Verschlüsselung").select_option(label="SSL/TLS")
+        page.get_by_label("SMTP-Verschlüsselung").select_option(label="STARTTLS")
+        page.get_by_role("button", name="Speichern").click()
+        expect(page.get_by_text("Die Einstellungen wurden gespeichert.")).to_be_visible()
+        page.get_by_role("button", name="Verbinden").click()
+
+    fill("falsches-passwort")
+    expect(
+        page.get_by_text(
+            "SMTP: Anmeldung: fehlgeschlagen – Anmeldung fehlgeschlagen: "
+            "Benutzername oder Passwort ist falsch."
+        )
+    ).to_be_visible(timeout=20000)
+    fill(OWN_PASSWORD)
+    steps = page.locator("#verbinden ol")
+    expect(steps).to_contain_text(
+        "Ordner für gesendete E-Mails gefunden: erfolgreich", timeout=20000
+    )
+    expect(steps).not_to_contain_text("fehlgeschlagen")
+    expect(page.get_by_text("Aktiver Versandweg: Eigenes E-Mail-Konto")).to_be_visible()
+    _shot(page, "mail-connected")

@@ -63,3 +63,10 @@ def test_security_headers_on_account_pages(user_client):
     assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_ids_beyond_a_row_id_are_404_not_500(user_client):
+    token = csrf_token(user_client, "/account/users")
+    huge = 2**64
+    response = user_client.post(f"/account/users/{huge}/remove", data={"csrf_token": token})
+    assert response.status_code == 404

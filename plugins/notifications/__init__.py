@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from flask import Blueprint
 from flask_babel import lazy_gettext as _l
@@ -10,6 +11,7 @@ from flask_babel import lazy_gettext as _l
 from core import hookimpl
 from core.migrations import create_tables
 from core.models import Account, Event
+from core.openapi import ACCOUNT_ID, errors, ok
 from core.types import (
     Card,
     Channel,
@@ -96,3 +98,33 @@ def kontor_account_export(account: Account) -> ExportPart:
         "notifications",
         {"preferences": [{"event": e, "channel": c, "enabled": v} for (e, c), v in matrix.items()]},
     )
+
+
+@hookimpl
+def kontor_openapi_paths() -> Mapping[str, Any]:
+    return {
+        "/accounts/{account_id}/notifications": {
+            "get": {
+                "summary": "Delivery log of the account's notifications",
+                "parameters": [
+                    ACCOUNT_ID,
+                    {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+                    {
+                        "name": "per_page",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 200},
+                    },
+                ],
+                "responses": {
+                    **ok(
+                        {
+                            "type": "object",
+                            "required": ["deliveries", "page", "more"],
+                            "properties": {"deliveries": {"type": "array"}},
+                        }
+                    ),
+                    **errors(404, 422),
+                },
+            }
+        }
+    }

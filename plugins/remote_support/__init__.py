@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import click
 from flask import Blueprint, render_template
@@ -14,6 +15,7 @@ from core import hookimpl
 from core.formatting import berlin_time
 from core.migrations import create_tables
 from core.models import Account
+from core.openapi import ACCOUNT_ID, errors, ok
 from core.types import (
     Card,
     EventType,
@@ -127,3 +129,28 @@ def kontor_rotate_secrets(rotate: Callable[[str, str], str]) -> int:
             Staff.update(totp_secret=new).where(Staff.id == staff.id).execute()
             changed += 1
     return changed
+
+
+@hookimpl
+def kontor_openapi_paths() -> Mapping[str, Any]:
+    return {
+        "/accounts/{account_id}/support-access": {
+            "get": {
+                "summary": "Remote support consent and access log",
+                "parameters": [ACCOUNT_ID],
+                "responses": {
+                    **ok(
+                        {
+                            "type": "object",
+                            "required": ["granted", "grant", "log"],
+                            "properties": {
+                                "granted": {"type": "boolean"},
+                                "log": {"type": "array"},
+                            },
+                        }
+                    ),
+                    **errors(404),
+                },
+            }
+        }
+    }

@@ -13,6 +13,7 @@ from core import hookimpl
 from core.formatting import berlin_time
 from core.migrations import create_tables
 from core.models import Account
+from core.openapi import ACCOUNT_ID, errors, json_body, ok
 from core.types import (
     Card,
     ExportPart,
@@ -154,3 +155,43 @@ def kontor_rotate_secrets(rotate: Callable[[str, str], str]) -> int:
             BillingInfo.update(iban_encrypted=new).where(BillingInfo.id == info.id).execute()
             changed += 1
     return changed
+
+
+_STATE = {
+    "type": "object",
+    "required": ["plan", "interval", "limits", "usage", "status", "own_mail_account"],
+    "properties": {
+        "limits": {"type": "object"},
+        "usage": {"type": "object"},
+        "own_mail_account": {"type": "boolean"},
+    },
+}
+
+
+@hookimpl
+def kontor_openapi_paths() -> Mapping[str, Any]:
+    amounts = {"type": "integer", "minimum": 0, "maximum": 10**15}
+    return {
+        "/accounts/{account_id}/usage": {
+            "put": {
+                "summary": "Report usage measured by another service",
+                "parameters": [ACCOUNT_ID],
+                "requestBody": json_body(
+                    {
+                        "type": "object",
+                        "minProperties": 1,
+                        "additionalProperties": False,
+                        "properties": {key: amounts for key in services.REPORTED},
+                    }
+                ),
+                "responses": {**ok(_STATE), **errors(400, 404, 413, 415, 422)},
+            }
+        },
+        "/accounts/{account_id}/subscription": {
+            "get": {
+                "summary": "Plan, interval, renewal, limits, usage",
+                "parameters": [ACCOUNT_ID],
+                "responses": {**ok(_STATE), **errors(404)},
+            }
+        },
+    }

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,48 +49,67 @@ class LiveServer:
         return result.stdout
 
 
-@pytest.fixture
-def live(tmp_path, smtp_server, database_url):
+@contextmanager
+def serve(tmp_path: Path, database_url: str | None, extra: dict[str, str]) -> Iterator[LiveServer]:
+    """gunicorn (2 workers) and a queue worker on a fresh instance."""
     env = {
         "KONTOR_INSTANCE_PATH": str(tmp_path / "instance"),
         "KONTOR_COOKIE_SECURE": "false",
         "KONTOR_SECRET_KEY": "browser-test-secret-0123456789",
         "KONTOR_SERVICE_TOKENS": SERVICE_TOKEN,
         "KONTOR_SMS_GATEWAY_URL": "",
-        **smtp_server.config(),
+        **extra,
     }
     if database_url:
         env["KONTOR_DATABASE_URL"] = database_url
-    subprocess.run(
-        [sys.executable, "-m", "core.cli", "init"],
-        env={**os.environ, **env},
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
+    server = LiveServer("", env)
+    server.kontor("init")
     port = free_port()
-    proc = start(
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    web = start(
         [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}", "wsgi:app"],
         env,
         ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        **quiet,
     )
+    worker_log = (tmp_path / "worker.log").open("w")
     worker = start(
         [sys.executable, "-m", "core.cli", "worker", "--workers", "2"],
         env,
         ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=worker_log,
+        stderr=subprocess.STDOUT,
     )
-    base = f"http://127.0.0.1:{port}"
+    server.url = f"http://127.0.0.1:{port}"
     try:
-        wait_for_http(f"{base}/healthz", proc)
-        yield LiveServer(base, env)
+        wait_for_http(f"{server.url}/healthz", web)
+        yield server
     finally:
-        stop(proc)
+        stop(web)
         stop(worker)
+        worker_log.close()
+
+
+@pytest.fixture
+def live(tmp_path, smtp_server, database_url):
+    with serve(tmp_path, database_url, smtp_server.config()) as server:
+        yield server
+
+
+@pytest.fixture
+def live_mail(tmp_path, database_url, ca, own_smtp, dovecot):
+    """A server allowed to reach the local own-account SMTP and Dovecot servers."""
+    hosts = ",".join(f"localhost:{p}" for p in (own_smtp.port, dovecot.imaps_port))
+    with serve(
+        tmp_path,
+        database_url,
+        {
+            "KONTOR_MAIL_CA_FILE": ca.path,
+            "KONTOR_MAIL_TIMEOUT": "3",
+            "KONTOR_MAIL_ALLOWED_HOSTS": hosts,
+        },
+    ) as server:
+        yield server
 
 
 @pytest.fixture

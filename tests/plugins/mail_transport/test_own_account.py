@@ -14,7 +14,7 @@ import pytest
 from core.db import bind
 from plugins.mail_transport.models import MailSettings
 from tests.conftest import SERVICE_TOKEN
-from tests.plugins.mail_transport.conftest import OWN_EMAIL, OWN_PASSWORD, allowed, own_settings
+from tests.support.mailservers import OWN_EMAIL, OWN_PASSWORD, allowed, own_settings
 from tests.support.smtp import free_port, start_smtp
 from tests.support.web import csrf_token, submit
 

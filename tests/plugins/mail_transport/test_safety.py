@@ -8,7 +8,7 @@ from core.db import bind
 from plugins.mail_transport import guard
 from plugins.mail_transport.presets import for_address
 from tests.conftest import PASSWORD, SERVICE_TOKEN
-from tests.plugins.mail_transport.conftest import own_settings
+from tests.support.mailservers import own_settings
 from tests.support.web import csrf_token, login, submit
 
 AUTH = {"Authorization": f"Bearer {SERVICE_TOKEN}"}

@@ -1,3 +1,5 @@
+"""Mail servers for own-account tests: a test CA, aiosmtpd and Dovecot."""
+
 from __future__ import annotations
 
 import socket
