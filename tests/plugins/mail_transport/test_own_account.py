@@ -27,15 +27,7 @@ def _text(html: str) -> str:
 
 @pytest.fixture
 def mail_app(make_app, ca, own_smtp, dovecot):
-    return make_app(
-        {
-            "KONTOR_MAIL_CA_FILE": ca.path,
-            "KONTOR_MAIL_TIMEOUT": "3",
-            "KONTOR_MAIL_ALLOWED_HOSTS": allowed(
-                own_smtp.port, dovecot.imaps_port, dovecot.imap_port
-            ),
-        }
-    )
+    return _mail_app(make_app, ca, own_smtp.port, dovecot.imaps_port, dovecot.imap_port)
 
 
 @pytest.fixture
@@ -46,6 +38,17 @@ def client(mail_app, owner):
     c = mail_app.test_client()
     login(c, owner.email, PASSWORD)
     return c
+
+
+def _mail_app(make_app, ca, *ports, timeout="3"):
+    """An app that trusts the test CA and may reach the given local ports."""
+    return make_app(
+        {
+            "KONTOR_MAIL_CA_FILE": ca.path,
+            "KONTOR_MAIL_TIMEOUT": timeout,
+            "KONTOR_MAIL_ALLOWED_HOSTS": allowed(*ports),
+        }
+    )
 
 
 def _connect(client):
@@ -150,13 +153,7 @@ def test_certificate_from_an_unknown_ca(make_app, owner, tmp_path, dovecot, ca):
         tmp_path / "fremd", ca=trustme.CA(), credentials=(OWN_EMAIL, OWN_PASSWORD)
     )
     try:
-        app = make_app(
-            {
-                "KONTOR_MAIL_CA_FILE": ca.path,
-                "KONTOR_MAIL_TIMEOUT": "3",
-                "KONTOR_MAIL_ALLOWED_HOSTS": allowed(stranger.port, dovecot.imaps_port),
-            }
-        )
+        app = _mail_app(make_app, ca, stranger.port, dovecot.imaps_port)
         text = _check(app, owner, stranger.port, dovecot.imaps_port)
     finally:
         stranger.stop()
@@ -171,13 +168,7 @@ def test_starttls_not_offered(make_app, owner, tmp_path, dovecot, ca):
         tmp_path / "plain", ca=ca, starttls=False, credentials=(OWN_EMAIL, OWN_PASSWORD)
     )
     try:
-        app = make_app(
-            {
-                "KONTOR_MAIL_CA_FILE": ca.path,
-                "KONTOR_MAIL_TIMEOUT": "3",
-                "KONTOR_MAIL_ALLOWED_HOSTS": allowed(plain.port, dovecot.imaps_port),
-            }
-        )
+        app = _mail_app(make_app, ca, plain.port, dovecot.imaps_port)
         text = _check(app, owner, plain.port, dovecot.imaps_port)
     finally:
         plain.stop()
@@ -187,13 +178,7 @@ def test_starttls_not_offered(make_app, owner, tmp_path, dovecot, ca):
 
 def test_closed_port(make_app, owner, dovecot, ca):
     port = free_port()
-    app = make_app(
-        {
-            "KONTOR_MAIL_CA_FILE": ca.path,
-            "KONTOR_MAIL_TIMEOUT": "3",
-            "KONTOR_MAIL_ALLOWED_HOSTS": allowed(port, dovecot.imaps_port),
-        }
-    )
+    app = _mail_app(make_app, ca, port, dovecot.imaps_port)
     text = _check(app, owner, port, dovecot.imaps_port)
     assert (
         "SMTP-Server erreichbar: fehlgeschlagen – Der Server ist unter dieser Adresse und "
@@ -204,13 +189,7 @@ def test_closed_port(make_app, owner, dovecot, ca):
 def test_server_that_never_answers_returns_within_the_timeout(
     make_app, owner, dovecot, ca, silent_port
 ):
-    app = make_app(
-        {
-            "KONTOR_MAIL_CA_FILE": ca.path,
-            "KONTOR_MAIL_TIMEOUT": "2",
-            "KONTOR_MAIL_ALLOWED_HOSTS": allowed(silent_port, dovecot.imaps_port),
-        }
-    )
+    app = _mail_app(make_app, ca, silent_port, dovecot.imaps_port, timeout="2")
     text = _check(app, owner, silent_port, dovecot.imaps_port)
     assert "Der Server antwortet nicht (Zeitüberschreitung nach 2 Sekunden)." in text
 
@@ -220,13 +199,7 @@ def test_imap_without_sent_folder(make_app, owner, own_smtp, ca, tmp_path):
 
     bare = start_dovecot(tmp_path / "bare", ca, OWN_EMAIL, OWN_PASSWORD, with_sent=False)
     try:
-        app = make_app(
-            {
-                "KONTOR_MAIL_CA_FILE": ca.path,
-                "KONTOR_MAIL_TIMEOUT": "3",
-                "KONTOR_MAIL_ALLOWED_HOSTS": allowed(own_smtp.port, bare.imaps_port),
-            }
-        )
+        app = _mail_app(make_app, ca, own_smtp.port, bare.imaps_port)
         text = _check(app, owner, own_smtp.port, bare.imaps_port)
     finally:
         bare.stop()
@@ -246,13 +219,7 @@ def test_implicit_tls_smtp(make_app, owner, tmp_path, dovecot, ca):
         tmp_path / "ssl", ca=ca, implicit_tls=True, credentials=(OWN_EMAIL, OWN_PASSWORD)
     )
     try:
-        app = make_app(
-            {
-                "KONTOR_MAIL_CA_FILE": ca.path,
-                "KONTOR_MAIL_TIMEOUT": "3",
-                "KONTOR_MAIL_ALLOWED_HOSTS": allowed(server.port, dovecot.imaps_port),
-            }
-        )
+        app = _mail_app(make_app, ca, server.port, dovecot.imaps_port)
         text = _check(app, owner, server.port, dovecot.imaps_port, smtp_security="ssl")
     finally:
         server.stop()
