@@ -11,7 +11,7 @@ import datetime as dt
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import peewee
-from flask import Flask, current_app
+from flask import Flask
 from playhouse.pool import PooledPostgresqlDatabase
 
 database = peewee.DatabaseProxy()
@@ -99,11 +99,6 @@ def utcnow() -> dt.datetime:
 def for_update(query: peewee.Select) -> peewee.Select:
     """Lock the rows a read-then-write transaction depends on (PostgreSQL)."""
     return database.obj.for_update(query)
-
-
-def current_database() -> peewee.Database:
-    """The database of the app in context."""
-    return current_app.extensions["kontor"].database
 
 
 class BaseModel(peewee.Model):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint
 from flask_login import current_user, login_required
 
-from core.models import Account, User
+from core.models import Account
 
 
 def account_blueprint(name: str, import_name: str) -> Blueprint:
@@ -26,8 +26,3 @@ def account_blueprint(name: str, import_name: str) -> Blueprint:
 def current_account() -> Account:
     """The account of the logged-in user: the only account a page may touch."""
     return current_user.account
-
-
-def acting_user() -> User:
-    """The logged-in user's row."""
-    return current_user.user

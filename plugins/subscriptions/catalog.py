@@ -35,10 +35,6 @@ class Plan:
     def price(self, interval: str) -> int:
         return self.price_year if interval == "year" else self.price_month
 
-    def monthly(self) -> float:
-        """Comparable monthly price, to tell upgrades from downgrades."""
-        return self.price_month
-
 
 @dataclass(frozen=True)
 class Catalog:
