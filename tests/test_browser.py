@@ -175,7 +175,7 @@ def test_support_session_banner_and_revocation(live, page):
     staff.get_by_role("button", name="Anmelden").click()
     expect(staff.get_by_role("heading", name="Support-Konsole")).to_be_visible()
     staff.get_by_label("Grund oder Ticketnummer: Kunde AG").fill("Ticket 4711")
-    staff.get_by_role("button", name=re.compile("^Sitzung starten")).click()
+    staff.get_by_role("button", name=re.compile(r"^Sitzung starten\W+Kunde AG$")).click()
     banner = staff.get_by_text("Support-Sitzung: Susi Support im Auftrag von Kunde AG")
     expect(banner).to_be_visible()
     _nav(staff, "Meine Firma")

@@ -91,14 +91,16 @@ def serve(tmp_path: Path, database_url: str | None, extra: dict[str, str]) -> It
 
 
 @pytest.fixture
-def live(tmp_path, smtp_server, database_url):
+def live(tmp_path, smtp_server, database_url, make_app):
+    make_app()  # on PostgreSQL its teardown empties the shared test database
     with serve(tmp_path, database_url, smtp_server.config()) as server:
         yield server
 
 
 @pytest.fixture
-def live_mail(tmp_path, database_url, ca, own_smtp, dovecot):
+def live_mail(tmp_path, database_url, ca, own_smtp, dovecot, make_app):
     """A server allowed to reach the local own-account SMTP and Dovecot servers."""
+    make_app()
     hosts = ",".join(f"localhost:{p}" for p in (own_smtp.port, dovecot.imaps_port))
     with serve(
         tmp_path,
