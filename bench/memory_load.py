@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import subprocess
 import sys
@@ -27,7 +26,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.support.process import form_post, start, stop, wait_for_http  # noqa: E402
+from tests.support.process import form_post, gunicorn, kontor, start, stop, wait_for_http  # noqa: E402
 from tests.support.smtp import free_port  # noqa: E402
 from tests.support.web import TOKEN_RE  # noqa: E402
 
@@ -57,17 +56,11 @@ def main() -> None:
         "KONTOR_SERVICE_TOKENS": TOKEN,
         "KONTOR_LOGIN_LIMIT": "10000 per minute",
     }
-    subprocess.run(
-        [sys.executable, "-m", "core.cli", "init"],
-        env={**os.environ, **env},
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-    )
+    kontor(env, "init")
     port = free_port()
     logs = [tmp / "web.log", tmp / "worker.log"]
     web = start(
-        [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}", "wsgi:app"],
+        gunicorn(port),
         env,
         ROOT,
         stdout=logs[0].open("w"),

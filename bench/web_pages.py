@@ -11,7 +11,6 @@ Prints requests per second, p50 and p99 latency, and the ratio ours / bare.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import subprocess
 import sys
@@ -23,7 +22,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.support.process import form_post, start, stop, wait_for_http  # noqa: E402
+from tests.support.process import form_post, gunicorn, kontor, start, stop, wait_for_http  # noqa: E402
 from tests.support.smtp import free_port  # noqa: E402
 from tests.support.web import section_urls  # noqa: E402
 
@@ -64,17 +63,10 @@ def main() -> None:
         "KONTOR_SECRET_KEY": "bench-secret-key-0123456789abcdef",
         "KONTOR_LOGIN_LIMIT": "1000 per minute",
     }
-    subprocess.run(
-        [sys.executable, "-m", "core.cli", "init"],
-        env={**os.environ, **env},
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-    )
+    kontor(env, "init")
     port, bare_port = free_port(), free_port()
-    gunicorn = [sys.executable, "-m", "gunicorn", "-w", "2", "--log-level", "warning"]
     ours = start(
-        [*gunicorn, "-b", f"127.0.0.1:{port}", "wsgi:app"],
+        gunicorn(port),
         env,
         ROOT,
         stdout=subprocess.DEVNULL,
@@ -107,7 +99,7 @@ def main() -> None:
     finally:
         stop(ours)
     bare = start(
-        [*gunicorn, "-b", f"127.0.0.1:{bare_port}", "bench.bare_app:app"],
+        gunicorn(bare_port, "bench.bare_app:app"),
         {"BARE_PAGES": str(pages)},
         ROOT,
         stdout=subprocess.DEVNULL,

@@ -6,6 +6,7 @@ them from ``kontor_blueprints``; authentication and error format come along.
 
 from __future__ import annotations
 
+import datetime as dt
 import hmac
 from typing import Any, NoReturn
 
@@ -41,6 +42,11 @@ class ApiError(HTTPException):
         self.code = status
         self.error_code = code or _CODES.get(status, "error")
         self.fields = fields
+
+
+def utc_iso(value: dt.datetime | None) -> str | None:
+    """A stored (naive UTC) time as ISO 8601 with "Z", the API's time format."""
+    return value.isoformat() + "Z" if value else None
 
 
 def error_response(

@@ -14,7 +14,7 @@ import peewee
 from flask import Response, current_app, jsonify
 
 from core import outbox
-from core.api import fail, get_account, json_body, service_blueprint
+from core.api import fail, get_account, json_body, service_blueprint, utc_iso
 from core.db import BaseModel, database
 from core.events import emit, event_types
 from core.mail import address, build_message
@@ -158,7 +158,6 @@ def history(account: Account, customer_ref: str, limit: int = 200) -> list[Custo
 
 
 def as_json(row: CustomerMail) -> dict[str, Any]:
-    iso = lambda v: v.isoformat() + "Z" if v else None  # noqa: E731
     return {
         "id": row.id,
         "status": row.status,
@@ -168,8 +167,8 @@ def as_json(row: CustomerMail) -> dict[str, Any]:
         "message_id": row.message_id or None,
         "error": row.error or None,
         "note": row.note or None,
-        "created_at": iso(row.created_at),
-        "sent_at": iso(row.sent_at),
+        "created_at": utc_iso(row.created_at),
+        "sent_at": utc_iso(row.sent_at),
         "recipients": [
             {"address": r.address, "status": r.status, "error": r.error or None}
             for r in row.recipients

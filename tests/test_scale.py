@@ -4,7 +4,6 @@ plus a worker sharing one database and one Redis."""
 from __future__ import annotations
 
 import mailbox
-import os
 import secrets
 import subprocess
 import sys
@@ -17,7 +16,16 @@ import requests
 from core.db import bind
 from core.outbox import MailOutbox
 from tests.conftest import PASSWORD, SERVICE_TOKEN, upgrade
-from tests.support.process import app_env, form_post, start, stop, wait_for_http, wait_until
+from tests.support.process import (
+    app_env,
+    form_post,
+    gunicorn,
+    kontor,
+    start,
+    stop,
+    wait_for_http,
+    wait_until,
+)
 from tests.support.smtp import free_port
 from tests.support.web import TOKEN_RE, login, submit
 
@@ -92,18 +100,11 @@ def test_two_instances_one_worker(tmp_path, database_url, redis_db, smtp_server)
         "KONTOR_COOKIE_SECURE": "false",
         **smtp_server.config(),
     }
-    subprocess.run(
-        [sys.executable, "-m", "core.cli", "init"],
-        env={**os.environ, **env},
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
+    kontor(env, "init")
     ports = [free_port(), free_port()]
     procs = [
         start(
-            [sys.executable, "-m", "gunicorn", "wsgi:app", "-w", "2", "-b", f"127.0.0.1:{port}"],
+            gunicorn(port),
             env,
             ROOT,
             stdout=subprocess.DEVNULL,

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import requests
 
 from tests.conftest import PASSWORD
-from tests.support.process import form_post, start, stop, wait_for_http
+from tests.support.process import form_post, gunicorn, kontor, start, stop, wait_for_http
 from tests.support.smtp import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,17 +38,10 @@ def _env(tmp_path: Path, database_url: str | None) -> dict[str, str]:
 
 def test_gunicorn_two_workers_serves_health_and_login(tmp_path, database_url):
     env = _env(tmp_path, database_url)
-    subprocess.run(
-        [sys.executable, "-m", "core.cli", "init"],
-        env={**env, "PATH": "/usr/bin"},
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
+    kontor(env, "init")
     port = free_port()
     proc = start(
-        [sys.executable, "-m", "gunicorn", "wsgi:app", "-w", "2", "-b", f"127.0.0.1:{port}"],
+        gunicorn(port),
         env,
         ROOT,
         stdout=subprocess.DEVNULL,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Response, jsonify, request
 
-from core.api import fail, get_account, service_blueprint
+from core.api import fail, get_account, service_blueprint, utc_iso
 from plugins.notifications.services import log_page
 
 bp = service_blueprint("notifications", __name__)
@@ -34,8 +34,8 @@ def deliveries(account_id: int) -> Response:
                 "status": r.status,
                 "attempts": r.attempts,
                 "error": r.error or None,
-                "created_at": r.created_at.isoformat() + "Z",
-                "sent_at": r.sent_at.isoformat() + "Z" if r.sent_at else None,
+                "created_at": utc_iso(r.created_at),
+                "sent_at": utc_iso(r.sent_at),
             }
             for r in rows
         ],

@@ -4,13 +4,8 @@ from __future__ import annotations
 
 from flask import Response, jsonify
 
-from core.api import get_account, service_blueprint
+from core.api import get_account, service_blueprint, utc_iso
 from plugins.remote_support.services import access_log, active_grant
-
-
-def _iso(value):
-    return value.isoformat() + "Z" if value else None
-
 
 bp = service_blueprint("remote_support", __name__)
 
@@ -26,11 +21,11 @@ def support_access(account_id: int) -> Response:
         else {
             "scope": grant.scope,
             "granted_by": grant.granted_by_name,
-            "granted_at": _iso(grant.granted_at),
-            "expires_at": _iso(grant.expires_at),
+            "granted_at": utc_iso(grant.granted_at),
+            "expires_at": utc_iso(grant.expires_at),
         },
         log=[
-            {"at": _iso(e.at), "actor": e.actor, "action": e.action, "detail": e.detail}
+            {"at": utc_iso(e.at), "actor": e.actor, "action": e.action, "detail": e.detail}
             for e in access_log(account)
         ],
     )

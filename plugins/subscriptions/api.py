@@ -4,15 +4,11 @@ from __future__ import annotations
 
 from flask import Response, current_app, jsonify
 
-from core.api import fail, get_account, json_body, service_blueprint
+from core.api import fail, get_account, json_body, service_blueprint, utc_iso
 from plugins.subscriptions import services
 from plugins.subscriptions.catalog import MAX_AMOUNT
 
 bp = service_blueprint("subscriptions", __name__)
-
-
-def _iso(value):
-    return value.isoformat() + "Z" if value else None
 
 
 def _state(account) -> dict:
@@ -24,8 +20,8 @@ def _state(account) -> dict:
         "plan_name": plan.name,
         "status": sub.status,
         "interval": sub.interval,
-        "renews_at": None if sub.cancel_at_period_end else _iso(sub.period_end),
-        "ends_at": _iso(sub.period_end) if sub.cancel_at_period_end else None,
+        "renews_at": None if sub.cancel_at_period_end else utc_iso(sub.period_end),
+        "ends_at": utc_iso(sub.period_end) if sub.cancel_at_period_end else None,
         "scheduled_plan": sub.scheduled_plan,
         "limits": dict(plan.limits),
         "usage": services.usage(account),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -13,10 +12,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import SERVICE_TOKEN, require_binary
-from tests.support.process import start, stop, wait_for_http
+from tests.support.process import ROOT, gunicorn, kontor, start, stop, wait_for_http
 from tests.support.smtp import free_port
 
-ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = ROOT / "docs" / "screenshots"
 ARGS = [
@@ -36,17 +34,7 @@ class LiveServer:
 
     def kontor(self, *args: str, stdin: str = "") -> str:
         """Run a ``kontor`` command against this server's database."""
-        result = subprocess.run(
-            [sys.executable, "-m", "core.cli", *args],
-            env={**os.environ, **self.env},
-            cwd=ROOT,
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=True,
-        )
-        return result.stdout
+        return kontor(self.env, *args, stdin=stdin)
 
 
 @contextmanager
@@ -67,7 +55,7 @@ def serve(tmp_path: Path, database_url: str | None, extra: dict[str, str]) -> It
     port = free_port()
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
     web = start(
-        [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}", "wsgi:app"],
+        gunicorn(port),
         env,
         ROOT,
         **quiet,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -73,3 +74,37 @@ def wait_until(check, seconds: float = 30, interval: float = 0.2) -> bool:
             return True
         time.sleep(interval)
     return bool(check())
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def kontor(env: Mapping[str, str], *args: str, stdin: str = "") -> str:
+    """Run ``kontor ARGS`` with these settings (on top of the environment)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "core.cli", *args],
+        env={**os.environ, **env},
+        cwd=ROOT,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return result.stdout
+
+
+def gunicorn(port: int, app: str = "wsgi:app", workers: int = 2) -> list[str]:
+    """The command line for gunicorn serving ``app`` on 127.0.0.1:``port``."""
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "-w",
+        str(workers),
+        "--log-level",
+        "warning",
+        "-b",
+        f"127.0.0.1:{port}",
+        app,
+    ]
