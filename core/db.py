@@ -1,8 +1,9 @@
-"""Database access: one proxy, bound per app; a connection per request.
+"""Database access: one proxy, bound per app; a connection per thread.
 
 SQLite gets WAL, foreign keys and a busy timeout, and write transactions
-start IMMEDIATE so two writers queue instead of failing half-way. PostgreSQL
-uses a connection pool. Nothing here opens a connection at import time.
+start IMMEDIATE so two writers queue instead of failing half-way. Each thread
+keeps its SQLite connection between requests and jobs; PostgreSQL connections
+go back to a pool. Nothing here opens a connection at import time.
 """
 
 from __future__ import annotations
@@ -77,18 +78,32 @@ def bind(app: Flask) -> peewee.Database:
     return db
 
 
+def release(db: peewee.Database) -> None:
+    """End a request's or job's use of this thread's connection.
+
+    A SQLite connection stays open for the thread's next request or job:
+    opening one costs more than a page's queries, and the last connection to
+    close checkpoints and deletes the WAL. Its queries' statements are reset
+    when they are freed, so the next unit of work reads fresh data. A pooled
+    PostgreSQL connection goes back to the pool.
+    """
+    if db.is_closed():
+        return
+    if isinstance(db, KontorSqliteDatabase) and not db.in_transaction():
+        return
+    db.close()
+
+
 def init_app(app: Flask) -> None:
-    """Open a connection per request and close it afterwards."""
+    """Connect at the start of each request; release the connection after it."""
 
     @app.before_request
     def _connect() -> None:
         bind(app).connect(reuse_if_open=True)
 
     @app.teardown_request
-    def _close(exc: BaseException | None) -> None:
-        db = app.extensions["kontor"].database
-        if not db.is_closed():
-            db.close()
+    def _release(exc: BaseException | None) -> None:
+        release(app.extensions["kontor"].database)
 
 
 def utcnow() -> dt.datetime:

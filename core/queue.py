@@ -14,9 +14,23 @@ from urllib.parse import unquote, urlsplit
 
 from flask import Flask, current_app
 from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey, crontab
+from huey.storage import SqliteStorage
 
-from core.db import bind, database
+from core.db import bind, database, release
 from core.types import Job, PeriodicJob
+
+
+class _QueueStorage(SqliteStorage):
+    """huey's SQLite storage with the durability of Kontor's own database.
+
+    WAL with ``synchronous=normal`` skips the fsync per commit; a job lost to a
+    power cut is found again by the outbox sweeps, which own the truth.
+    """
+
+    def _create_connection(self) -> Any:
+        conn = super()._create_connection()
+        conn.execute("pragma synchronous=normal")
+        return conn
 
 
 def _make_huey(url: str) -> Huey:
@@ -27,7 +41,7 @@ def _make_huey(url: str) -> Huey:
         path = unquote(parts.path)
         if parts.netloc:
             path = parts.netloc + path
-        huey = SqliteHuey("kontor", filename=path, timeout=10)
+        huey = SqliteHuey("kontor", filename=path, timeout=10, storage_class=_QueueStorage)
         huey.storage.close()  # no connection may survive into forked web workers
         return huey
     return RedisHuey("kontor", url=url)
@@ -47,12 +61,12 @@ class Queue:
         def run(*args: Any, **kwargs: Any) -> Any:
             with app.app_context():
                 db = bind(app)
-                opened = db.connect(reuse_if_open=True)  # False inside a request (immediate mode)
+                opened = db.connect(reuse_if_open=True)  # False if kept or inside a request
                 try:
                     return func(*args, **kwargs)
                 finally:
-                    if opened and not db.is_closed():
-                        db.close()
+                    if opened:
+                        release(db)
 
         run.__name__ = getattr(func, "__name__", "job")
         return run
