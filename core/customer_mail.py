@@ -17,7 +17,7 @@ from core import outbox
 from core.api import fail, get_account, json_body, service_blueprint, utc_iso
 from core.db import BaseModel, database
 from core.events import emit, event_types
-from core.mail import address, build_message
+from core.mail import build_message
 from core.models import Account
 from core.queue import enqueue
 from core.types import PermanentFailure
@@ -109,14 +109,11 @@ def send_customer_mail(mail_id: int) -> None:
         sender, reply_to = transport.sender(row.account)
         message = build_message(
             sender=sender,
-            to=recipients[0].address,
+            to=[r.address for r in recipients],
             subject=row.subject,
             text=row.text,
             reply_to=reply_to,
         )
-        if len(recipients) > 1:
-            del message["To"]
-            message["To"] = [address("", r.address) for r in recipients]
         result = transport.send(row.account, message)
         with database.atomic():
             row.message_id, row.note = result.message_id, result.note

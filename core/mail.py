@@ -9,11 +9,15 @@ server with the account's display name.
 from __future__ import annotations
 
 import mailbox
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from email import charset
+from email.header import Header
 from email.headerregistry import Address
-from email.message import EmailMessage
-from email.utils import make_msgid
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import formataddr, formatdate, make_msgid
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -37,31 +41,57 @@ def address(display_name: str, addr: str) -> Address:
     return Address(display_name=name, username=username, domain=domain)
 
 
+#: UTF-8 bodies as quoted-printable: 7-bit safe on every server, readable raw.
+_UTF8 = charset.Charset("utf-8")
+_UTF8.body_encoding = charset.QP
+
+
+def format_addresses(addresses: Iterable[Address]) -> str:
+    """An address header value; names are quoted or RFC 2047 encoded as needed."""
+    return ", ".join(formataddr((a.display_name, a.addr_spec), charset="utf-8") for a in addresses)
+
+
+def _header(value: str) -> str | Header:
+    if has_control_chars(value):
+        raise PermanentFailure("Ungültige Zeichen in einer Kopfzeile.")
+    return value if value.isascii() else Header(value, "utf-8")
+
+
 def build_message(
     *,
     sender: Address,
-    to: str,
+    to: str | Iterable[str],
     subject: str,
     text: str,
     html: str | None = None,
     reply_to: Address | None = None,
     headers: Mapping[str, str] | None = None,
-) -> EmailMessage:
-    """Compose a plain-text (optionally HTML alternative) message."""
+) -> Message:
+    """Compose a plain-text (optionally HTML alternative) message.
+
+    Built on the stdlib's MIME classes with each header formatted once from
+    checked parts: no value can carry a line break into the header block, and
+    it costs a fraction of the ``email.policy.default`` header parsing.
+    """
     if has_control_chars(subject):
         raise PermanentFailure("Ungültige Zeichen im Betreff.")
-    msg = EmailMessage()
-    msg["From"] = sender
-    msg["To"] = address("", to)
-    msg["Subject"] = subject
-    msg["Message-ID"] = make_msgid(domain=sender.domain)
+    recipients = [to] if isinstance(to, str) else list(to)
+    body = MIMEText(text, "plain", _UTF8)
+    if html is None:
+        msg: Message = body
+    else:
+        msg = MIMEMultipart("alternative", _subparts=[body, MIMEText(html, "html", _UTF8)])
+    msg["From"] = format_addresses([sender])
+    msg["To"] = format_addresses(address("", r) for r in recipients)
     if reply_to is not None:
-        msg["Reply-To"] = reply_to
+        msg["Reply-To"] = format_addresses([reply_to])
+    msg["Subject"] = _header(subject)
+    msg["Date"] = formatdate(usegmt=True)
+    msg["Message-ID"] = make_msgid(domain=sender.domain)
     for key, value in (headers or {}).items():
-        msg[key] = value
-    msg.set_content(text)
-    if html is not None:
-        msg.add_alternative(html, subtype="html")
+        if not key.isascii() or not key.replace("-", "").isalnum():
+            raise PermanentFailure("Ungültiger Name einer Kopfzeile.")
+        msg[key] = _header(value)
     return msg
 
 
@@ -91,7 +121,7 @@ def maildir_path(config: Mapping[str, Any]) -> Path:
     return Path(config["KONTOR_INSTANCE_PATH"]) / "mail"
 
 
-def send_via_operator(message: EmailMessage) -> dict[str, tuple[int, str]]:
+def send_via_operator(message: Message) -> dict[str, tuple[int, str]]:
     """Deliver through the operator's server, or into the instance Maildir."""
     config = current_app.config
     endpoint = operator_endpoint(config)
@@ -129,7 +159,7 @@ class MailTransport(Protocol):
     def sender(self, account: Account) -> tuple[Address, Address | None]:
         """From and Reply-To for this account's customer mails."""
 
-    def send(self, account: Account, message: EmailMessage) -> SentMail:
+    def send(self, account: Account, message: Message) -> SentMail:
         """Deliver; raise TemporaryFailure or PermanentFailure."""
 
 
@@ -143,7 +173,7 @@ class OperatorTransport:
         reply = account.notification_email
         return system_sender(account.company_name), address("", reply) if reply else None
 
-    def send(self, account: Account, message: EmailMessage) -> SentMail:
+    def send(self, account: Account, message: Message) -> SentMail:
         refused = send_via_operator(message)
         return SentMail(message_id=message["Message-ID"], refused=refused)
 

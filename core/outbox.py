@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from email import message_from_string, policy
-from email.message import EmailMessage
+from email.message import Message
 
 import peewee
 from flask_babel import gettext as _
@@ -126,7 +126,7 @@ class MailOutbox(OutboxRow):
 SYSTEM_MAIL_JOB = "core.send_mail"
 
 
-def queue_system_mail(account: Account | None, message: EmailMessage) -> MailOutbox:
+def queue_system_mail(account: Account | None, message: Message) -> MailOutbox:
     """Store a system mail and hand it to the worker after commit."""
     with database.atomic():
         row = MailOutbox.create(account=account, message=message.as_string())

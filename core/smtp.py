@@ -13,7 +13,7 @@ import ssl
 import threading
 import time
 from dataclasses import dataclass
-from email.message import EmailMessage
+from email.message import Message
 
 from core.types import PermanentFailure, TemporaryFailure
 
@@ -173,7 +173,7 @@ def _connection(endpoint: SmtpEndpoint) -> tuple[smtplib.SMTP, bool]:
     return _reuse.conn, False
 
 
-def send(endpoint: SmtpEndpoint, message: EmailMessage) -> dict[str, tuple[int, str]]:
+def send(endpoint: SmtpEndpoint, message: Message) -> dict[str, tuple[int, str]]:
     """Deliver ``message``; return recipients refused while others were accepted.
 
     The worker thread keeps its connection open for the next message to the

@@ -7,6 +7,7 @@ import mailbox
 import subprocess
 import sys
 import time
+from email import message_from_string, policy
 from pathlib import Path
 
 import pytest
@@ -82,8 +83,53 @@ def test_display_name_cannot_change_the_address(name):
     message = build_message(sender=sender, to="kunde@example.com", subject="s", text="t")
     raw = message.as_string()
     assert "\nBcc:" not in raw
-    assert message["From"].addresses[0].addr_spec == "noreply@kontor.example"
-    assert len(message["From"].addresses) == 1
+    received = message_from_string(raw, policy=policy.default)  # as a mail client reads it
+    assert [a.addr_spec for a in received["From"].addresses] == ["noreply@kontor.example"]
+
+
+def test_message_reads_back_as_composed():
+    message = build_message(
+        sender=address("Müller & Söhne, Köln", "noreply@kontor.example"),
+        to=["kunde@example.com", "buchhaltung@example.com"],
+        subject="Ihre Rechnung über 1.234,56 € – bitte prüfen " * 3,
+        text="Guten Tag,\n\nÄnderungen: ß, €, ü.\n" + "lange Zeile " * 40,
+        html="<p>Guten Tag, <b>Änderungen</b></p>",
+        reply_to=address("", "antwort@example.com"),
+        headers={"Auto-Submitted": "auto-generated"},
+    )
+    raw = message.as_bytes()
+    assert raw.isascii() and max(len(line) for line in raw.splitlines()) <= 998
+    received = message_from_string(raw.decode(), policy=policy.default)
+    [sender] = received["From"].addresses
+    assert (sender.display_name, sender.addr_spec) == (
+        "Müller & Söhne, Köln",
+        "noreply@kontor.example",
+    )
+    assert [a.addr_spec for a in received["To"].addresses] == [
+        "kunde@example.com",
+        "buchhaltung@example.com",
+    ]
+    assert received["Reply-To"] == "antwort@example.com"
+    assert received["Subject"] == "Ihre Rechnung über 1.234,56 € – bitte prüfen " * 3
+    assert received["Date"].datetime is not None and received["Message-ID"].endswith(
+        "kontor.example>"
+    )
+    assert received["Auto-Submitted"] == "auto-generated"
+    text = received.get_body(("plain",)).get_content()
+    assert (
+        text.startswith("Guten Tag,\n\nÄnderungen: ß, €, ü.\n") and text.count("lange Zeile") == 40
+    )
+    assert "<b>Änderungen</b>" in received.get_body(("html",)).get_content()
+
+
+@pytest.mark.parametrize(
+    "headers", [{"X-Info": "a\r\nBcc: opfer@example.com"}, {"X-Info\nBcc": "x"}, {"X Info": "x"}]
+)
+def test_extra_header_cannot_inject_lines(headers):
+    with pytest.raises(PermanentFailure):
+        build_message(
+            sender=address("", "a@b.de"), to="c@d.de", subject="s", text="t", headers=headers
+        )
 
 
 def test_subject_with_newline_is_refused():

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.headerregistry import Address
-from email.message import EmailMessage
+from email.message import Message
 from typing import Any
 
 from flask import current_app
@@ -347,7 +347,7 @@ class ServiceTransport:
             address("", reply) if reply else None,
         )
 
-    def send(self, account: Account, message: EmailMessage) -> SentMail:
+    def send(self, account: Account, message: Message) -> SentMail:
         return SentMail(message["Message-ID"], send_via_operator(message))
 
 
@@ -363,7 +363,7 @@ class OwnAccountTransport:
     def sender(self, account: Account) -> tuple[Address, Address | None]:
         return address(self.row.sender_name or account.company_name, self.row.own_email), None
 
-    def send(self, account: Account, message: EmailMessage) -> SentMail:
+    def send(self, account: Account, message: Message) -> SentMail:
         row = self.row
         try:
             password = password_of(row)
@@ -377,7 +377,7 @@ class OwnAccountTransport:
         refused = smtp.send(_smtp_endpoint(row, password, addr), message)
         return SentMail(message["Message-ID"], refused, self._copy_to_sent(message, password))
 
-    def _copy_to_sent(self, message: EmailMessage, password: str) -> str:
+    def _copy_to_sent(self, message: Message, password: str) -> str:
         """APPEND to the Sent folder; a failure is noted, the mail is sent anyway."""
         row = self.row
         try:

@@ -55,6 +55,11 @@ def is_enabled(account: Account, event_type: str, channel_key: str) -> bool:
         Preference.event_type == event_type,
         Preference.channel == channel_key,
     )
+    return _choice(row, event_type, channel_key)
+
+
+def _choice(row: Preference | None, event_type: str, channel_key: str) -> bool:
+    """An explicit preference row wins; otherwise the event's default."""
     if row is not None:
         return row.enabled
     kind = next((t for t in event_types() if t.key == event_type), None)
@@ -131,16 +136,30 @@ def deliver(delivery_id: int) -> None:
     """Worker job: send one delivery, then record the outcome."""
     if not outbox.claim(Delivery, delivery_id):
         return
+    # One query for the row, its account and event, and the current preference:
+    # a choice made after the event was queued still counts.
+    choice = Preference.alias()
     row = (
-        Delivery.select(Delivery, Account, Event)
+        Delivery.select(Delivery, Account, Event, choice)
         .join(Account)
         .switch(Delivery)
         .join(Event, JOIN.LEFT_OUTER)
+        .switch(Delivery)
+        .join(
+            choice,
+            JOIN.LEFT_OUTER,
+            on=(
+                (choice.account == Delivery.account)
+                & (choice.event_type == Delivery.event_type)
+                & (choice.channel == Delivery.channel)
+            ),
+            attr="choice",
+        )
         .where(Delivery.id == delivery_id)
         .get()
     )
     account = row.account
-    if row.event_id is not None and not is_enabled(account, row.event_type, row.channel):
+    if row.event_id is not None and not _choice(row.choice, row.event_type, row.channel):
         outbox.finish(row, "skipped", _("Nach dem Einreihen abbestellt"))
         return
     ch = channel(row.channel)
