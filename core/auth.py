@@ -19,7 +19,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import Flask, abort, current_app, request, session
 from flask_login import LoginManager, current_user, login_user, logout_user
 
-from core.db import utcnow
+from core.db import Compiled, utcnow
 from core.models import Account, User, UserSession
 
 _hasher = PasswordHasher()  # argon2id with the library's current parameters
@@ -125,19 +125,24 @@ def _load(session_id: str) -> Any:
     return _load_user(token)
 
 
-def _load_user(token: str) -> SessionUser | None:
-    now = utcnow()
-    row = (
+_SESSION_LOOKUP = Compiled(
+    lambda token_digest, now: (
         UserSession.select(UserSession, User, Account)
         .join(User)
         .join(Account)
         .where(
-            UserSession.token_hash == token_hash(token),
+            UserSession.token_hash == token_digest,
             UserSession.revoked_at.is_null(),
             UserSession.expires_at > now,
         )
-        .first()
+        .limit(1)
     )
+)
+
+
+def _load_user(token: str) -> SessionUser | None:
+    now = utcnow()
+    row = _SESSION_LOOKUP.first(token_hash(token), now)
     if row is None:
         return None
     if now - row.last_seen_at > dt.timedelta(minutes=5):

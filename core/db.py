@@ -9,6 +9,10 @@ go back to a pool. Nothing here opens a connection at import time.
 from __future__ import annotations
 
 import datetime as dt
+import inspect
+import threading
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import peewee
@@ -122,3 +126,59 @@ class BaseModel(peewee.Model):
     class Meta:
         database = database
         legacy_table_names = False
+
+
+class _Slot:
+    """Marks where parameter ``index`` lands while a :class:`Compiled` is built."""
+
+    __slots__ = ("index",)
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+
+
+class Compiled:
+    """A query whose SQL peewee builds once per kind of database.
+
+    For the statements every request or delivery runs (session lookup,
+    outbox claims): composing the SQL costs peewee more than the database
+    needs to run it. ``build`` gets one placeholder per parameter and returns
+    the query; what varies between runs (ids, the current time) must be a
+    parameter, everything else is fixed at the first build. Parameters go to
+    the driver as given (ints, strings, datetimes, None).
+    """
+
+    def __init__(self, build: Callable[..., peewee.Query]) -> None:
+        self._build = build
+        self._arity = len(inspect.signature(build).parameters)
+        self._compiled: dict[type, tuple[peewee.Query, str, list[Any]]] = {}
+        self._lock = threading.Lock()
+
+    def _prepare(self, args: tuple[Any, ...]) -> tuple[peewee.Query, str, list[Any]]:
+        if len(args) != self._arity:
+            raise TypeError(f"expected {self._arity} parameters, got {len(args)}")
+        kind = type(database.obj)
+        found = self._compiled.get(kind)
+        if found is None:
+            with self._lock:
+                slots = [peewee.Value(_Slot(i), converter=False) for i in range(self._arity)]
+                query = self._build(*slots)
+                sql, params = query.sql()
+                used = {p.index for p in params if isinstance(p, _Slot)}
+                if used != set(range(self._arity)):
+                    raise TypeError("every parameter must appear in the query exactly as given")
+                found = self._compiled[kind] = (query, sql, params)
+        query, sql, template = found
+        params = [args[p.index] if isinstance(p, _Slot) else p for p in template]
+        return query, sql, params
+
+    def execute(self, *args: Any) -> int:
+        """Run a write statement; return the number of rows it changed."""
+        _query, sql, params = self._prepare(args)
+        return database.execute_sql(sql, params).rowcount
+
+    def first(self, *args: Any) -> Any:
+        """Run a select; return its first row as peewee would (models, joins), or None."""
+        query, sql, params = self._prepare(args)
+        rows = query._get_cursor_wrapper(database.execute_sql(sql, params))
+        return next(iter(rows), None)

@@ -11,6 +11,7 @@ again after growing delays, permanent ones stop at once. A row left in
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable
 from email import message_from_string, policy
 from email.message import Message
@@ -18,7 +19,7 @@ from email.message import Message
 import peewee
 from flask_babel import gettext as _
 
-from core.db import BaseModel, database, utcnow
+from core.db import BaseModel, Compiled, database, utcnow
 from core.mail import send_via_operator
 from core.models import Account
 from core.queue import enqueue
@@ -47,22 +48,33 @@ def next_delay(attempts: int) -> int | None:
     return RETRY_DELAYS[attempts - 1] if 1 <= attempts <= len(RETRY_DELAYS) else None
 
 
-def claim(model: type[OutboxRow], row_id: int) -> bool:
-    """Move a due pending row to "sending"; False if another worker has it."""
-    now = utcnow()
-    return bool(
-        model.update(status="sending", claimed_at=now, attempts=model.attempts + 1)
-        .where(model.id == row_id, model.status == "pending", model.next_attempt_at <= now)
-        .execute()
+@functools.cache
+def _claim(model: type[OutboxRow]) -> Compiled:
+    return Compiled(
+        lambda row_id, now: model.update(
+            status="sending", claimed_at=now, attempts=model.attempts + 1
+        ).where(model.id == row_id, model.status == "pending", model.next_attempt_at <= now)
     )
 
 
+@functools.cache
+def _finish(model: type[OutboxRow]) -> Compiled:
+    return Compiled(
+        lambda row_id, status, error, sent_at: model.update(
+            status=status, error=error, sent_at=sent_at
+        ).where(model.id == row_id)
+    )
+
+
+def claim(model: type[OutboxRow], row_id: int) -> bool:
+    """Move a due pending row to "sending"; False if another worker has it."""
+    return bool(_claim(model).execute(row_id, utcnow()))
+
+
 def finish(row: OutboxRow, status: str, error: str = "") -> None:
-    fields = {"status": status, "error": error[:500]}
-    if status == "sent":
-        fields["sent_at"] = utcnow()
-    type(row).update(**fields).where(type(row).id == row.id).execute()
-    row.status, row.error = status, error[:500]
+    sent_at = utcnow() if status == "sent" else row.sent_at
+    _finish(type(row)).execute(row.id, status, error[:500], sent_at)
+    row.status, row.error, row.sent_at = status, error[:500], sent_at
 
 
 def attempt(row: OutboxRow, send: Callable[[], None], job: str, key: str) -> str:

@@ -9,13 +9,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import peewee
 from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from peewee import JOIN
 
 from core import outbox
-from core.db import database
+from core.db import Compiled, database
 from core.events import event_types
 from core.models import Account, Event
 from core.queue import enqueue
@@ -132,14 +133,11 @@ def render_test(account: Account) -> Notification:
         )
 
 
-def deliver(delivery_id: int) -> None:
-    """Worker job: send one delivery, then record the outcome."""
-    if not outbox.claim(Delivery, delivery_id):
-        return
-    # One query for the row, its account and event, and the current preference:
-    # a choice made after the event was queued still counts.
+def _load_delivery(delivery_id: Any) -> peewee.Query:
+    """The row, its account and event, and the current preference in one query:
+    a choice made after the event was queued still counts."""
     choice = Preference.alias()
-    row = (
+    return (
         Delivery.select(Delivery, Account, Event, choice)
         .join(Account)
         .switch(Delivery)
@@ -156,8 +154,18 @@ def deliver(delivery_id: int) -> None:
             attr="choice",
         )
         .where(Delivery.id == delivery_id)
-        .get()
+        .limit(1)
     )
+
+
+_LOAD_DELIVERY = Compiled(_load_delivery)
+
+
+def deliver(delivery_id: int) -> None:
+    """Worker job: send one delivery, then record the outcome."""
+    if not outbox.claim(Delivery, delivery_id):
+        return
+    row = _LOAD_DELIVERY.first(delivery_id)
     account = row.account
     if row.event_id is not None and not _choice(row.choice, row.event_type, row.channel):
         outbox.finish(row, "skipped", _("Nach dem Einreihen abbestellt"))
