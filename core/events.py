@@ -64,13 +64,17 @@ def emit(
             )
             if existing is not None:
                 return Emitted(existing, False, ())
-        try:
-            with database.atomic():
-                event = Event.create(
-                    account=account, type=type, data_json=payload, idempotency_key=idempotency_key
+        fields = {"account": account, "type": type, "data_json": payload}
+        if idempotency_key is None:
+            event = Event.create(**fields)
+        else:
+            try:
+                with database.atomic():  # a savepoint: a concurrent twin may win the key
+                    event = Event.create(**fields, idempotency_key=idempotency_key)
+            except peewee.IntegrityError:
+                existing = Event.get(
+                    Event.account == account, Event.idempotency_key == idempotency_key
                 )
-        except peewee.IntegrityError:
-            existing = Event.get(Event.account == account, Event.idempotency_key == idempotency_key)
-            return Emitted(existing, False, ())
+                return Emitted(existing, False, ())
         planned = pm.hook.kontor_event_emitted(event=event)
     return Emitted(event, True, tuple(d for result in planned for d in result or ()))

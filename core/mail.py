@@ -9,6 +9,7 @@ server with the account's display name.
 from __future__ import annotations
 
 import mailbox
+import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from email import charset
@@ -80,7 +81,13 @@ def build_message(
     if html is None:
         msg: Message = body
     else:
-        msg = MIMEMultipart("alternative", _subparts=[body, MIMEText(html, "html", _UTF8)])
+        # "=_" never occurs in quoted-printable text, so the boundary needs no
+        # search through the parts (the generator's default does one per mail).
+        msg = MIMEMultipart(
+            "alternative",
+            boundary=f"=_{secrets.token_hex(16)}",
+            _subparts=[body, MIMEText(html, "html", _UTF8)],
+        )
     msg["From"] = format_addresses([sender])
     msg["To"] = format_addresses(address("", r) for r in recipients)
     if reply_to is not None:

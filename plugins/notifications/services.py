@@ -50,15 +50,6 @@ def preferences(account: Account) -> dict[tuple[str, str], bool]:
     return matrix
 
 
-def is_enabled(account: Account, event_type: str, channel_key: str) -> bool:
-    row = Preference.get_or_none(
-        Preference.account == account,
-        Preference.event_type == event_type,
-        Preference.channel == channel_key,
-    )
-    return _choice(row, event_type, channel_key)
-
-
 def _choice(row: Preference | None, event_type: str, channel_key: str) -> bool:
     """An explicit preference row wins; otherwise the event's default."""
     if row is not None:
@@ -83,9 +74,15 @@ def save_preferences(account: Account, chosen: Iterable[tuple[str, str]]) -> Non
 def dispatch(event: Event) -> list[PlannedDelivery]:
     """Create one delivery per enabled channel (called inside the event's transaction)."""
     account = event.account
+    chosen = {
+        row.channel: row
+        for row in Preference.select().where(
+            Preference.account == account, Preference.event_type == event.type
+        )
+    }
     planned = []
     for ch in channels():
-        if not is_enabled(account, event.type, ch.key):
+        if not _choice(chosen.get(ch.key), event.type, ch.key):
             continue
         target = ch.target(account)
         row = Delivery.create(
