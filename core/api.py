@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException
 
 from core.events import UnknownEventType, emit
 from core.models import Account, User
+from core.validation import has_control_chars
 
 API_PREFIX = "/api/v1"
 
@@ -73,6 +74,20 @@ def _authenticate() -> None:
         ok |= hmac.compare_digest(token.strip().encode(), candidate.encode())
     if scheme.lower() != "bearer" or not ok:
         raise ApiError(401, "A valid bearer token is required.")
+    bad = sorted(name for name, value in request.args.items(multi=True) if "\x00" in name + value)
+    if bad:
+        fail(422, "Query parameters must not contain NUL characters.", dict.fromkeys(bad, "NUL"))
+
+
+def _has_nul(value: Any) -> bool:
+    """NUL cannot be stored in PostgreSQL text; refuse it on every database alike."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 def service_blueprint(name: str, import_name: str) -> Blueprint:
@@ -98,6 +113,8 @@ def json_body() -> dict[str, Any]:
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
         fail(400, "The body must be a JSON object.")
+    if _has_nul(data):
+        fail(422, "Strings must not contain NUL characters.")
     return data
 
 
@@ -117,7 +134,7 @@ bp = service_blueprint("core", __name__)
 @bp.get("/accounts")
 def accounts_by_email() -> Response:
     email = request.args.get("email", "").strip().lower()
-    if not email or len(email) > 254:
+    if not email or len(email) > 254 or has_control_chars(email):
         fail(422, "Query parameter 'email' is required.", {"email": "required"})
     pm = current_app.extensions["kontor"].pm
     rows = User.select(User, Account).join(Account).where(User.email == email)
@@ -145,8 +162,10 @@ def post_event(account_id: int) -> tuple[Response, int]:
         fields["type"] = "required string"
     if not isinstance(data, dict):
         fields["data"] = "must be an object"
-    if key is not None and (not isinstance(key, str) or not 1 <= len(key) <= 200):
-        fields["idempotency_key"] = "string of 1 to 200 characters"
+    if key is not None and (
+        not isinstance(key, str) or not 1 <= len(key) <= 200 or has_control_chars(key)
+    ):
+        fields["idempotency_key"] = "string of 1 to 200 printable characters"
     if fields:
         fail(422, "Invalid event.", fields)
     try:

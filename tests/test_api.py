@@ -96,6 +96,20 @@ def test_bad_events_are_422_with_fields(api, owner):
     assert garbage.status_code == 400 and "error" in garbage.json
 
 
+def test_nul_and_control_characters_are_422_on_every_database(app, api, owner):
+    url = f"/api/v1/accounts/{owner.account_id}/events"
+    lookup = api.get("/api/v1/accounts", query_string={"email": "a\x00@example.com"}, headers=AUTH)
+    assert lookup.status_code == 422 and "email" in lookup.json["error"]["fields"]
+    tab = api.get("/api/v1/accounts", query_string={"email": "a\t@example.com"}, headers=AUTH)
+    assert tab.status_code == 422
+    key = api.post(url, json={"type": "test.happened", "idempotency_key": "k\n1"}, headers=AUTH)
+    assert key.status_code == 422 and set(key.json["error"]["fields"]) == {"idempotency_key"}
+    data = api.post(url, json={"type": "test.happened", "data": {"x": "a\x00b"}}, headers=AUTH)
+    assert data.status_code == 422 and "NUL" in data.json["error"]["message"]
+    with app.app_context(), bind(app).connection_context():
+        assert Event.select().count() == 0
+
+
 def test_oversized_body_is_413(api, owner):
     url = f"/api/v1/accounts/{owner.account_id}/events"
     response = api.post(
