@@ -180,5 +180,7 @@ class Compiled:
     def first(self, *args: Any) -> Any:
         """Run a select; return its first row as peewee would (models, joins), or None."""
         query, sql, params = self._prepare(args)
+        # peewee's own row construction (private, pinned by setup.cfg's range and
+        # tests/test_db.py), so joined models come back exactly as from .first().
         rows = query._get_cursor_wrapper(database.execute_sql(sql, params))
         return next(iter(rows), None)
