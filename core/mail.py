@@ -12,7 +12,7 @@ import mailbox
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from email import charset
+from email import charset, policy
 from email.header import Header
 from email.headerregistry import Address
 from email.message import Message
@@ -22,6 +22,7 @@ from email.utils import formataddr, formatdate, make_msgid
 from pathlib import Path
 from typing import Any, Protocol
 
+import idna
 from flask import current_app
 
 from core import smtp
@@ -47,15 +48,29 @@ _UTF8 = charset.Charset("utf-8")
 _UTF8.body_encoding = charset.QP
 
 
+def _ascii_domain(domain: str) -> str:
+    """The domain as it travels in headers and the envelope (IDNA 2008, UTS 46)."""
+    if domain.isascii():
+        return domain
+    try:
+        return idna.encode(domain, uts46=True).decode("ascii")
+    except idna.IDNAError:
+        raise PermanentFailure("Ungültige E-Mail-Adresse.") from None
+
+
 def format_addresses(addresses: Iterable[Address]) -> str:
-    """An address header value; names are quoted or RFC 2047 encoded as needed."""
-    return ", ".join(formataddr((a.display_name, a.addr_spec), charset="utf-8") for a in addresses)
+    """An address header value; names are quoted or RFC 2047 encoded as needed.
 
-
-def _header(value: str) -> str | Header:
-    if has_control_chars(value):
-        raise PermanentFailure("Ungültige Zeichen in einer Kopfzeile.")
-    return value if value.isascii() else Header(value, "utf-8")
+    A non-ASCII local part stays UTF-8 (such a mail goes out with SMTPUTF8).
+    """
+    parts = []
+    for a in addresses:
+        ascii_address = Address(a.display_name, a.username, _ascii_domain(a.domain))
+        if ascii_address.username.isascii():
+            parts.append(formataddr((a.display_name, ascii_address.addr_spec), charset="utf-8"))
+        else:
+            parts.append(str(ascii_address))
+    return ", ".join(parts)
 
 
 def build_message(
@@ -73,11 +88,22 @@ def build_message(
     Built on the stdlib's MIME classes with each header formatted once from
     checked parts: no value can carry a line break into the header block, and
     it costs a fraction of the ``email.policy.default`` header parsing.
+    Domains go out in IDNA form; only a local part with non-ASCII letters
+    needs the SMTPUTF8 policy (and a server that offers SMTPUTF8).
     """
     if has_control_chars(subject):
         raise PermanentFailure("Ungültige Zeichen im Betreff.")
-    recipients = [to] if isinstance(to, str) else list(to)
-    body = MIMEText(text, "plain", _UTF8)
+    recipients = [address("", r) for r in ([to] if isinstance(to, str) else to)]
+    everyone = [sender, *recipients, *([reply_to] if reply_to else [])]
+    international = not all(a.username.isascii() for a in everyone)
+    mime_policy = policy.SMTPUTF8 if international else policy.compat32
+
+    def header(value: str) -> str | Header:
+        if has_control_chars(value):
+            raise PermanentFailure("Ungültige Zeichen in einer Kopfzeile.")
+        return value if value.isascii() or international else Header(value, "utf-8")
+
+    body = MIMEText(text, "plain", _UTF8, policy=mime_policy)
     if html is None:
         msg: Message = body
     else:
@@ -86,19 +112,20 @@ def build_message(
         msg = MIMEMultipart(
             "alternative",
             boundary=f"=_{secrets.token_hex(16)}",
-            _subparts=[body, MIMEText(html, "html", _UTF8)],
+            _subparts=[body, MIMEText(html, "html", _UTF8, policy=mime_policy)],
+            policy=mime_policy,
         )
     msg["From"] = format_addresses([sender])
-    msg["To"] = format_addresses(address("", r) for r in recipients)
+    msg["To"] = format_addresses(recipients)
     if reply_to is not None:
         msg["Reply-To"] = format_addresses([reply_to])
-    msg["Subject"] = _header(subject)
+    msg["Subject"] = header(subject)
     msg["Date"] = formatdate(usegmt=True)
-    msg["Message-ID"] = make_msgid(domain=sender.domain)
+    msg["Message-ID"] = make_msgid(domain=_ascii_domain(sender.domain))
     for key, value in (headers or {}).items():
         if not key.isascii() or not key.replace("-", "").isalnum():
             raise PermanentFailure("Ungültiger Name einer Kopfzeile.")
-        msg[key] = _header(value)
+        msg[key] = header(value)
     return msg
 
 

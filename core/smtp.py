@@ -183,7 +183,12 @@ def send(endpoint: SmtpEndpoint, message: Message) -> dict[str, tuple[int, str]]
     for attempt in (1, 2):
         try:
             conn, reused = _connection(endpoint)
-            refused = conn.send_message(message)
+            try:
+                refused = conn.send_message(message)
+            except smtplib.SMTPNotSupportedError:  # raised before MAIL FROM
+                raise PermanentFailure(
+                    "Der Mailserver nimmt keine Adressen mit Umlauten vor dem @ an (SMTPUTF8)."
+                ) from None
         except smtplib.SMTPServerDisconnected as exc:
             _drop()
             if attempt == 1 and reused:

@@ -122,6 +122,46 @@ def test_message_reads_back_as_composed():
     assert "<b>Änderungen</b>" in received.get_body(("html",)).get_content()
 
 
+def test_international_addresses_are_delivered(make_app, smtp_server):
+    app = make_app(smtp_server.config())
+    sender = address("Müller GmbH", "noreply@kontor.example")
+    with app.app_context():
+        for to in ("info@müller.de", "büro@straße.de"):
+            smtp.send(
+                operator_endpoint(app.config),
+                build_message(sender=sender, to=to, subject="Grüße", text="Hallo"),
+            )
+    idn = smtp_server.inbox.messages[0]
+    first, second = smtp_server.inbox.envelopes
+    assert first.rcpt_tos == ["info@xn--mller-kva.de"] and idn["To"] == "info@xn--mller-kva.de"
+    assert idn["From"].addresses[0].display_name == "Müller GmbH"
+    # IDNA 2008 keeps ß; a local part with umlauts travels as UTF-8 with SMTPUTF8,
+    # and so do its headers (RFC 6532).
+    assert second.rcpt_tos == ["büro@xn--strae-oqa.de"] and "SMTPUTF8" in second.mail_options
+    eai = message_from_string(second.content.decode("utf-8"), policy=policy.default)
+    assert eai["To"] == "büro@xn--strae-oqa.de" and eai["Subject"] == "Grüße"
+    assert eai["From"].addresses[0].display_name == "Müller GmbH"
+
+
+def test_utf8_local_part_needs_a_server_with_smtputf8(make_app, tmp_path):
+    from tests.support.smtp import start_smtp
+
+    server = start_smtp(tmp_path / "plain", smtputf8=False)
+    try:
+        app = make_app(server.config())
+        message = build_message(
+            sender=address("", "noreply@kontor.example"),
+            to="büro@example.com",
+            subject="s",
+            text="t",
+        )
+        with app.app_context(), pytest.raises(PermanentFailure, match="Umlauten vor dem @"):
+            smtp.send(operator_endpoint(app.config), message)
+        assert server.inbox.messages == []
+    finally:
+        server.stop()
+
+
 @pytest.mark.parametrize(
     "headers", [{"X-Info": "a\r\nBcc: opfer@example.com"}, {"X-Info\nBcc": "x"}, {"X Info": "x"}]
 )

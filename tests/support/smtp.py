@@ -115,10 +115,12 @@ def start_smtp(
     ca: trustme.CA | None = None,
     credentials: tuple[str, str] = (USERNAME, PASSWORD),
     starttls: bool = True,
+    smtputf8: bool = True,
 ) -> SmtpServer:
     """Start aiosmtpd on 127.0.0.1 with TLS (STARTTLS or implicit) and AUTH.
 
-    ``starttls=False`` gives a server that offers no encryption at all.
+    ``starttls=False`` gives a server that offers no encryption at all;
+    ``smtputf8=False`` one that does not take UTF-8 addresses.
     """
     tmp.mkdir(parents=True, exist_ok=True)
     if ca is None:
@@ -139,6 +141,7 @@ def start_smtp(
         # smtplib tries every offered mechanism after a failure; aiosmtpd's LOGIN
         # then waits for a second line smtplib never sends. PLAIN is enough.
         "auth_exclude_mechanism": ["LOGIN"],
+        "enable_SMTPUTF8": smtputf8,
     }
     if implicit_tls:
         kwargs["ssl_context"] = ctx
