@@ -34,6 +34,7 @@ from core.db import bind  # noqa: E402
 from core.events import emit  # noqa: E402
 from core.smtp import tls_context  # noqa: E402
 from plugins.notifications.models import Delivery  # noqa: E402
+from tests.support.process import queue_worker  # noqa: E402
 from tests.support.smtp import PASSWORD, USERNAME, start_smtp  # noqa: E402
 
 
@@ -102,16 +103,7 @@ def main() -> None:
     cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "core.cli",
-            "worker",
-            "--workers",
-            str(args.workers),
-            "--worker-type",
-            args.worker_type,
-        ],
+        queue_worker(args.workers, "--worker-type", args.worker_type),
         env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,

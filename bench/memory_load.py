@@ -26,7 +26,15 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.support.process import form_post, gunicorn, kontor, start, stop, wait_for_http  # noqa: E402
+from tests.support.process import (  # noqa: E402
+    gunicorn,
+    kontor,
+    queue_worker,
+    register,
+    start,
+    stop,
+    wait_for_http,
+)
 from tests.support.smtp import free_port  # noqa: E402
 from tests.support.web import TOKEN_RE  # noqa: E402
 
@@ -67,7 +75,7 @@ def main() -> None:
         stderr=subprocess.STDOUT,
     )
     worker = start(
-        [sys.executable, "-m", "core.cli", "worker"],
+        queue_worker(4),
         env,
         ROOT,
         stdout=logs[1].open("w"),
@@ -77,17 +85,7 @@ def main() -> None:
     try:
         wait_for_http(f"{base}/healthz", web)
         owner = requests.Session()
-        form_post(
-            owner,
-            f"{base}/register",
-            {
-                "company_name": "Last GmbH",
-                "first_name": "L",
-                "last_name": "G",
-                "email": "last@example.com",
-                "password": "last-passwort-1",
-            },
-        )
+        register(owner, base, "last@example.com", "last-passwort-1", "Last GmbH")
         for i in range(1000):
             owner.get(f"{base}/account/" if i % 2 else f"{base}/account/subscription", timeout=10)
         rss = [rss_kib(pid) for pid in children(web.pid)]

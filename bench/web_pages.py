@@ -22,7 +22,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.support.process import form_post, gunicorn, kontor, start, stop, wait_for_http  # noqa: E402
+from tests.support.process import gunicorn, kontor, register, start, stop, wait_for_http  # noqa: E402
 from tests.support.smtp import free_port  # noqa: E402
 from tests.support.web import section_urls  # noqa: E402
 
@@ -78,17 +78,7 @@ def main() -> None:
     try:
         wait_for_http(f"{base}/healthz", ours)
         browser = requests.Session()
-        form_post(
-            browser,
-            f"{base}/register",
-            {
-                "company_name": "Bench GmbH",
-                "first_name": "B",
-                "last_name": "C",
-                "email": "bench@example.com",
-                "password": "bench-passwort-1",
-            },
-        )
+        register(browser, base, "bench@example.com", "bench-passwort-1", "Bench GmbH")
         cookie = browser.cookies.get("kontor_session")
         for page in pages_list:
             html = browser.get(base + page, timeout=10).text

@@ -15,14 +15,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from core import create_app
-from core.accounts import register
+from core.accounts import invite_user, register
 from core.cli import apply_migrations
 from core.db import bind
-from tests.support.web import login
+from tests.support.web import SERVICE_TOKEN, login
 
 pytest_plugins = ("tests.support.browser", "tests.support.mailservers")
 
-SERVICE_TOKEN = "test-service-token-0123456789"
 PASSWORD = "richtig-geheim-123"
 
 
@@ -173,7 +172,6 @@ def roomy_owner(app: Flask, owner: Any) -> Any:
 @pytest.fixture
 def member_client(app: Flask, roomy_owner: Any) -> FlaskClient:
     """A client logged in as a plain member of the owner's account."""
-    from core.accounts import invite_user
     from core.auth import hash_password
     from core.models import User
 
@@ -183,3 +181,13 @@ def member_client(app: Flask, roomy_owner: Any) -> FlaskClient:
     client = app.test_client()
     assert login(client, "mia@example.com", PASSWORD).status_code == 302
     return client
+
+
+@pytest.fixture
+def foreign_member(app: Flask, make_owner: Callable[..., Any]) -> Any:
+    """A member of another account, "Fremd AG", that the logged-in owner must never reach."""
+    other = make_owner("fremd@example.com", company="Fremd AG")
+    upgrade(app, other.account)
+    with app.app_context(), bind(app).connection_context():
+        member, _ = invite_user(other.account, "Vic", "Tim", "vic@example.com", "member")
+    return member

@@ -9,8 +9,7 @@ from core.db import bind
 from core.models import Event
 from core.types import EventType, PlannedDelivery
 from tests.conftest import SERVICE_TOKEN
-
-AUTH = {"Authorization": f"Bearer {SERVICE_TOKEN}"}
+from tests.support.web import AUTH
 
 
 class Recorder:

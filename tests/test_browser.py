@@ -10,8 +10,8 @@ from pathlib import Path
 
 import requests
 
-from tests.conftest import SERVICE_TOKEN
 from tests.support.process import wait_until
+from tests.support.web import AUTH
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOTS = ROOT / "docs" / "screenshots"
@@ -60,16 +60,15 @@ def test_new_user_walks_every_section(live, page, smtp_server):
     expect(page.get_by_label("Angenommene Angebote: Per Smartphone")).to_be_checked()
     expect(page.get_by_label("Gesendete Mahnungen: Per E-Mail")).not_to_be_checked()
 
-    auth = {"Authorization": f"Bearer {SERVICE_TOKEN}"}
     account = requests.get(
         f"{live.url}/api/v1/accounts",
         params={"email": "jana@example.com"},
-        headers=auth,
+        headers=AUTH,
         timeout=10,
     ).json()["accounts"][0]
     response = requests.post(
         f"{live.url}/api/v1/accounts/{account['id']}/events",
-        headers=auth,
+        headers=AUTH,
         json={"type": "quote.accepted", "data": {"Angebot": "AN-7"}},
         timeout=10,
     )
@@ -212,13 +211,12 @@ def test_blocked_downgrade_lists_blockers(live, page):
     page.get_by_label("Premium").check()
     page.get_by_role("button", name="Vorschau anzeigen").click()
     page.get_by_role("button", name="Wechsel bestätigen").click()
-    auth = {"Authorization": f"Bearer {SERVICE_TOKEN}"}
     account = requests.get(
-        f"{live.url}/api/v1/accounts", params={"email": "pia@example.com"}, headers=auth, timeout=10
+        f"{live.url}/api/v1/accounts", params={"email": "pia@example.com"}, headers=AUTH, timeout=10
     ).json()["accounts"][0]
     requests.put(
         f"{live.url}/api/v1/accounts/{account['id']}/usage",
-        headers=auth,
+        headers=AUTH,
         json={"storage_bytes": 3_000_000_000, "webshops": 2},
         timeout=10,
     )

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-from core.accounts import invite_user
 from core.db import bind
 from core.models import Account, User
-from tests.conftest import upgrade
 from tests.support.web import csrf_token, submit
 
 
-def test_user_of_one_account_cannot_remove_user_of_another(app, user_client, make_owner):
-    other_owner = make_owner("b@example.com", company="Firma B")
-    upgrade(app, other_owner.account)
-    with app.app_context(), bind(app).connection_context():
-        victim, _ = invite_user(other_owner.account, "Vic", "Tim", "vic@example.com", "member")
+def test_user_of_one_account_cannot_remove_user_of_another(app, user_client, foreign_member):
+    victim = foreign_member
     token = csrf_token(user_client, "/account/users")
     response = user_client.post(
         f"/account/users/{victim.id}/remove", data={"csrf_token": token}, follow_redirects=True

@@ -3,12 +3,7 @@ header-safe addresses, and a real huey consumer delivering from the outbox."""
 
 from __future__ import annotations
 
-import mailbox
-import subprocess
-import sys
-import time
 from email import message_from_string, policy
-from pathlib import Path
 
 import pytest
 
@@ -17,8 +12,9 @@ from core.db import bind
 from core.mail import address, build_message, operator_endpoint
 from core.outbox import MailOutbox
 from core.types import PermanentFailure, TemporaryFailure
-from tests.support.process import app_env
-from tests.support.web import submit
+from tests.conftest import PASSWORD
+from tests.support.process import maildir_messages, run_worker_until
+from tests.support.web import invite, login
 
 
 def _message(to="kunde@example.com"):
@@ -179,39 +175,14 @@ def test_subject_with_newline_is_refused():
 
 def test_real_huey_consumer_delivers_invitation(make_app, roomy_owner, tmp_path):
     owner = roomy_owner
-    config = {"KONTOR_QUEUE_URL": f"sqlite:///{tmp_path / 'queue.db'}"}
-    app = make_app(config)
-    from tests.conftest import PASSWORD
-    from tests.support.web import login
-
+    app = make_app({"KONTOR_QUEUE_URL": f"sqlite:///{tmp_path / 'queue.db'}"})
     client = app.test_client()
     login(client, owner.email, PASSWORD)
-    response = submit(
-        client,
-        "/account/users",
-        {"first_name": "Max", "last_name": "Meier", "email": "max@example.com", "role": "member"},
-    )
-    assert response.status_code == 302
-    maildir = Path(app.config["KONTOR_INSTANCE_PATH"]) / "mail"
-    assert not maildir.exists() or len(mailbox.Maildir(maildir)) == 0  # not sent in the request
+    assert invite(client).status_code == 302
+    assert maildir_messages(app) == []  # not sent in the request
 
-    env = app_env(app)
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "core.cli", "worker", "--workers", "1"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if maildir.exists() and len(mailbox.Maildir(maildir)) == 1:
-                break
-            time.sleep(0.2)
-    finally:
-        worker.terminate()
-        worker.wait(timeout=10)
-    [message] = list(mailbox.Maildir(maildir))
+    assert run_worker_until(app, lambda: len(maildir_messages(app)) == 1)
+    [message] = maildir_messages(app)
     assert message["To"] == "max@example.com"
     with app.app_context(), bind(app).connection_context():
         [row] = MailOutbox.select()

@@ -14,9 +14,7 @@ from schemathesis.checks import (
     unsupported_method,
 )
 
-from tests.conftest import SERVICE_TOKEN
-
-AUTH = {"Authorization": f"Bearer {SERVICE_TOKEN}"}
+from tests.support.web import AUTH
 
 
 @pytest.fixture

@@ -3,10 +3,8 @@ plus a worker sharing one database and one Redis."""
 
 from __future__ import annotations
 
-import mailbox
 import secrets
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,17 +15,20 @@ from core.db import bind
 from core.outbox import MailOutbox
 from tests.conftest import PASSWORD, SERVICE_TOKEN, upgrade
 from tests.support.process import (
-    app_env,
     form_post,
     gunicorn,
     kontor,
+    maildir_messages,
+    queue_worker,
+    register,
+    run_worker_until,
     start,
     stop,
     wait_for_http,
     wait_until,
 )
 from tests.support.smtp import free_port
-from tests.support.web import TOKEN_RE, login, submit
+from tests.support.web import AUTH, TOKEN_RE, invite, login
 
 ROOT = Path(__file__).resolve().parent.parent
 REDIS = "redis://127.0.0.1:6379"
@@ -52,27 +53,9 @@ def test_redis_queue_with_real_consumer(make_app, owner, redis_db):
     upgrade(app, owner.account)
     client = app.test_client()
     login(client, owner.email, PASSWORD)
-    response = submit(
-        client,
-        "/account/users",
-        {"first_name": "Max", "last_name": "Meier", "email": "max@example.com", "role": "member"},
-    )
-    assert response.status_code == 302
+    assert invite(client).status_code == 302
     assert redis_client.Redis.from_url(redis_db).dbsize() >= 1  # waiting in Redis
-    maildir = Path(app.config["KONTOR_INSTANCE_PATH"]) / "mail"
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "core.cli", "worker", "--workers", "1"],
-        env=app_env(app),
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        delivered = wait_until(lambda: maildir.exists() and len(mailbox.Maildir(maildir)) == 1)
-    finally:
-        worker.terminate()
-        worker.wait(timeout=10)
-    assert delivered
+    assert run_worker_until(app, lambda: len(maildir_messages(app)) == 1)
     with app.app_context(), bind(app).connection_context():
         assert [row.status for row in MailOutbox.select()] == ["sent"]
 
@@ -114,7 +97,7 @@ def test_two_instances_one_worker(tmp_path, database_url, redis_db, smtp_server)
     ]
     procs.append(
         start(
-            [sys.executable, "-m", "core.cli", "worker", "--workers", "2"],
+            queue_worker(2),
             env,
             ROOT,
             stdout=subprocess.DEVNULL,
@@ -127,17 +110,7 @@ def test_two_instances_one_worker(tmp_path, database_url, redis_db, smtp_server)
             wait_for_http(f"{base}/healthz", proc)
         browser = requests.Session()
         assert (
-            form_post(
-                browser,
-                f"{a}/register",
-                {
-                    "company_name": "Zwei Instanzen GmbH",
-                    "first_name": "Z",
-                    "last_name": "I",
-                    "email": "zwei@example.com",
-                    "password": PASSWORD,
-                },
-            ).status_code
+            register(browser, a, "zwei@example.com", PASSWORD, "Zwei Instanzen GmbH").status_code
             == 302
         )
         # A login made on A works on B.
@@ -168,14 +141,14 @@ def test_two_instances_one_worker(tmp_path, database_url, redis_db, smtp_server)
         account_id = requests.get(
             f"{a}/api/v1/accounts",
             params={"email": "zwei@example.com"},
-            headers={"Authorization": f"Bearer {SERVICE_TOKEN}"},
+            headers=AUTH,
             timeout=10,
         ).json()["accounts"][0]["id"]
         for base in (a, b):
             response = requests.post(
                 f"{base}/api/v1/accounts/{account_id}/events",
                 timeout=10,
-                headers={"Authorization": f"Bearer {SERVICE_TOKEN}"},
+                headers=AUTH,
                 json={"type": "quote.accepted", "idempotency_key": "angebot-1"},
             )
             assert response.status_code == 202

@@ -9,7 +9,7 @@ from pathlib import Path
 import requests
 
 from tests.conftest import PASSWORD
-from tests.support.process import form_post, gunicorn, kontor, start, stop, wait_for_http
+from tests.support.process import form_post, gunicorn, kontor, register, start, stop, wait_for_http
 from tests.support.smtp import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,17 +54,7 @@ def test_gunicorn_two_workers_serves_health_and_login(tmp_path, database_url):
         ready = requests.get(f"{base}/readyz", timeout=5)
         assert ready.status_code == 200 and ready.json()["checks"]["database"] == "ok"
         browser = requests.Session()
-        response = form_post(
-            browser,
-            f"{base}/register",
-            {
-                "company_name": "Gunicorn GmbH",
-                "first_name": "G",
-                "last_name": "U",
-                "email": "g@example.com",
-                "password": PASSWORD,
-            },
-        )
+        response = register(browser, base, "g@example.com", PASSWORD, "Gunicorn GmbH")
         assert response.status_code == 302
         fresh = requests.Session()
         response = form_post(

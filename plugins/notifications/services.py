@@ -84,20 +84,27 @@ def dispatch(event: Event) -> list[PlannedDelivery]:
     for ch in channels():
         if not _choice(chosen.get(ch.key), event.type, ch.key):
             continue
-        target = ch.target(account)
-        row = Delivery.create(
-            account=account,
-            event=event,
-            event_type=event.type,
-            channel=ch.key,
-            target=target,
-            status="pending" if target else "skipped",
-            error="" if target else str(ch.missing_target),
-        )
-        if target:
-            enqueue(DELIVER_JOB, delivery_id=row.id)
-        planned.append(PlannedDelivery(ch.key, target, row.status))
+        row = _queue(account, event, event.type, ch)
+        planned.append(PlannedDelivery(ch.key, row.target, row.status))
     return planned
+
+
+def _queue(account: Account, event: Event | None, event_type: str, ch: Channel) -> Delivery:
+    """One outbox row for ``ch``, handed to the worker after commit; "skipped"
+    with the reason when the account has no target for the channel."""
+    target = ch.target(account)
+    row = Delivery.create(
+        account=account,
+        event=event,
+        event_type=event_type,
+        channel=ch.key,
+        target=target,
+        status="pending" if target else "skipped",
+        error="" if target else str(ch.missing_target),
+    )
+    if target:
+        enqueue(DELIVER_JOB, delivery_id=row.id)
+    return row
 
 
 def render(event_type: str, data: Mapping[str, Any], account: Account) -> Notification:
@@ -190,20 +197,8 @@ def send_test(account: Account, channel_key: str) -> Delivery:
     ch = channel(channel_key)
     if ch is None:
         raise ValueError(channel_key)
-    target = ch.target(account)
     with database.atomic():
-        row = Delivery.create(
-            account=account,
-            event=None,
-            event_type="notifications.test",
-            channel=ch.key,
-            target=target,
-            status="pending" if target else "skipped",
-            error="" if target else str(ch.missing_target),
-        )
-        if target:
-            enqueue(DELIVER_JOB, delivery_id=row.id)
-    return row
+        return _queue(account, None, "notifications.test", ch)
 
 
 def log_page(account: Account, page: int, per_page: int = 20) -> tuple[list[Delivery], bool]:

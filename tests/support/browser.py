@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -12,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import SERVICE_TOKEN, require_binary
-from tests.support.process import ROOT, gunicorn, kontor, start, stop, wait_for_http
+from tests.support.process import ROOT, gunicorn, kontor, queue_worker, start, stop, wait_for_http
 from tests.support.smtp import free_port
 
 CHROMIUM = "/usr/bin/chromium"
@@ -62,7 +61,7 @@ def serve(tmp_path: Path, database_url: str | None, extra: dict[str, str]) -> It
     )
     worker_log = (tmp_path / "worker.log").open("w")
     worker = start(
-        [sys.executable, "-m", "core.cli", "worker", "--workers", "2"],
+        queue_worker(2),
         env,
         ROOT,
         stdout=worker_log,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import mailbox
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from email.message import Message
 from pathlib import Path
 
 import requests
@@ -57,6 +59,19 @@ def form_post(session: requests.Session, url: str, data: dict[str, str]) -> requ
     return session.post(url, data={"csrf_token": token, **data}, timeout=10, allow_redirects=False)
 
 
+def register(
+    session: requests.Session, base: str, email: str, password: str, company: str
+) -> requests.Response:
+    """Register an account through the sign-up form of a running server."""
+    fields = {"company_name": company, "first_name": "A", "last_name": "B"}
+    return form_post(session, f"{base}/register", {**fields, "email": email, "password": password})
+
+
+def queue_worker(threads: int = 1, *options: str) -> list[str]:
+    """The command line for ``kontor worker`` with ``threads`` threads (or processes)."""
+    return [sys.executable, "-m", "core.cli", "worker", "--workers", str(threads), *options]
+
+
 def app_env(app: object, **extra: str) -> dict[str, str]:
     """Environment for a child process that must use the same database and queue."""
     config = app.config  # type: ignore[attr-defined]
@@ -66,7 +81,7 @@ def app_env(app: object, **extra: str) -> dict[str, str]:
     return env
 
 
-def wait_until(check, seconds: float = 30, interval: float = 0.2) -> bool:
+def wait_until(check: Callable[[], object], seconds: float = 30, interval: float = 0.2) -> bool:
     """Poll ``check()`` until it is true or the time is up; return the last result."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -77,6 +92,28 @@ def wait_until(check, seconds: float = 30, interval: float = 0.2) -> bool:
 
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_worker_until(app: object, check: Callable[[], bool], threads: int = 1) -> bool:
+    """Run a real ``kontor worker`` on the app's database and queue until ``check()``."""
+    proc = subprocess.Popen(
+        queue_worker(threads),
+        env=app_env(app),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        return wait_until(check)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def maildir_messages(app: object) -> list[Message]:
+    """The mails the app dropped into its instance Maildir (no mail server set)."""
+    folder = Path(app.config["KONTOR_INSTANCE_PATH"]) / "mail"  # type: ignore[attr-defined]
+    return list(mailbox.Maildir(folder)) if folder.exists() else []
 
 
 def kontor(env: Mapping[str, str], *args: str, stdin: str = "") -> str:

@@ -1,4 +1,4 @@
-"""Helpers for driving forms through the Flask test client."""
+"""Helpers for driving forms and the service API through the Flask test client."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
+SERVICE_TOKEN = "test-service-token-0123456789"
+AUTH = {"Authorization": f"Bearer {SERVICE_TOKEN}"}
 TOKEN_RE = re.compile(r'name="[\w-]*csrf_token"(?: type="hidden")? value="([^"]+)"')
 
 
@@ -29,6 +31,23 @@ def submit(
 
 def login(client: FlaskClient, email: str, password: str) -> Any:
     return submit(client, "/login", {"email": email, "password": password})
+
+
+def invite(client: FlaskClient, email: str = "max@example.com", role: str = "member") -> Any:
+    """Invite a user from the Benutzer page (queues the invitation mail)."""
+    return submit(
+        client,
+        "/account/users",
+        {"first_name": "Max", "last_name": "Meier", "email": email, "role": role},
+    )
+
+
+def send_customer_mail(client: FlaskClient, account_id: int, body: dict[str, Any]) -> Any:
+    """POST a customer mail to the service API; return its state as the API reports it."""
+    url = f"/api/v1/accounts/{account_id}/mails"
+    posted = client.post(url, headers=AUTH, json=body)
+    assert posted.status_code == 202, posted.get_data(as_text=True)
+    return client.get(f"{url}/{posted.json['id']}", headers=AUTH).json
 
 
 def section_urls(app: object) -> list[str]:

@@ -13,12 +13,9 @@ import pytest
 
 from core.db import bind
 from plugins.mail_transport.models import MailSettings
-from tests.conftest import SERVICE_TOKEN
 from tests.support.mailservers import OWN_EMAIL, OWN_PASSWORD, allowed, own_settings
 from tests.support.smtp import free_port, start_smtp
-from tests.support.web import csrf_token, submit
-
-AUTH = {"Authorization": f"Bearer {SERVICE_TOKEN}"}
+from tests.support.web import AUTH, csrf_token, send_customer_mail, submit
 
 
 def _text(html: str) -> str:
@@ -96,26 +93,22 @@ def test_connect_send_and_copy_to_sent(mail_app, client, owner, own_smtp, doveco
     assert "Eigenen E-Mail-Account nutzen: Ja" in sub_page
 
     api = mail_app.test_client()
-    posted = api.post(
-        f"/api/v1/accounts/{owner.account_id}/mails",
-        headers=AUTH,
-        json={
+    status = send_customer_mail(
+        api,
+        owner.account_id,
+        {
             "to": "rechnung@kunde.example",
             "subject": "Ihre Rechnung RE-1",
             "text": "Guten Tag, anbei Ihre Rechnung.",
             "customer_ref": "K-100",
         },
     )
-    assert posted.status_code == 202
     [message] = own_smtp.inbox.messages
     assert message["From"] == f"Muster GmbH <{OWN_EMAIL}>"
     assert message["To"] == "rechnung@kunde.example"
     [copy] = _sent_folder(dovecot)
     assert b"Ihre Rechnung RE-1" in copy
 
-    status = api.get(
-        f"/api/v1/accounts/{owner.account_id}/mails/{posted.json['id']}", headers=AUTH
-    ).json
     assert status["status"] == "sent" and status["transport"] == "own"
     assert status["message_id"] == message["Message-ID"] and status["note"] is None
     hist = api.get(f"/api/v1/accounts/{owner.account_id}/customers/K-100/emails", headers=AUTH).json
@@ -233,14 +226,9 @@ def test_no_silent_switch_when_own_server_is_down(
     _connect(client)
     own_smtp.stop()
     api = mail_app.test_client()
-    posted = api.post(
-        f"/api/v1/accounts/{owner.account_id}/mails",
-        headers=AUTH,
-        json={"to": "a@kunde.example", "subject": "S", "text": "T"},
+    status = send_customer_mail(
+        api, owner.account_id, {"to": "a@kunde.example", "subject": "S", "text": "T"}
     )
-    status = api.get(
-        f"/api/v1/accounts/{owner.account_id}/mails/{posted.json['id']}", headers=AUTH
-    ).json
     assert status["status"] == "pending" and status["transport"] == "own"
     assert smtp_server.inbox.messages == []  # the operator's server was never used
 

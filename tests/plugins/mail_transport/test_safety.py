@@ -7,11 +7,9 @@ import pytest
 from core.db import bind
 from plugins.mail_transport import guard
 from plugins.mail_transport.presets import for_address
-from tests.conftest import PASSWORD, SERVICE_TOKEN
+from tests.conftest import PASSWORD
 from tests.support.mailservers import own_settings
-from tests.support.web import csrf_token, login, submit
-
-AUTH = {"Authorization": f"Bearer {SERVICE_TOKEN}"}
+from tests.support.web import AUTH, csrf_token, login, send_customer_mail, submit
 
 
 @pytest.mark.parametrize(
@@ -108,17 +106,16 @@ def test_service_server_from_reply_to_and_name_in_quotes(make_app, owner, smtp_s
         ).status_code
         == 302
     )
-    response = app.test_client().post(
-        f"/api/v1/accounts/{owner.account_id}/mails",
-        headers=AUTH,
-        json={
+    send_customer_mail(
+        app.test_client(),
+        owner.account_id,
+        {
             "to": ["a@kunde.example", "b@kunde.example"],
             "subject": "Angebot",
             "text": "Hallo",
             "customer_ref": "K-7",
         },
     )
-    assert response.status_code == 202
     [message] = smtp_server.inbox.messages
     [sender] = message["From"].addresses
     assert sender.addr_spec == "noreply@kontor.example"
@@ -131,14 +128,11 @@ def test_refused_recipients_are_recorded_one_by_one(make_app, owner, smtp_server
     app = make_app(smtp_server.config())
     smtp_server.inbox.reject_rcpt["weg@kunde.example"] = "550 5.1.1 unknown"
     api = app.test_client()
-    posted = api.post(
-        f"/api/v1/accounts/{owner.account_id}/mails",
-        headers=AUTH,
-        json={"to": ["da@kunde.example", "weg@kunde.example"], "subject": "S", "text": "T"},
+    status = send_customer_mail(
+        api,
+        owner.account_id,
+        {"to": ["da@kunde.example", "weg@kunde.example"], "subject": "S", "text": "T"},
     )
-    status = api.get(
-        f"/api/v1/accounts/{owner.account_id}/mails/{posted.json['id']}", headers=AUTH
-    ).json
     assert status["status"] == "sent"
     by_address = {r["address"]: r for r in status["recipients"]}
     assert by_address["da@kunde.example"]["status"] == "sent"
@@ -152,14 +146,9 @@ def test_permanent_failure_emits_delivery_failed(make_app, owner, smtp_server):
     app = make_app(smtp_server.config())
     smtp_server.inbox.reject_rcpt["weg@kunde.example"] = "550 5.1.1 unknown"
     api = app.test_client()
-    posted = api.post(
-        f"/api/v1/accounts/{owner.account_id}/mails",
-        headers=AUTH,
-        json={"to": "weg@kunde.example", "subject": "S", "text": "T"},
+    status = send_customer_mail(
+        api, owner.account_id, {"to": "weg@kunde.example", "subject": "S", "text": "T"}
     )
-    status = api.get(
-        f"/api/v1/accounts/{owner.account_id}/mails/{posted.json['id']}", headers=AUTH
-    ).json
     assert status["status"] == "failed"
     with app.app_context(), bind(app).connection_context():
         [row] = Delivery.select().where(Delivery.event_type == "mail.delivery_failed")

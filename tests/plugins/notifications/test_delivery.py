@@ -13,11 +13,8 @@ from core.events import emit
 from core.models import Account
 from plugins.notifications import services
 from plugins.notifications.models import Delivery
-from tests.conftest import SERVICE_TOKEN
 from tests.support.smtp import free_port, start_smtp
-from tests.support.web import submit
-
-AUTH = {"Authorization": f"Bearer {SERVICE_TOKEN}"}
+from tests.support.web import AUTH, submit
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import subprocess
 import sys
-from pathlib import Path
 
 from core.db import bind, utcnow
 from core.events import emit
@@ -13,9 +12,7 @@ from core.models import Account
 from plugins.notifications import services
 from plugins.notifications.models import Delivery
 from tests.support.crash_plugin import CrashPlugin
-from tests.support.process import app_env
-
-ROOT = Path(__file__).resolve().parents[3]
+from tests.support.process import ROOT, app_env
 
 
 def _run_worker(app, crash_file):

@@ -11,9 +11,9 @@ from core.models import Account
 from plugins.notifications.models import Delivery
 from plugins.remote_support import services
 from plugins.remote_support.models import AccessLog, Grant
-from tests.conftest import PASSWORD, SERVICE_TOKEN
+from tests.conftest import PASSWORD
 from tests.plugins.remote_support.conftest import STAFF_PASSWORD, grant_access, start_session
-from tests.support.web import csrf_token, login, submit
+from tests.support.web import AUTH, csrf_token, login, submit
 
 BANNER = "Support-Sitzung: Susi Support im Auftrag von Muster GmbH"
 
@@ -284,7 +284,7 @@ def test_support_access_api(app, user_client, owner):
     grant_access(user_client, scope="read")
     response = app.test_client().get(
         f"/api/v1/accounts/{owner.account_id}/support-access",
-        headers={"Authorization": f"Bearer {SERVICE_TOKEN}"},
+        headers=AUTH,
     )
     assert response.status_code == 200
     assert response.json["granted"] is True and response.json["grant"]["scope"] == "read"

@@ -16,10 +16,8 @@ from core.models import Account, User
 from plugins.notifications.models import Delivery
 from plugins.subscriptions import services
 from plugins.subscriptions.models import BillingInfo, BillingRecord, Subscription
-from tests.conftest import SERVICE_TOKEN, upgrade
-from tests.support.web import csrf_token, submit
-
-AUTH = {"Authorization": f"Bearer {SERVICE_TOKEN}"}
+from tests.conftest import upgrade
+from tests.support.web import AUTH, csrf_token, invite, submit
 
 
 def _sub(app, account_id):
@@ -177,11 +175,7 @@ def test_thresholds_emit_once_per_threshold_and_period(app, owner):
 
 
 def test_seat_limit_refuses_with_clear_message(app, user_client, owner):
-    response = submit(
-        user_client,
-        "/account/users",
-        {"first_name": "A", "last_name": "B", "email": "x@example.com", "role": "member"},
-    )
+    response = invite(user_client, "x@example.com")
     assert response.status_code == 422
     assert "Ihr Tarif erlaubt höchstens 1 Benutzer." in response.get_data(as_text=True)
 
