@@ -79,10 +79,11 @@ def main() -> None:
         wait_for_http(f"{base}/healthz", ours)
         browser = requests.Session()
         register(browser, base, "bench@example.com", "bench-passwort-1", "Bench GmbH")
-        cookie = browser.cookies.get("kontor_session")
         for page in pages_list:
             html = browser.get(base + page, timeout=10).text
             (pages / (page.strip("/").replace("/", "_") + ".html")).write_text(html)
+        # The cookie a browser holds now (with its form token), sent unchanged by wrk.
+        cookie = browser.cookies.get("kontor_session")
         results = {
             page: wrk(base + page, args.seconds, args.connections, cookie) for page in pages_list
         }

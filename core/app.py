@@ -24,6 +24,7 @@ from core import auth, db, logs
 from core.api import API_PREFIX, handle_http_error
 from core.config import load_config
 from core.formatting import berlin_time
+from core.pagecache import PageCache
 from core.plugins import KontorPluginManager, build_plugin_manager
 from core.queue import Queue
 from core.ratelimit import limiter
@@ -48,6 +49,7 @@ class Kontor:
     queue: Queue | None = None
     sections: list[Section] = field(default_factory=list)
     event_types: list[EventType] | None = None
+    page_cache: PageCache | None = None
     cache: dict[str, Any] = field(default_factory=dict)  # per-app data plugins derive once
 
     def schemas(self) -> list[Schema]:
@@ -80,6 +82,8 @@ def create_app(config: Mapping[str, Any] | None = None, plugins: Sequence[object
     pm = build_plugin_manager(cfg["KONTOR_DISABLED_PLUGINS"], plugins)
     pm.hook.kontor_check_config(config=cfg)
     kontor = Kontor(pm=pm, database=db.open_database(cfg["KONTOR_DATABASE_URL"]))
+    if cfg["KONTOR_PAGE_CACHE_SECONDS"]:
+        kontor.page_cache = PageCache(cfg["KONTOR_PAGE_CACHE_SECONDS"])
     app.extensions["kontor"] = kontor
     app.plugin_manager = pm  # type: ignore[attr-defined]
     logs.init_app(app)

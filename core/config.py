@@ -186,6 +186,9 @@ def load_config(
     cfg["KONTOR_SESSION_LIFETIME_HOURS"] = _int(
         "KONTOR_SESSION_LIFETIME_HOURS", raw("KONTOR_SESSION_LIFETIME_HOURS", "336"), 1, 8760
     )
+    cfg["KONTOR_PAGE_CACHE_SECONDS"] = _int(
+        "KONTOR_PAGE_CACHE_SECONDS", raw("KONTOR_PAGE_CACHE_SECONDS", "5"), 0, 300
+    )
 
     # Flask's own names, derived from ours.
     cfg["MAX_CONTENT_LENGTH"] = cfg["KONTOR_MAX_CONTENT_LENGTH"]
@@ -193,6 +196,9 @@ def load_config(
     cfg["SESSION_COOKIE_HTTPONLY"] = True
     cfg["SESSION_COOKIE_SAMESITE"] = "Lax"
     cfg["SESSION_COOKIE_NAME"] = "kontor_session"
+    # The cookie lives as long as the server-side session it names (set at
+    # login); re-signing it on every request would not extend that session.
+    cfg["SESSION_REFRESH_EACH_REQUEST"] = False
     cfg["WTF_CSRF_TIME_LIMIT"] = None
     cfg["WTF_CSRF_SSL_STRICT"] = cfg["KONTOR_COOKIE_SECURE"]
     cfg["RATELIMIT_STORAGE_URI"] = cfg["KONTOR_RATELIMIT_STORAGE_URL"]

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import inspect
+import itertools
+import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -22,8 +24,24 @@ from playhouse.pool import PooledPostgresqlDatabase
 database = peewee.DatabaseProxy()
 
 
+_serials = itertools.count(1)
+
+
+class _Connection(sqlite3.Connection):
+    """A SQLite connection with a serial number, so a :meth:`version` read on
+    it is never mistaken for one read on an earlier connection."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.serial = next(_serials)
+
+
 class KontorSqliteDatabase(peewee.SqliteDatabase):
     """SQLite whose transactions take the write lock up front."""
+
+    def __init__(self, database: str, **kwargs: Any) -> None:
+        kwargs.setdefault("factory", _Connection)
+        super().__init__(database, **kwargs)
 
     def begin(self, lock_type: str | None = None) -> None:
         # Every transaction (also through the proxy) takes the write lock at
@@ -35,12 +53,31 @@ class KontorSqliteDatabase(peewee.SqliteDatabase):
         """SQLite serialises writers already; no row lock is needed."""
         return query
 
+    def version(self) -> Hashable:
+        """A value that differs whenever the database may have changed since
+        it was last read on this thread's connection.
+
+        ``data_version`` changes when another connection (any thread or
+        process) commits; ``total_changes`` counts this connection's own rows.
+        """
+        conn = self.connection()
+        (data_version,) = conn.execute("PRAGMA data_version").fetchone()
+        return (conn.serial, data_version, conn.total_changes)
+
 
 class KontorPostgresDatabase(PooledPostgresqlDatabase):
     """Pooled PostgreSQL; ``for_update`` locks the selected rows."""
 
     def for_update(self, query: peewee.Select) -> peewee.Select:
         return query.for_update()
+
+    def version(self) -> Hashable:
+        """A value that differs whenever the database may have changed.
+
+        The current snapshot changes when any transaction that writes starts
+        or ends, anywhere in the cluster (more changes than needed, never fewer).
+        """
+        return self.execute_sql("SELECT pg_current_snapshot()::text").fetchone()[0]
 
 
 def open_database(url: str) -> peewee.Database:

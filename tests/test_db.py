@@ -62,3 +62,17 @@ def test_kept_connection_sees_writes_of_other_connections(app, user_client, owne
         Account.update(company_name="Umbenannt KG").where(Account.id == owner.account_id).execute()
     page = user_client.get("/account/company").text
     assert "Umbenannt KG" in page and "Muster GmbH" not in page
+
+
+def test_version_changes_with_every_commit_and_only_then(app, ctx, owner):
+    db = bind(app)
+    before = db.version()
+    Account.select().where(Account.id == owner.account_id).get()
+    assert db.version() == before  # reads change nothing
+    RENAME.execute(owner.account_id, "Eigene Verbindung GmbH")
+    after_own = db.version()
+    assert after_own != before  # this connection's own write
+    other = open_database(app.config["KONTOR_DATABASE_URL"])
+    with other.connection_context(), other.bind_ctx([Account]):
+        Account.update(company_name="Andere GmbH").where(Account.id == owner.account_id).execute()
+    assert db.version() != after_own  # another connection's commit

@@ -18,6 +18,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.wrappers import Response
 
+from core.pagecache import cached_page
 from core.ratelimit import limiter
 from plugins.remote_support import services
 from plugins.remote_support.forms import (
@@ -101,6 +102,7 @@ def _page(form: GrantForm | None = None, status: int = 200) -> tuple[str, int]:
 
 @bp.get("/account/support")
 @login_required
+@cached_page
 def index() -> tuple[str, int]:
     return _page()
 
