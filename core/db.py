@@ -189,6 +189,7 @@ class Compiled:
         self._build = build
         self._arity = len(inspect.signature(build).parameters)
         self._compiled: dict[type, tuple[peewee.Query, str, list[Any]]] = {}
+        self._builders: dict[type, Any] = {}
         self._lock = threading.Lock()
 
     def _prepare(self, args: tuple[Any, ...]) -> tuple[peewee.Query, str, list[Any]]:
@@ -217,7 +218,22 @@ class Compiled:
     def first(self, *args: Any) -> Any:
         """Run a select; return its first row as peewee would (models, joins), or None."""
         query, sql, params = self._prepare(args)
-        # peewee's own row construction (private, pinned by setup.cfg's range and
-        # tests/test_db.py), so joined models come back exactly as from .first().
-        rows = query._get_cursor_wrapper(database.execute_sql(sql, params))
-        return next(iter(rows), None)
+        cursor = database.execute_sql(sql, params)
+        try:
+            row = cursor.fetchone()
+            if row is None:
+                return None
+            kind = type(database.obj)
+            builder = self._builders.get(kind)
+            if builder is None:
+                # peewee's own row construction (private, pinned by setup.cfg's
+                # range and tests/test_db.py), so joined models come back exactly
+                # as from .first(). Its column plan depends only on the SQL, so it
+                # is worked out once; building a row reads nothing else.
+                builder = query._get_cursor_wrapper(cursor)
+                builder.initialize()
+                builder.cursor = None
+                self._builders[kind] = builder
+            return builder.process_row(row)
+        finally:
+            cursor.close()
