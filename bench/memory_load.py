@@ -2,8 +2,9 @@
 
     apt-get install wrk && python bench/memory_load.py [--seconds 30]
 
-1. Memory: gunicorn with 2 workers; after 1,000 logged-in requests, the RSS of
-   each worker (from /proc).
+1. Memory: gunicorn with 2 workers; after 1,000 and after 10,000 logged-in
+   requests, the RSS of each worker (from /proc), with its pid: the same pids
+   show that no worker was recycled in between.
 2. Load integrity: 2 web workers plus the queue worker on SQLite; for the given
    seconds, concurrent clients mix page loads, form posts (Meine Firma) and
    service-API events (which the queue worker delivers). Counts 5xx answers and
@@ -86,9 +87,11 @@ def main() -> None:
         wait_for_http(f"{base}/healthz", web)
         owner = requests.Session()
         register(owner, base, "last@example.com", "last-passwort-1", "Last GmbH")
-        for i in range(1000):
+        rss = {}
+        for i in range(1, 10_001):
             owner.get(f"{base}/account/" if i % 2 else f"{base}/account/subscription", timeout=10)
-        rss = [rss_kib(pid) for pid in children(web.pid)]
+            if i in (1_000, 10_000):
+                rss[i] = {pid: rss_kib(pid) for pid in children(web.pid)}
         account_id = requests.get(
             f"{base}/api/v1/accounts",
             params={"email": "last@example.com"},
@@ -147,7 +150,9 @@ def main() -> None:
         stop(web)
         stop(worker)
     locked = sum(p.read_text().count("database is locked") for p in logs)
-    print(f"worker RSS after 1000 requests: {', '.join(f'{k / 1024:.1f} MiB' for k in rss)}")
+    for count, workers in rss.items():
+        sizes = ", ".join(f"pid {pid}: {kib / 1024:.1f} MiB" for pid, kib in workers.items())
+        print(f"worker RSS after {count:,} requests: {sizes}")
     print(
         f"load for {args.seconds}s with {args.clients} clients: {counts['requests']} page "
         f"loads, {counts['posts']} form posts, {counts['events']} events"

@@ -9,6 +9,7 @@ token is refused on the next request, wherever the cookie was copied to.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import secrets
 from functools import wraps
@@ -23,7 +24,6 @@ from core.db import Compiled, utcnow
 from core.models import Account, User, UserSession
 
 _hasher = PasswordHasher()  # argon2id with the library's current parameters
-_DUMMY_HASH = _hasher.hash("kontor-timing-equaliser")
 
 login_manager = LoginManager()
 login_manager.login_view = "core.login"
@@ -53,6 +53,15 @@ class SessionUser:
         return getattr(self.user, name)
 
 
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to verify against when there is no user, so both cases take as long.
+
+    Made on first use: hashing at import would cost every worker start 0.2 s.
+    """
+    return _hasher.hash("kontor-timing-equaliser")
+
+
 def hash_password(password: str) -> str:
     """Hash with argon2id."""
     return _hasher.hash(password)
@@ -60,7 +69,7 @@ def hash_password(password: str) -> str:
 
 def verify_password(user: User | None, password: str) -> bool:
     """Check a password; spends the same time when there is no user."""
-    stored = user.password_hash if user is not None and user.password_hash else _DUMMY_HASH
+    stored = user.password_hash if user is not None and user.password_hash else _dummy_hash()
     try:
         ok = _hasher.verify(stored, password)
     except (VerificationError, InvalidHashError):
