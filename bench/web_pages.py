@@ -2,9 +2,10 @@
 
     apt-get install wrk && python bench/web_pages.py [--seconds 10] [--connections 8]
 
-Starts Kontor under gunicorn with 2 workers on SQLite, logs in, and loads each
-settings page with wrk; then serves the very same HTML from a bare Flask app
-(static templates, also gunicorn with 2 workers) and loads it the same way.
+Starts Kontor under gunicorn with 2 workers on SQLite and logs in; serves the
+very same HTML from a bare Flask app (static templates, also gunicorn with 2
+workers); then loads each settings page with wrk, on Kontor and right after on
+the bare app.
 Prints requests per second, p50 and p99 latency, and the ratio ours / bare.
 """
 
@@ -65,16 +66,11 @@ def main() -> None:
     }
     kontor(env, "init")
     port, bare_port = free_port(), free_port()
-    ours = start(
-        gunicorn(port),
-        env,
-        ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
+    ours = start(gunicorn(port), env, ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base, bare_base = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{bare_port}"
     pages = tmp / "pages"
     pages.mkdir()
+    bare = None
     try:
         wait_for_http(f"{base}/healthz", ours)
         browser = requests.Session()
@@ -84,26 +80,24 @@ def main() -> None:
             (pages / (page.strip("/").replace("/", "_") + ".html")).write_text(html)
         # The cookie a browser holds now (with its form token), sent unchanged by wrk.
         cookie = browser.cookies.get("kontor_session")
-        results = {
-            page: wrk(base + page, args.seconds, args.connections, cookie) for page in pages_list
-        }
+        bare = start(
+            gunicorn(bare_port, "bench.bare_app:app"),
+            {"BARE_PAGES": str(pages)},
+            ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for_http(f"{bare_base}/account/", bare)
+        # Each page is loaded on both servers back to back, so a drift in the
+        # machine's speed affects both sides of a ratio alike.
+        results, baseline = {}, {}
+        for page in pages_list:
+            results[page] = wrk(base + page, args.seconds, args.connections, cookie)
+            baseline[page] = wrk(bare_base + page, args.seconds, args.connections, None)
     finally:
         stop(ours)
-    bare = start(
-        gunicorn(bare_port, "bench.bare_app:app"),
-        {"BARE_PAGES": str(pages)},
-        ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for_http(f"http://127.0.0.1:{bare_port}/account/", bare)
-        baseline = {
-            page: wrk(f"http://127.0.0.1:{bare_port}{page}", args.seconds, args.connections, None)
-            for page in pages_list
-        }
-    finally:
-        stop(bare)
+        if bare is not None:
+            stop(bare)
     print(
         f"{'page':26} {'rps':>7} {'p50 ms':>7} {'p99 ms':>7} | {'bare rps':>8} "
         f"{'p50 ms':>7} {'p99 ms':>7} | {'ratio':>5}"

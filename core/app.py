@@ -210,15 +210,20 @@ def _install_error_handlers(app: Flask) -> None:
 
 
 def _install_security_headers(app: Flask) -> None:
+    defaults = [
+        ("Content-Security-Policy", CSP),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "same-origin"),
+        ("X-Frame-Options", "DENY"),
+    ]
+    if app.config["KONTOR_COOKIE_SECURE"]:
+        defaults.append(("Strict-Transport-Security", "max-age=31536000; includeSubDomains"))
+
     @app.after_request
     def headers(response: Response) -> Response:
         h = response.headers
-        h.setdefault("Content-Security-Policy", CSP)
-        h.setdefault("X-Content-Type-Options", "nosniff")
-        h.setdefault("Referrer-Policy", "same-origin")
-        h.setdefault("X-Frame-Options", "DENY")
-        if app.config["KONTOR_COOKIE_SECURE"]:
-            h.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        present = {name.lower() for name, _value in h.items()}  # a view may set its own
+        h.extend([(name, value) for name, value in defaults if name.lower() not in present])
         if not request.path.startswith("/static/"):
             h["Cache-Control"] = "no-store"
         return response

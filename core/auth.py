@@ -18,7 +18,9 @@ from typing import Any, TypeVar
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import Flask, abort, current_app, request, session
+from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager, current_user, login_user, logout_user
+from itsdangerous import URLSafeTimedSerializer
 
 from core.db import Compiled, utcnow
 from core.models import Account, User, UserSession
@@ -171,6 +173,17 @@ def managers_only(view: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, with the signing serializer built once
+    per app instead of on every request (the keys never change while it runs)."""
+
+    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
+        if "kontor.session_serializer" not in app.extensions:
+            app.extensions["kontor.session_serializer"] = super().get_signing_serializer(app)
+        return app.extensions["kontor.session_serializer"]
+
+
 def init_app(app: Flask) -> None:
+    app.session_interface = CookieSessions()
     login_manager.init_app(app)
     app.permanent_session_lifetime = dt.timedelta(hours=app.config["KONTOR_SESSION_LIFETIME_HOURS"])
