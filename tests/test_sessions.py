@@ -80,3 +80,11 @@ def test_login_is_rate_limited_per_address(app, owner):
         statuses.append(login(client, owner.email, "falsch-falsch").status_code)
     assert statuses[:10] == [422] * 10
     assert statuses[10:] == [429, 429]
+
+
+def test_page_loads_do_not_send_the_session_cookie_again(user_client):
+    """The cookie lives as long as the server-side session; it is set when it changes only."""
+    user_client.get("/account/profile")  # puts the form token into the session
+    again = user_client.get("/account/profile")
+    assert again.status_code == 200
+    assert "Set-Cookie" not in again.headers
