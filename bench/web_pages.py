@@ -5,8 +5,8 @@
 
 Starts Kontor under gunicorn with 2 workers on SQLite and logs in; serves the
 very same HTML from a bare Flask app (static templates, also gunicorn with 2
-workers); then loads each settings page with wrk, on Kontor and right after on
-the bare app.
+workers); warms both up for a second per page, then loads each settings page
+with wrk, on Kontor and right after on the bare app.
 Prints requests per second, p50 and p99 latency, and the ratio ours / bare.
 """
 
@@ -98,6 +98,9 @@ def main() -> None:
         # Each page is loaded on both servers back to back, so a drift in the
         # machine's speed affects both sides of a ratio alike.
         results, baseline = {}, {}
+        for page in pages_list:  # warm up both workers of both servers
+            wrk(base + page, 1, args.connections, cookie)
+            wrk(bare_base + page, 1, args.connections, None)
         for page in pages_list:
             results[page] = wrk(base + page, args.seconds, args.connections, cookie)
             baseline[page] = wrk(bare_base + page, args.seconds, args.connections, None)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import peewee
+from babel import Locale
 from flask import Flask, current_app, render_template, request
 from flask_babel import Babel, get_locale
 from flask_babel import gettext as _
@@ -130,9 +131,17 @@ class RowId(IntegerConverter):
         super().__init__(map, *args, **kwargs)
 
 
-def _select_locale() -> str:
+_LOCALES = {code: Locale.parse(code) for code in ("de", "en")}
+
+
+def _select_locale() -> Locale:
+    """German unless the ``kontor_lang`` cookie asks for English.
+
+    A parsed Locale is used by Flask-Babel as it is; parsing the code again on
+    every request would cost more than the rest of choosing the language.
+    """
     lang = request.cookies.get("kontor_lang") if request else None
-    return lang if lang in ("de", "en") else "de"
+    return _LOCALES.get(lang or "de", _LOCALES["de"])
 
 
 def _visible_sections() -> list[Section]:

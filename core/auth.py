@@ -27,7 +27,16 @@ from core.models import Account, User, UserSession
 
 _hasher = PasswordHasher()  # argon2id with the library's current parameters
 
-login_manager = LoginManager()
+
+class _LoginManager(LoginManager):
+    def _session_protection_failed(self) -> bool:
+        # Server-side sessions do this job (``session_protection = None``); the
+        # base class would hash the client's address and user agent on every
+        # request before finding that protection is off.
+        return False
+
+
+login_manager = _LoginManager()
 login_manager.login_view = "core.login"
 login_manager.login_message = None
 login_manager.session_protection = None  # server-side sessions do this job

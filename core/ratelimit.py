@@ -10,7 +10,16 @@ from flask import request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
+from core.pagecache import reading_cached_page
+
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+
+@limiter.request_filter
+def _reading_a_settings_page() -> bool:
+    """Loading a settings page sends nothing and has no limit; skip the limit
+    lookup, which costs as much as serving the page from the page cache."""
+    return reading_cached_page()
 
 
 def login_key() -> str:
