@@ -123,5 +123,7 @@ def cached_page(view: F) -> F:
 
 def reading_cached_page() -> bool:
     """Whether this request is a GET of a view marked :func:`cached_page`."""
+    if request.method != "GET":
+        return False
     view = current_app.view_functions.get(request.endpoint or "")
-    return request.method == "GET" and getattr(view, "kontor_cached_page", False)
+    return getattr(view, "kontor_cached_page", False)
