@@ -10,7 +10,6 @@ A page's work must not depend on how many other accounts exist.
 from __future__ import annotations
 
 import argparse
-import logging
 import statistics
 import sys
 import tempfile
@@ -28,38 +27,22 @@ from core.auth import hash_password  # noqa: E402
 from core.cli import apply_migrations  # noqa: E402
 from core.db import bind, utcnow  # noqa: E402
 from core.models import Account, User  # noqa: E402
+from tests.support.db import statements  # noqa: E402
 from tests.support.web import login, section_urls  # noqa: E402
 
 
-class Counter(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.count = 0
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.count += 1
-
-
 def measure(client, pages: list[str], rounds: int) -> dict[str, tuple[int, float]]:
-    counter = Counter()
-    log = logging.getLogger("peewee")
-    log.addHandler(counter)
-    log.setLevel(logging.DEBUG)
     results = {}
-    try:
-        for page in pages:
-            client.get(page)  # warm up (first use creates rows such as the subscription)
-            counter.count = 0
+    for page in pages:
+        client.get(page)  # warm up (first use creates rows such as the subscription)
+        with statements() as sql:
             assert client.get(page).status_code == 200, page
-            queries = counter.count
-            times = []
-            for _ in range(rounds):
-                start = time.perf_counter()
-                client.get(page)
-                times.append(time.perf_counter() - start)
-            results[page] = (queries, statistics.median(times) * 1000)
-    finally:
-        log.removeHandler(counter)
+        times = []
+        for _ in range(rounds):
+            start = time.perf_counter()
+            client.get(page)
+            times.append(time.perf_counter() - start)
+        results[page] = (len(sql), statistics.median(times) * 1000)
     return results
 
 

@@ -12,7 +12,6 @@ import datetime as dt
 import functools
 import hashlib
 import secrets
-from functools import wraps
 from typing import Any, TypeVar
 
 from argon2 import PasswordHasher
@@ -173,7 +172,7 @@ def _load_user(token: str) -> SessionUser | None:
 def managers_only(view: F) -> F:
     """Refuse the view (403) unless the current user is owner or admin."""
 
-    @wraps(view)  # type: ignore[arg-type]
+    @functools.wraps(view)  # type: ignore[arg-type]
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if not current_user.is_authenticated or not current_user.is_manager:
             abort(403)

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import logging
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 
@@ -13,32 +10,8 @@ from core.db import bind, open_database
 from core.models import Account, User
 from core.pagecache import PageCache
 from tests.conftest import PASSWORD
+from tests.support.db import statements
 from tests.support.web import csrf_token, login, submit
-
-
-class _Statements(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.sql: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.name == "peewee":  # not the pool's messages
-            self.sql.append(str(record.msg))
-
-
-@contextmanager
-def statements() -> Iterator[list[str]]:
-    """The SQL statements peewee runs inside the block."""
-    handler = _Statements()
-    log = logging.getLogger("peewee")
-    level = log.level
-    log.addHandler(handler)
-    log.setLevel(logging.DEBUG)
-    try:
-        yield handler.sql
-    finally:
-        log.removeHandler(handler)
-        log.setLevel(level)
 
 
 def page_reads(sql: list[str]) -> list[str]:
@@ -121,26 +94,29 @@ def test_form_post_then_redirect_shows_the_saved_data_and_the_message_once(user_
 
 
 def test_each_login_gets_its_own_page(app, user_client, owner):
+    second = app.test_client()
+    login(second, owner.email, PASSWORD)
+    second.get("/account/")  # its form token; nothing is written from here on
     for _ in range(3):
         user_client.get("/account/profile")
     mine = csrf_token(user_client, "/account/profile")
-    second = app.test_client()
-    login(second, owner.email, PASSWORD)
     theirs = csrf_token(second, "/account/profile")
     # The signed token starts with the session's own form token.
     assert theirs.split(".")[0] != mine.split(".")[0]
 
 
 def test_other_users_and_accounts_get_their_own_page(app, user_client, member_client, make_owner):
+    stranger = make_owner("fremd@example.com", company="Fremd AG")
+    foreign = app.test_client()
+    login(foreign, stranger.email, PASSWORD)
+    foreign.get("/account/")  # its form token; nothing is written from here on
     for _ in range(3):
         assert "Erika" in user_client.get("/account/profile").text
+        assert "Muster GmbH" in user_client.get("/account/company").text
         assert user_client.get("/account/users").status_code == 200
     page = member_client.get("/account/profile").text
     assert "Mia" in page and "Erika" not in page
     assert member_client.get("/account/users").status_code == 403
-    stranger = make_owner("fremd@example.com", company="Fremd AG")
-    foreign = app.test_client()
-    login(foreign, stranger.email, PASSWORD)
     page = foreign.get("/account/company").text
     assert "Fremd AG" in page and "Muster GmbH" not in page
 
