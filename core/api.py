@@ -118,13 +118,17 @@ def json_body() -> dict[str, Any]:
     return data
 
 
+def error_headers(exc: HTTPException) -> list[tuple[str, str]]:
+    """What an HTTP error says in its own headers (Allow, Retry-After, ...),
+    to go out with whatever body the app renders for it."""
+    return [(name, value) for name, value in exc.get_headers() if name.lower() != "content-type"]
+
+
 def handle_http_error(exc: HTTPException) -> Response:
     if isinstance(exc, ApiError):
         return error_response(exc.code, exc.description or "", exc.fields, exc.error_code)
     response = error_response(exc.code or 500, exc.description or exc.name)
-    for name, value in exc.get_headers():  # Allow, Retry-After, ...
-        if name.lower() != "content-type":
-            response.headers[name] = value
+    response.headers.extend(error_headers(exc))
     return response
 
 

@@ -22,7 +22,7 @@ from werkzeug.routing import IntegerConverter, Map
 from werkzeug.wrappers import Response
 
 from core import auth, db, logs
-from core.api import API_PREFIX, handle_http_error
+from core.api import API_PREFIX, error_headers, handle_http_error
 from core.config import load_config
 from core.formatting import berlin_time
 from core.pagecache import PageCache
@@ -191,25 +191,28 @@ def _install_error_handlers(app: Flask) -> None:
         500: lambda: _("Ein interner Fehler ist aufgetreten. Bitte versuchen Sie es später."),
     }
 
-    def page(status: int, message: str) -> tuple[str, int]:
-        return render_template("error.html", status=status, message=message), status
+    Page = tuple[str, int, list[tuple[str, str]]]
+
+    def page(status: int, message: str, exc: HTTPException | None = None) -> Page:
+        headers = error_headers(exc) if exc is not None else []
+        return render_template("error.html", status=status, message=message), status, headers
 
     @app.errorhandler(CSRFError)
-    def csrf_error(exc: CSRFError) -> Response | tuple[str, int]:
+    def csrf_error(exc: CSRFError) -> Response | Page:
         if _wants_json():
             return handle_http_error(exc)
         return page(400, _("Das Formular ist abgelaufen. Bitte laden Sie die Seite neu."))
 
     @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException) -> Response | tuple[str, int]:
+    def http_error(exc: HTTPException) -> Response | Page:
         if _wants_json():
             return handle_http_error(exc)
         status = exc.code or 500
         explicit = exc.description if exc.description != type(exc).description else None
-        return page(status, explicit or messages.get(status, messages[400])())
+        return page(status, explicit or messages.get(status, messages[400])(), exc)
 
     @app.errorhandler(Exception)
-    def internal_error(exc: Exception) -> Response | tuple[str, int]:
+    def internal_error(exc: Exception) -> Response | Page:
         log.exception("unhandled error on %s %s", request.method, request.path)
         if _wants_json():
             from core.api import error_response

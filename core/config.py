@@ -201,8 +201,6 @@ def load_config(
     cfg["SESSION_REFRESH_EACH_REQUEST"] = False
     cfg["WTF_CSRF_TIME_LIMIT"] = None
     cfg["WTF_CSRF_SSL_STRICT"] = cfg["KONTOR_COOKIE_SECURE"]
-    cfg["RATELIMIT_STORAGE_URI"] = cfg["KONTOR_RATELIMIT_STORAGE_URL"]
-    cfg["RATELIMIT_HEADERS_ENABLED"] = True
     cfg["BABEL_DEFAULT_LOCALE"] = "de"
     cfg["BABEL_DEFAULT_TIMEZONE"] = "Europe/Berlin"
 

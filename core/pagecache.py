@@ -117,13 +117,4 @@ def cached_page(view: F) -> F:
             cache.put(key, version, response.get_data())
         return response
 
-    wrapper.kontor_cached_page = True  # type: ignore[attr-defined]
     return wrapper  # type: ignore[return-value]
-
-
-def reading_cached_page() -> bool:
-    """Whether this request is a GET of a view marked :func:`cached_page`."""
-    if request.method != "GET":
-        return False
-    view = current_app.view_functions.get(request.endpoint or "")
-    return getattr(view, "kontor_cached_page", False)

@@ -3,7 +3,6 @@ plus a worker sharing one database and one Redis."""
 
 from __future__ import annotations
 
-import secrets
 import subprocess
 from pathlib import Path
 
@@ -61,8 +60,7 @@ def test_redis_queue_with_real_consumer(make_app, owner, redis_db):
 
 
 def test_login_limit_is_shared_through_redis(make_app, owner, redis_db):
-    prefix = f"kontor-test-{secrets.token_hex(4)}"
-    settings = {"KONTOR_RATELIMIT_STORAGE_URL": redis_db, "RATELIMIT_KEY_PREFIX": prefix}
+    settings = {"KONTOR_RATELIMIT_STORAGE_URL": redis_db}
     first, second = make_app(settings), make_app(settings)  # two processes' worth of apps
     statuses = []
     for i in range(12):
