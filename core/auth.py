@@ -12,14 +12,15 @@ import datetime as dt
 import functools
 import hashlib
 import secrets
+import time
 from typing import Any, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import Flask, abort, current_app, request, session
-from flask.sessions import SecureCookieSessionInterface
+from flask import Flask, Request, abort, current_app, request, session
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_login import LoginManager, current_user, login_user, logout_user
-from itsdangerous import URLSafeTimedSerializer
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from core.db import Compiled, utcnow
 from core.models import Account, User, UserSession
@@ -181,14 +182,49 @@ def managers_only(view: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+_PLAIN = (str, int, float, bool, type(None))
+
+
 class CookieSessions(SecureCookieSessionInterface):
-    """Flask's signed-cookie sessions, with the signing serializer built once
-    per app instead of on every request (the keys never change while it runs)."""
+    """Flask's signed-cookie sessions, with each distinct cookie verified once.
+
+    The signing serializer is built once (the keys never change while the
+    process runs). A cookie whose signature checked out is remembered with its
+    contents and signing time, so a browser sending it again costs a lookup
+    instead of an HMAC and a JSON parse; its age is still checked every time.
+    Only sessions of plain values are remembered: lists and dicts (flash
+    messages) may be changed in place by the request that reads them.
+    """
+
+    remembered = 4096
+
+    def __init__(self) -> None:
+        self._serializer: URLSafeTimedSerializer | None = None
+        self._verified: dict[str, tuple[dict[str, Any], int]] = {}
 
     def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
-        if "kontor.session_serializer" not in app.extensions:
-            app.extensions["kontor.session_serializer"] = super().get_signing_serializer(app)
-        return app.extensions["kontor.session_serializer"]
+        if self._serializer is None:
+            self._serializer = super().get_signing_serializer(app)
+        return self._serializer
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        cookie = request.cookies.get(self.get_cookie_name(app))
+        max_age = int(app.permanent_session_lifetime.total_seconds())
+        known = self._verified.get(cookie) if cookie else None
+        if known is not None and 0 <= int(time.time()) - known[1] <= max_age:
+            return self.session_class(known[0])
+        serializer = self.get_signing_serializer(app)
+        if serializer is None or not cookie:
+            return super().open_session(app, request)
+        try:
+            data, signed_at = serializer.loads(cookie, max_age=max_age, return_timestamp=True)
+        except BadSignature:
+            return self.session_class()
+        if all(isinstance(value, _PLAIN) for value in data.values()):
+            if len(self._verified) >= self.remembered:
+                self._verified.clear()  # cheaper than keeping an order; refilled on use
+            self._verified[cookie] = (data, int(signed_at.timestamp()))
+        return self.session_class(data)
 
 
 def init_app(app: Flask) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from tests.conftest import PASSWORD
 from tests.support.web import TOKEN_RE, csrf_token, login, submit
 
@@ -22,6 +24,38 @@ def test_logout_revokes_session_server_side(app, user_client):
     user_client.post("/logout", data={"csrf_token": token})
     assert user_client.get("/account/").status_code == 302
     assert _replay(app, cookie).status_code == 302
+
+
+def test_a_remembered_cookie_is_refused_once_too_old(app, user_client, monkeypatch):
+    """Verified cookies are remembered, but their age is checked on every request
+    (the server-side session is still valid here: only the cookie is too old)."""
+    cookie = _cookie(user_client)
+    assert _replay(app, cookie).status_code == 200
+    later = time.time() + app.permanent_session_lifetime.total_seconds() + 5
+    monkeypatch.setattr(time, "time", lambda: later)
+    assert _replay(app, cookie).status_code == 302
+
+
+def test_a_changed_signature_is_refused_after_the_genuine_cookie(app, user_client):
+    cookie = _cookie(user_client)
+    assert _replay(app, cookie).status_code == 200
+    forged = cookie[:-2] + ("AA" if not cookie.endswith("AA") else "BB")
+    assert _replay(app, forged).status_code == 302
+
+
+def test_a_cookie_carrying_messages_reads_as_sent_every_time(app, user_client):
+    """A request may add to the messages its cookie carries; the same cookie
+    sent again still carries only what it carried."""
+    company_token = csrf_token(user_client, "/account/company")
+    profile = {"first_name": "Erika", "last_name": "Muster", "submit": "1"}
+    assert submit(user_client, "/account/profile", profile, prefix="profile-").status_code == 302
+    carrying = _cookie(user_client)  # "Ihre Nutzerdaten wurden gespeichert." waits in it
+    company = {"company_name": "Neu GmbH", "notification_email": "", "mobile_number": ""}
+    added = user_client.post("/account/company", data={"csrf_token": company_token, **company})
+    assert added.status_code == 302
+    shown = _replay(app, carrying).get_data(as_text=True)
+    assert "Ihre Nutzerdaten wurden gespeichert." in shown
+    assert "Die Firmendaten wurden gespeichert." not in shown
 
 
 def test_password_change_ends_other_sessions_but_not_this_one(app, user_client, owner):
