@@ -22,13 +22,11 @@ sys.path.insert(0, str(ROOT))
 from peewee import fn  # noqa: E402
 
 from core import create_app  # noqa: E402
-from core.accounts import register  # noqa: E402
 from core.auth import hash_password  # noqa: E402
-from core.cli import apply_migrations  # noqa: E402
 from core.db import bind, utcnow  # noqa: E402
 from core.models import Account, User  # noqa: E402
 from tests.support.db import statements  # noqa: E402
-from tests.support.web import login, section_urls  # noqa: E402
+from tests.support.web import bench_owner, section_urls  # noqa: E402
 
 
 def measure(client, pages: list[str], rounds: int) -> dict[str, tuple[int, float]]:
@@ -92,11 +90,7 @@ def main() -> None:
             "KONTOR_PAGE_CACHE_SECONDS": "0",
         }
     )
-    apply_migrations(app)
-    with app.app_context(), bind(app).connection_context():
-        register("Bench GmbH", "B", "C", "bench@example.com", "bench-passwort-1")
-    client = app.test_client()
-    login(client, "bench@example.com", "bench-passwort-1")
+    client = bench_owner(app)
     pages = section_urls(app)
     small = measure(client, pages, args.rounds)
     started = time.perf_counter()

@@ -57,3 +57,17 @@ def section_urls(app: object) -> list[str]:
     sections = app.extensions["kontor"].sections  # type: ignore[attr-defined]
     with app.test_request_context():  # type: ignore[attr-defined]
         return [url_for(s.endpoint) for s in sections]
+
+
+def bench_owner(app: Any) -> FlaskClient:
+    """Migrate a fresh app, register one account and return its owner's logged-in client."""
+    from core.accounts import register
+    from core.cli import apply_migrations
+    from core.db import bind
+
+    apply_migrations(app)
+    with app.app_context(), bind(app).connection_context():
+        register("Bench GmbH", "B", "C", "bench@example.com", "bench-passwort-1")
+    client = app.test_client()
+    login(client, "bench@example.com", "bench-passwort-1")
+    return client
