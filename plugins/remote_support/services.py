@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 from core.auth import hash_password, token_hash, verify_password
 from core.cache import per_request
 from core.crypto import decrypt, encrypt
-from core.db import database, utcnow
+from core.db import Compiled, database, utcnow
 from core.events import emit
 from core.formatting import berlin_time
 from core.models import Account, User
@@ -67,21 +67,21 @@ def access_log(account: Account, limit: int = 100) -> list[AccessLog]:
 
 def active_grant(account: Account | int) -> Grant | None:
     account_id = account if isinstance(account, int) else account.id
-    return per_request(("grant", account_id), lambda: _active_grant(account_id))
+    return per_request(("grant", account_id), lambda: _ACTIVE_GRANT.first(account_id, utcnow()))
 
 
-def _active_grant(account: Account | int) -> Grant | None:
-    now = utcnow()
-    return (
+_ACTIVE_GRANT = Compiled(
+    lambda account_id, now: (
         Grant.select()
         .where(
-            Grant.account == account,
+            Grant.account == account_id,
             Grant.revoked_at.is_null(),
             (Grant.expires_at.is_null()) | (Grant.expires_at > now),
         )
         .order_by(Grant.id.desc())
-        .first()
+        .limit(1)
     )
+)
 
 
 def _end_sessions(grant: Grant, why: str) -> None:

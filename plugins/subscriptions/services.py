@@ -20,7 +20,7 @@ from schwifty.exceptions import SchwiftyException
 
 from core.cache import per_request
 from core.crypto import encrypt
-from core.db import database, for_update, utcnow
+from core.db import Compiled, database, for_update, utcnow
 from core.events import emit
 from core.models import Account
 from core.types import PlanResource
@@ -80,12 +80,14 @@ def _pm():
     return current_app.extensions["kontor"].pm
 
 
+_SUBSCRIPTION = Compiled(
+    lambda account_id: Subscription.select().where(Subscription.account == account_id).limit(1)
+)
+
+
 def subscription(account: Account) -> Subscription:
     """The account's subscription, created on the operator's default plan."""
-    row = per_request(
-        ("subscription", account.id),
-        lambda: Subscription.get_or_none(Subscription.account == account),
-    )
+    row = per_request(("subscription", account.id), lambda: _SUBSCRIPTION.first(account.id))
     if row is not None:
         return row
     cat, now = catalog(), utcnow()
