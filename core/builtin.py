@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from flask import Blueprint
 from flask_babel import lazy_gettext as _l
 
-from core import api, customer_mail, openapi, outbox, views
+from core import accounts, api, customer_mail, openapi, outbox, views
 from core.hookspecs import hookimpl
 from core.migrations import create_tables
 from core.models import CORE_MODELS, Account, User
@@ -102,7 +102,7 @@ def kontor_plan_resources() -> Sequence[PlanResource]:
 
 @hookimpl
 def kontor_usage(account: Account) -> Mapping[str, int]:
-    return {"users": User.select().where(User.account == account).count()}
+    return {"users": len(accounts.members(account))}
 
 
 @hookimpl
@@ -132,7 +132,7 @@ def kontor_account_export(account: Account) -> ExportPart:
                     "role": u.role,
                     "created_at": u.created_at.isoformat(),
                 }
-                for u in User.select().where(User.account == account).order_by(User.id)
+                for u in accounts.members(account)
             ],
         },
     )

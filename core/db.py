@@ -177,11 +177,12 @@ class _Slot:
 class Compiled:
     """A query whose SQL peewee builds once per kind of database.
 
-    For the statements every request or delivery runs (session lookup,
-    outbox claims): composing the SQL costs peewee more than the database
-    needs to run it. ``build`` gets one placeholder per parameter and returns
-    the query; what varies between runs (ids, the current time) must be a
-    parameter, everything else is fixed at the first build. Parameters go to
+    For the statements every request or delivery runs (session lookup, the
+    per-account lookups of the settings pages, outbox claims): composing the
+    SQL costs peewee more than the database needs to run it. ``build`` gets
+    one placeholder per parameter and returns the query; what varies between
+    runs (ids, the current time, limits) must be a parameter, everything else
+    is fixed at the first build. Parameters go to
     the driver as given (ints, strings, datetimes, None).
     """
 
@@ -217,23 +218,31 @@ class Compiled:
 
     def first(self, *args: Any) -> Any:
         """Run a select; return its first row as peewee would (models, joins), or None."""
+        rows = self._rows(args, one=True)
+        return rows[0] if rows else None
+
+    def all(self, *args: Any) -> list[Any]:
+        """Run a select; return every row as peewee would (models, joins)."""
+        return self._rows(args, one=False)
+
+    def _rows(self, args: tuple[Any, ...], one: bool) -> list[Any]:
         query, sql, params = self._prepare(args)
         cursor = database.execute_sql(sql, params)
         try:
-            row = cursor.fetchone()
-            if row is None:
-                return None
+            rows = [cursor.fetchone()] if one else cursor.fetchall()
+            if not rows or rows[0] is None:
+                return []
             kind = type(database.obj)
             builder = self._builders.get(kind)
             if builder is None:
                 # peewee's own row construction (private, pinned by setup.cfg's
                 # range and tests/test_db.py), so joined models come back exactly
-                # as from .first(). Its column plan depends only on the SQL, so it
-                # is worked out once; building a row reads nothing else.
+                # as from a peewee query. Its column plan depends only on the SQL,
+                # so it is worked out once; building a row reads nothing else.
                 builder = query._get_cursor_wrapper(cursor)
                 builder.initialize()
                 builder.cursor = None
                 self._builders[kind] = builder
-            return builder.process_row(row)
+            return [builder.process_row(row) for row in rows]
         finally:
             cursor.close()

@@ -35,7 +35,6 @@ from core.forms import (
     RegisterForm,
 )
 from core.mail import build_message, system_sender
-from core.models import User
 from core.outbox import queue_system_mail
 from core.pagecache import cached_page
 from core.ratelimit import limiter, login_key
@@ -236,7 +235,7 @@ def users() -> str | Response:
             )
             flash(_("Die Einladung an %(email)s wurde verschickt.", email=user.email), "success")
             return redirect(url_for("core.users"))
-    members = User.select().where(User.account == account).order_by(User.id)
+    members = accounts.members(account)
     return render_template(
         "core/users.html",
         form=form,

@@ -15,6 +15,11 @@ ACCOUNT_WITH_OWNER = Compiled(
         .limit(1)
     )
 )
+USERS_WITH_ACCOUNT = Compiled(
+    lambda account_id: (
+        User.select(User, Account).join(Account).where(Account.id == account_id).order_by(User.id)
+    )
+)
 RENAME = Compiled(
     lambda account_id, name: Account.update(company_name=name).where(Account.id == account_id)
 )
@@ -34,6 +39,30 @@ def test_compiled_select_returns_joined_models_like_peewee(ctx, owner, make_owne
         assert row.account.company_name == plain.account.company_name
         assert row.created_at == plain.created_at  # converted like peewee does
     assert ACCOUNT_WITH_OWNER.first(other.account_id, "member") is None
+
+
+def test_compiled_select_returns_every_row_like_peewee(ctx, owner):
+    for n in range(3):
+        User.create(
+            account=owner.account_id,
+            email=f"person{n}@example.com",
+            password_hash="",
+            first_name="P",
+            last_name=str(n),
+            role="member",
+        )
+    rows = USERS_WITH_ACCOUNT.all(owner.account_id)
+    plain = list(
+        User.select(User, Account)
+        .join(Account)
+        .where(Account.id == owner.account_id)
+        .order_by(User.id)
+    )
+    assert [(r.id, r.email, r.role, r.created_at) for r in rows] == [
+        (p.id, p.email, p.role, p.created_at) for p in plain
+    ]
+    assert len(rows) == 4 and {r.account.company_name for r in rows} == {"Muster GmbH"}
+    assert USERS_WITH_ACCOUNT.all(owner.account_id + 1000) == []
 
 
 def test_compiled_update_reports_changed_rows(ctx, owner):

@@ -322,12 +322,17 @@ def run_check(check_id: int) -> None:
 
 
 def latest_check(account: Account) -> ConnectionCheck | None:
-    return (
+    return _LATEST_CHECK.first(account.id)
+
+
+_LATEST_CHECK = Compiled(
+    lambda account_id: (
         ConnectionCheck.select()
-        .where(ConnectionCheck.account == account)
+        .where(ConnectionCheck.account == account_id)
         .order_by(ConnectionCheck.id.desc())
-        .first()
+        .limit(1)
     )
+)
 
 
 # --- transports --------------------------------------------------------------------

@@ -39,12 +39,17 @@ def channel(key: str) -> Channel | None:
     return next((c for c in channels() if c.key == key), None)
 
 
+_PREFERENCES = Compiled(
+    lambda account_id: Preference.select().where(Preference.account == account_id)
+)
+
+
 def preferences(account: Account) -> dict[tuple[str, str], bool]:
     """The effective matrix: explicit choices over each event's defaults."""
     matrix = {
         (t.key, c.key): c.key in t.default_channels for t in event_types() for c in channels()
     }
-    for row in Preference.select().where(Preference.account == account):
+    for row in _PREFERENCES.all(account.id):
         if (row.event_type, row.channel) in matrix:
             matrix[(row.event_type, row.channel)] = row.enabled
     return matrix
@@ -203,14 +208,19 @@ def send_test(account: Account, channel_key: str) -> Delivery:
 
 def log_page(account: Account, page: int, per_page: int = 20) -> tuple[list[Delivery], bool]:
     """One page of the account's delivery log, newest first, and whether more follow."""
-    rows = list(
-        Delivery.select()
-        .where(Delivery.account == account)
-        .order_by(Delivery.created_at.desc(), Delivery.id.desc())
-        .offset((page - 1) * per_page)
-        .limit(per_page + 1)
-    )
+    rows = _LOG_PAGE.all(account.id, (page - 1) * per_page, per_page + 1)
     return rows[:per_page], len(rows) > per_page
+
+
+_LOG_PAGE = Compiled(
+    lambda account_id, offset, limit: (
+        Delivery.select()
+        .where(Delivery.account == account_id)
+        .order_by(Delivery.created_at.desc(), Delivery.id.desc())
+        .offset(offset)
+        .limit(limit)
+    )
+)
 
 
 def event_label(key: str, kinds: list[EventType]) -> str:

@@ -54,12 +54,17 @@ def log(account: Account | int, actor: str, action: str, detail: str = "") -> No
 
 
 def access_log(account: Account, limit: int = 100) -> list[AccessLog]:
-    return list(
+    return _ACCESS_LOG.all(account.id, limit)
+
+
+_ACCESS_LOG = Compiled(
+    lambda account_id, limit: (
         AccessLog.select()
-        .where(AccessLog.account == account)
+        .where(AccessLog.account == account_id)
         .order_by(AccessLog.at.desc(), AccessLog.id.desc())
         .limit(limit)
     )
+)
 
 
 # --- consent -----------------------------------------------------------------

@@ -359,11 +359,16 @@ def renew_due(now: dt.datetime | None = None) -> int:
 
 
 def billing_records(account: Account) -> list[BillingRecord]:
-    return list(
+    return _BILLING_RECORDS.all(account.id)
+
+
+_BILLING_RECORDS = Compiled(
+    lambda account_id: (
         BillingRecord.select()
-        .where(BillingRecord.account == account)
+        .where(BillingRecord.account == account_id)
         .order_by(BillingRecord.created_at.desc(), BillingRecord.id.desc())
     )
+)
 
 
 def normalise_iban(value: str) -> IBAN:
