@@ -182,8 +182,8 @@ class Compiled:
     SQL costs peewee more than the database needs to run it. ``build`` gets
     one placeholder per parameter and returns the query; what varies between
     runs (ids, the current time, limits) must be a parameter, everything else
-    is fixed at the first build. Parameters go to
-    the driver as given (ints, strings, datetimes, None).
+    is fixed at the first build. Parameters go to the driver as given (ints,
+    strings, datetimes, None).
     """
 
     def __init__(self, build: Callable[..., peewee.Query]) -> None:
