@@ -1,14 +1,63 @@
-"""Core forms: entry pages, Nutzerdaten, Meine Firma and users."""
+"""The base of every form, and core's forms: entry pages, Nutzerdaten, Meine Firma, users."""
 
 from __future__ import annotations
 
+import copy
+import weakref
+from typing import Any
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SelectField, StringField, SubmitField
+from markupsafe import Markup, escape
+from wtforms import EmailField, Field, PasswordField, SelectField, StringField, SubmitField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
+from wtforms.widgets import Input
+from wtforms.widgets.core import clean_key
 
 from core.validation import EmailAddress, MobileNumber, PlainText, strip_filter
+
+
+def attributes(**kwargs: Any) -> Markup:
+    """HTML attributes exactly as WTForms' ``html_params`` writes them, three
+    times faster: WTForms formats each attribute through ``Markup.format``,
+    which made rendering input fields most of a settings page's cost."""
+    parts = []
+    for key, value in sorted(kwargs.items()):
+        key = escape(clean_key(key))
+        if value is True:
+            parts.append(key)
+        elif value is not False:
+            parts.append(f'{key}="{escape(value)}"')
+    return Markup(" ".join(parts))  # noqa: S704 (every key and value escaped above)
+
+
+_quick_widgets: weakref.WeakKeyDictionary[Input, Input] = weakref.WeakKeyDictionary()
+
+
+def _quick(widget: Input) -> Input:
+    """A copy of ``widget`` that writes its attributes with :func:`attributes`
+    (input widgets look ``html_params`` up on themselves)."""
+    quick = _quick_widgets.get(widget)
+    if quick is None:
+        quick = copy.copy(widget)
+        quick.html_params = attributes  # type: ignore[method-assign]
+        _quick_widgets[widget] = quick
+    return quick
+
+
+class Form(FlaskForm):
+    """Base of every Kontor form: FlaskForm (CSRF, Flask-Babel messages) whose
+    input fields render the same HTML faster."""
+
+    class Meta:
+        def render_field(self, field: Field, render_kw: dict[str, Any]) -> Markup:
+            kw = {clean_key(k): v for k, v in render_kw.items()}
+            if field.render_kw is not None:
+                kw = {**{clean_key(k): v for k, v in field.render_kw.items()}, **kw}
+            widget = field.widget
+            return (_quick(widget) if isinstance(widget, Input) else widget)(field, **kw)
+
 
 _REQUIRED = _l("Dieses Feld ist erforderlich.")
 _MAX = _l("Höchstens %(max)d Zeichen.")
@@ -60,7 +109,7 @@ def _company_name() -> StringField:
     )
 
 
-class RegisterForm(FlaskForm):
+class RegisterForm(Form):
     company_name = _company_name()
     first_name = _name(_l("Vorname"))
     last_name = _name(_l("Nachname"))
@@ -69,7 +118,7 @@ class RegisterForm(FlaskForm):
     submit = SubmitField(_l("Registrieren"))
 
 
-class LoginForm(FlaskForm):
+class LoginForm(Form):
     email = EmailField(
         _l("E-Mail-Adresse"),
         filters=[strip_filter],
@@ -81,19 +130,19 @@ class LoginForm(FlaskForm):
     submit = SubmitField(_l("Anmelden"))
 
 
-class ProfileForm(FlaskForm):
+class ProfileForm(Form):
     first_name = _name(_l("Vorname"))
     last_name = _name(_l("Nachname"))
     submit = SubmitField(_l("Speichern"))
 
 
-class ChangeEmailForm(FlaskForm):
+class ChangeEmailForm(Form):
     new_email = _email(_l("Neue E-Mail-Adresse"))
     current_password = _current_password()
     submit = SubmitField(_l("E-Mail-Adresse ändern"))
 
 
-class ChangePasswordForm(FlaskForm):
+class ChangePasswordForm(Form):
     current_password = _current_password()
     new_password = _new_password(_l("Neues Passwort"))
     confirm = PasswordField(
@@ -106,11 +155,11 @@ class ChangePasswordForm(FlaskForm):
     submit = SubmitField(_l("Passwort ändern"))
 
 
-class LogoutOthersForm(FlaskForm):
+class LogoutOthersForm(Form):
     submit = SubmitField(_l("Alle anderen Sitzungen abmelden"))
 
 
-class CompanyForm(FlaskForm):
+class CompanyForm(Form):
     company_name = _company_name()
     notification_email = EmailField(
         _l("E-Mail-Adresse für Benachrichtigungen"),
@@ -125,7 +174,7 @@ class CompanyForm(FlaskForm):
     submit = SubmitField(_l("Speichern"))
 
 
-class AddUserForm(FlaskForm):
+class AddUserForm(Form):
     first_name = _name(_l("Vorname"))
     last_name = _name(_l("Nachname"))
     email = _email(_l("E-Mail-Adresse"))
@@ -140,12 +189,12 @@ class AddUserForm(FlaskForm):
     submit = SubmitField(_l("Benutzer einladen"))
 
 
-class AcceptInvitationForm(FlaskForm):
+class AcceptInvitationForm(Form):
     password = _new_password(_l("Passwort"))
     submit = SubmitField(_l("Passwort festlegen"))
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(Form):
     """An empty form for POST buttons that need only the CSRF token."""
 
     submit = SubmitField(_l("Bestätigen"))

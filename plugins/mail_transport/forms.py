@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     EmailField,
@@ -17,6 +16,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
+from core.forms import Form
 from core.validation import EmailAddress, PlainText, strip_filter
 
 _MAX = _l("Höchstens %(max)d Zeichen.")
@@ -40,7 +40,7 @@ def _user(label: str) -> StringField:
     )
 
 
-class MailSettingsForm(FlaskForm):
+class MailSettingsForm(Form):
     mode = RadioField(
         _l("Versandweg"),
         choices=[
@@ -99,9 +99,9 @@ class MailSettingsForm(FlaskForm):
         return ok
 
 
-class ConnectForm(FlaskForm):
+class ConnectForm(Form):
     submit = SubmitField(_l("Verbinden"))
 
 
-class TestMailForm(FlaskForm):
+class TestMailForm(Form):
     submit = SubmitField(_l("Testmail senden"))

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, SubmitField
 from wtforms.fields.choices import SelectChoice
 
 from core.events import event_types
+from core.forms import Form
 from plugins.notifications.services import channels
 
 
@@ -20,7 +20,7 @@ def _field_name(event_key: str, channel_key: str) -> str:
     return f"{event_key}__{channel_key}".replace(".", "_").replace("-", "_")
 
 
-class PreferenceFormBase(FlaskForm):
+class PreferenceFormBase(Form):
     """Base of the generated matrix form; ``matrix`` maps fields to cells."""
 
     matrix: tuple[tuple[str, str, str], ...] = ()
@@ -30,13 +30,13 @@ class PreferenceFormBase(FlaskForm):
         return [(e, c) for name, e, c in self.matrix if self[name].data]
 
 
-class TestForm(FlaskForm):
+class TestForm(Form):
     """Base of the generated test form; the channel choice is added per app."""
 
     submit = SubmitField(_l("Testbenachrichtigung senden"))
 
 
-def _build() -> dict[str, type[FlaskForm]]:
+def _build() -> dict[str, type[Form]]:
     kinds, chans = event_types(), channels()
     fields: dict[str, object] = {}
     matrix = []
@@ -58,7 +58,7 @@ def _build() -> dict[str, type[FlaskForm]]:
     return {"preference": preference, "test": test}
 
 
-def form_classes() -> dict[str, type[FlaskForm]]:
+def form_classes() -> dict[str, type[Form]]:
     """The app's form classes, built on first use."""
     cache = current_app.extensions.setdefault("notifications.forms", None)
     if cache is None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     EmailField,
@@ -17,13 +16,14 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Regexp
 
+from core.forms import Form
 from core.validation import PlainText, strip_filter
 from plugins.remote_support.services import DURATION_LABELS, SCOPE_LABELS
 
 _REQUIRED = _l("Dieses Feld ist erforderlich.")
 
 
-class GrantForm(FlaskForm):
+class GrantForm(Form):
     granted = BooleanField(_l("Genehmigung erteilt"))
     duration = SelectField(
         _l("Dauer"),
@@ -39,11 +39,11 @@ class GrantForm(FlaskForm):
     submit = SubmitField(_l("Speichern"))
 
 
-class RevokeForm(FlaskForm):
+class RevokeForm(Form):
     submit = SubmitField(_l("Genehmigung widerrufen"))
 
 
-class StaffLoginForm(FlaskForm):
+class StaffLoginForm(Form):
     email = EmailField(
         _l("E-Mail-Adresse"),
         filters=[strip_filter],
@@ -61,7 +61,7 @@ class StaffLoginForm(FlaskForm):
     submit = SubmitField(_l("Anmelden"))
 
 
-class StartSessionForm(FlaskForm):
+class StartSessionForm(Form):
     account_id = IntegerField(validators=[InputRequired(), NumberRange(min=1)])
     reason = StringField(
         _l("Grund oder Ticketnummer"),
@@ -71,5 +71,5 @@ class StartSessionForm(FlaskForm):
     submit = SubmitField(_l("Sitzung starten"))
 
 
-class EndSessionForm(FlaskForm):
+class EndSessionForm(Form):
     submit = SubmitField(_l("Sitzung beenden"))

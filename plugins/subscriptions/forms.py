@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, RadioField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp
 
+from core.forms import Form
 from core.validation import PlainText, strip_filter
 
 _REQUIRED = _l("Dieses Feld ist erforderlich.")
 _MAX = _l("Höchstens %(max)d Zeichen.")
 
 
-class ConfirmChangeForm(FlaskForm):
+class ConfirmChangeForm(Form):
     plan = HiddenField(validators=[DataRequired(), Length(max=50)])
     submit = SubmitField(_l("Wechsel bestätigen"))
 
 
-class CancelForm(FlaskForm):
+class CancelForm(Form):
     reason = TextAreaField(
         _l("Grund der Kündigung (optional)"),
         filters=[strip_filter],
@@ -28,7 +28,7 @@ class CancelForm(FlaskForm):
     submit = SubmitField(_l("Jetzt kündigen"))
 
 
-class ButtonForm(FlaskForm):
+class ButtonForm(Form):
     submit = SubmitField(_l("Bestätigen"))
 
 
@@ -41,7 +41,7 @@ def _text(label: str, max_len: int, required: bool = True) -> StringField:
     )
 
 
-class BillingForm(FlaskForm):
+class BillingForm(Form):
     name = _text(_l("Name oder Firma"), 200)
     street = _text(_l("Straße und Hausnummer"), 200)
     postal_code = StringField(
