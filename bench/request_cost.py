@@ -12,7 +12,6 @@ app (``bench/bare_app.py``) serves the same HTML from static templates.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
@@ -24,6 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from werkzeug.test import EnvironBuilder  # noqa: E402
 
+from bench.bare_app import make_app, page_file  # noqa: E402
 from core import create_app  # noqa: E402
 from tests.support.web import bench_owner, section_urls  # noqa: E402
 
@@ -73,10 +73,9 @@ def main() -> None:
     html.mkdir()
     for page in pages:
         text = client.get(page).get_data(as_text=True)
-        (html / (page.strip("/").replace("/", "_") + ".html")).write_text(text)
+        (html / page_file(page)).write_text(text)
     cookie = client.get_cookie("kontor_session").value
-    os.environ["BARE_PAGES"] = str(html)
-    from bench.bare_app import app as bare
+    bare = make_app(html)
 
     print(f"{'page':26} {'Kontor µs':>10} {'bare µs':>8} {'ratio':>6}")
     for page in pages:

@@ -24,6 +24,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.bare_app import page_file  # noqa: E402
 from tests.support.process import gunicorn, kontor, register, start, stop, wait_for_http  # noqa: E402
 from tests.support.smtp import free_port  # noqa: E402
 from tests.support.web import section_urls  # noqa: E402
@@ -84,7 +85,7 @@ def main() -> None:
         register(browser, base, "bench@example.com", "bench-passwort-1", "Bench GmbH")
         for page in pages_list:
             html = browser.get(base + page, timeout=10).text
-            (pages / (page.strip("/").replace("/", "_") + ".html")).write_text(html)
+            (pages / page_file(page)).write_text(html)
         # The cookie a browser holds now (with its form token), sent unchanged by wrk.
         cookie = browser.cookies.get("kontor_session")
         bare = start(

@@ -24,7 +24,7 @@ from werkzeug.wrappers import Response
 from core import auth, db, logs
 from core.api import API_PREFIX, error_headers, handle_http_error
 from core.config import load_config
-from core.formatting import berlin_time
+from core.formatting import LANGUAGE_COOKIE, LANGUAGES, berlin_time
 from core.pagecache import PageCache
 from core.plugins import KontorPluginManager, build_plugin_manager
 from core.queue import Queue
@@ -131,17 +131,17 @@ class RowId(IntegerConverter):
         super().__init__(map, *args, **kwargs)
 
 
-_LOCALES = {code: Locale.parse(code) for code in ("de", "en")}
+_LOCALES = {code: Locale.parse(code) for code in LANGUAGES}
 
 
 def _select_locale() -> Locale:
-    """German unless the ``kontor_lang`` cookie asks for English.
+    """German unless the language cookie asks for English.
 
     A parsed Locale is used by Flask-Babel as it is; parsing the code again on
     every request would cost more than the rest of choosing the language.
     """
-    lang = request.cookies.get("kontor_lang") if request else None
-    return _LOCALES.get(lang or "de", _LOCALES["de"])
+    lang = request.cookies.get(LANGUAGE_COOKIE) if request else None
+    return _LOCALES.get(lang or LANGUAGES[0], _LOCALES[LANGUAGES[0]])
 
 
 def _visible_sections() -> list[Section]:

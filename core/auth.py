@@ -214,8 +214,10 @@ class CookieSessions(SecureCookieSessionInterface):
         if known is not None and 0 <= int(time.time()) - known[1] <= max_age:
             return self.session_class(known[0])
         serializer = self.get_signing_serializer(app)
-        if serializer is None or not cookie:
-            return super().open_session(app, request)
+        if serializer is None:
+            return None
+        if not cookie:
+            return self.session_class()
         try:
             data, signed_at = serializer.loads(cookie, max_age=max_age, return_timestamp=True)
         except BadSignature:

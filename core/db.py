@@ -229,8 +229,8 @@ class Compiled:
         query, sql, params = self._prepare(args)
         cursor = database.execute_sql(sql, params)
         try:
-            rows = [cursor.fetchone()] if one else cursor.fetchall()
-            if not rows or rows[0] is None:
+            rows = cursor.fetchmany(1) if one else cursor.fetchall()
+            if not rows:
                 return []
             kind = type(database.obj)
             builder = self._builders.get(kind)

@@ -1,4 +1,4 @@
-"""German display formats: Berlin times, amounts, sizes."""
+"""German display formats: Berlin times, amounts, sizes; the interface languages."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 BERLIN = ZoneInfo("Europe/Berlin")
+LANGUAGES = ("de", "en")  # the first is the default
+LANGUAGE_COOKIE = "kontor_lang"
 
 
 def berlin_time(value: dt.datetime | None, with_time: bool = True) -> str:

@@ -22,6 +22,7 @@ from werkzeug.wrappers import Response
 
 from core import accounts
 from core.auth import end_session, managers_only, revoke_sessions, start_session
+from core.formatting import LANGUAGE_COOKIE, LANGUAGES
 from core.forms import (
     AcceptInvitationForm,
     AddUserForm,
@@ -279,9 +280,9 @@ def accept_invitation(token: str) -> str | Response:
 def set_language(code: str) -> Response:
     """Switch the interface language (a preference cookie; German by default)."""
     response = redirect(_safe_next(request.args.get("next")))
-    if code in ("de", "en"):
+    if code in LANGUAGES:
         response.set_cookie(
-            "kontor_lang",
+            LANGUAGE_COOKIE,
             code,
             max_age=365 * 86400,
             samesite="Lax",
