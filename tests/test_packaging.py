@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,13 +36,23 @@ def test_wheel_installs_a_working_app(tmp_path):
         timeout=300,
     )
     venv = tmp_path / "venv"
-    subprocess.run(
-        [sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True, timeout=120
-    )
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
     python = venv / "bin" / "python"
+    purelib = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    # The dependencies come from the environment running this test (a venv or
+    # not), appended after the new venv's own site-packages; its .pth files are
+    # not read there, so an editable install of the source tree stays invisible.
+    Path(purelib, "test-dependencies.pth").write_text(
+        "\n".join(sorted({sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}))
+    )
     [wheel] = wheels.glob("kontor-*.whl")
     subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall", str(wheel)],
+        [str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)],
         check=True,
         capture_output=True,
         timeout=300,
@@ -55,3 +66,5 @@ def test_wheel_installs_a_working_app(tmp_path):
     assert {"notifications", "remote_support", "subscriptions", "mail_transport"} <= set(
         plugins.split(",")
     )
+    # The installed entry points are the ones pip wrote from setup.cfg.
+    assert (venv / "bin" / "kontor").exists()

@@ -4,6 +4,8 @@ plus a worker sharing one database and one Redis."""
 from __future__ import annotations
 
 import subprocess
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -33,17 +35,35 @@ ROOT = Path(__file__).resolve().parent.parent
 REDIS = "redis://127.0.0.1:6379"
 
 
-@pytest.fixture
-def redis_db():
-    """A flushed Redis database for this test (fails if Redis is not running)."""
-    number = 9
-    conn = redis_client.Redis.from_url(f"{REDIS}/{number}")
+@pytest.fixture(scope="session")
+def redis_number() -> Iterator[int]:
+    """A Redis database number no other test run on this machine holds.
+
+    Runs claim a number with a lock key in database 0 (expiring after two
+    hours, in case a run is killed), so two suites can run side by side.
+    """
+    conn = redis_client.Redis.from_url(f"{REDIS}/0")
     try:
         conn.ping()
     except redis_client.ConnectionError:
         pytest.fail("Redis is not running on 127.0.0.1:6379 (start it as .ci/run does)")
+    run = uuid.uuid4().hex
+    for number in range(1, 16):
+        if conn.set(f"kontor-tests:db:{number}", run, nx=True, ex=7200):
+            break
+    else:
+        pytest.fail("every Redis database 1-15 is claimed by another test run")
+    yield number
+    if conn.get(f"kontor-tests:db:{number}") == run.encode():
+        conn.delete(f"kontor-tests:db:{number}")
+
+
+@pytest.fixture
+def redis_db(redis_number: int) -> Iterator[str]:
+    """A flushed Redis database of this run, for one test."""
+    conn = redis_client.Redis.from_url(f"{REDIS}/{redis_number}")
     conn.flushdb()
-    yield f"{REDIS}/{number}"
+    yield f"{REDIS}/{redis_number}"
     conn.flushdb()
 
 

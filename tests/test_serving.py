@@ -9,7 +9,16 @@ from pathlib import Path
 import requests
 
 from tests.conftest import PASSWORD
-from tests.support.process import form_post, gunicorn, kontor, register, start, stop, wait_for_http
+from tests.support.process import (
+    KONTOR_SCRIPT,
+    form_post,
+    gunicorn,
+    kontor,
+    register,
+    start,
+    stop,
+    wait_for_http,
+)
 from tests.support.smtp import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,7 +81,7 @@ def test_gunicorn_two_workers_serves_health_and_login(tmp_path, database_url):
 def test_kontor_demo_serves_and_its_printed_login_works(tmp_path):
     port = free_port()
     proc = start(
-        ["kontor", "demo", "--port", str(port)],
+        [KONTOR_SCRIPT, "demo", "--port", str(port)],
         {"PYTHONUNBUFFERED": "1"},
         tmp_path,
         stdout=subprocess.PIPE,

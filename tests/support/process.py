@@ -92,6 +92,9 @@ def wait_until(check: Callable[[], object], seconds: float = 30, interval: float
 
 
 ROOT = Path(__file__).resolve().parents[2]
+# The console script installed beside the interpreter running the tests, so the
+# suite tries the entry point of its own environment, whatever PATH says.
+KONTOR_SCRIPT = str(Path(sys.executable).parent / "kontor")
 
 
 def run_worker_until(app: object, check: Callable[[], bool], threads: int = 1) -> bool:
