@@ -94,7 +94,7 @@ def live_mail(tmp_path, database_url, ca, own_smtp, dovecot, make_app):
         database_url,
         {
             "KONTOR_MAIL_CA_FILE": ca.path,
-            "KONTOR_MAIL_TIMEOUT": "3",
+            "KONTOR_MAIL_TIMEOUT": "15",
             "KONTOR_MAIL_ALLOWED_HOSTS": hosts,
         },
     ) as server:

@@ -37,7 +37,7 @@ def client(mail_app, owner):
     return c
 
 
-def _mail_app(make_app, ca, *ports, timeout="3"):
+def _mail_app(make_app, ca, *ports, timeout="15"):
     """An app that trusts the test CA and may reach the given local ports."""
     return make_app(
         {
