@@ -22,8 +22,8 @@ SPEC_EVENTS = [
 def _checkboxes(page: str) -> dict[str, bool]:
     """Accessible name -> checked, from label[for] + input id pairs."""
     labels = dict(
-        (m.group(1), m.group(2))
-        for m in re.finditer(r'<label for="([^"]+)" class="visually-hidden">([^<]+)</label>', page)
+        (re.search(r'for="([^"]+)"', m.group(1)).group(1), m.group(2))
+        for m in re.finditer(r'<label ([^>]*class="visually-hidden"[^>]*)>([^<]+)</label>', page)
     )
     boxes = {}
     for m in re.finditer(r'<input([^>]*)type="checkbox"([^>]*)>', page):
