@@ -21,10 +21,10 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter, Map
 from werkzeug.wrappers import Response
 
-from core import auth, db, logs
+from core import auth, db, formatting, logs
 from core.api import API_PREFIX, error_headers, handle_http_error
 from core.config import load_config
-from core.formatting import LANGUAGE_COOKIE, LANGUAGES, berlin_time
+from core.formatting import LANGUAGE_COOKIE, LANGUAGES
 from core.pagecache import PageCache
 from core.plugins import KontorPluginManager, build_plugin_manager
 from core.queue import Queue
@@ -109,6 +109,7 @@ def create_app(config: Mapping[str, Any] | None = None, plugins: Sequence[object
     for command in _collect(pm.hook.kontor_cli_commands()):
         app.cli.add_command(command)
 
+    formatting.init_app(app)
     Babel(
         app,
         locale_selector=_select_locale,
@@ -167,7 +168,6 @@ def _install_template_helpers(app: Flask) -> None:
         visible = {s.endpoint for s in _visible_sections()}
         return sorted((c for c in cards if c.endpoint in visible), key=lambda c: (c.order, c.key))
 
-    app.jinja_env.filters["berlin"] = berlin_time
     app.jinja_env.globals.update(
         slot=slot,
         nav_sections=_visible_sections,

@@ -1,43 +1,72 @@
-"""German display formats: Berlin times, amounts, sizes; the interface languages."""
+"""Dates, numbers, sizes and amounts in the current language, through Flask-Babel.
+
+German pages show "30.11.2026, 14:05" and "1.234,56 €", English ones
+"Nov 30, 2026, 2:05 PM" and "€1,234.56". Times are stored as naive UTC and
+shown in ``TIMEZONE`` (Flask-Babel's ``BABEL_DEFAULT_TIMEZONE``). Outside a
+request (the queue worker) the language is German unless ``force_locale``
+says otherwise; an app context is needed either way.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
+from decimal import Decimal
 
-BERLIN = ZoneInfo("Europe/Berlin")
+from flask import Flask
+from flask_babel import format_currency as babel_currency
+from flask_babel import format_date, format_decimal, format_time, get_locale
+
 LANGUAGES = ("de", "en")  # the first is the default
 LANGUAGE_COOKIE = "kontor_lang"
+TIMEZONE = "Europe/Berlin"
+CURRENCY = "EUR"
+NONE = "–"  # shown for a missing date
+
+_BYTE_UNITS = (("TB", 10**12), ("GB", 10**9), ("MB", 10**6), ("KB", 10**3))
 
 
-def berlin_time(value: dt.datetime | None, with_time: bool = True) -> str:
-    """Show a stored (naive UTC) time in Europe/Berlin, German style."""
+def format_when(value: dt.datetime | None, with_time: bool = True) -> str:
+    """A stored (naive UTC) time in Berlin: the language's medium date and,
+    with ``with_time``, its short time (no seconds)."""
     if value is None:
-        return "–"
-    local = value.replace(tzinfo=dt.UTC).astimezone(BERLIN)
-    return local.strftime("%d.%m.%Y %H:%M" if with_time else "%d.%m.%Y")
+        return NONE
+    date = format_date(value, "medium")
+    if not with_time:
+        return date
+    pattern = get_locale().datetime_formats["medium"]
+    return pattern.format(format_time(value, "short"), date)
 
 
-def _decimal(value: float, digits: int) -> str:
-    text = f"{value:,.{digits}f}".replace(",", "\u2009").replace(".", ",").replace("\u2009", ".")
-    return text[: -(digits + 1)] if digits and text.endswith("," + "0" * digits) else text
+def format_number(amount: int | float) -> str:
+    """A count with the language's digit grouping: 12500 -> "12.500" / "12,500"."""
+    return format_decimal(amount)
 
 
 def format_bytes(amount: int) -> str:
-    """Decimal units as on a German invoice: 1200000000 -> "1,2 GB"."""
-    for unit, size in (("TB", 10**12), ("GB", 10**9), ("MB", 10**6), ("KB", 10**3)):
+    """Decimal units as on an invoice, one decimal at most: "1,2 GB" / "1.2 GB"."""
+    for unit, size in _BYTE_UNITS:
         if amount >= size:
-            return f"{_decimal(amount / size, 1)} {unit}"
-    return f"{amount} B"
+            return f"{format_decimal(Decimal(amount) / size, '#,##0.#')} {unit}"
+    return f"{format_decimal(amount)} B"
+
+
+def format_amount(amount: int, unit: str = "count") -> str:
+    """A plan resource's amount in its unit ("bytes" or "count")."""
+    return format_bytes(amount) if unit == "bytes" else format_number(amount)
 
 
 def format_cents(cents: int) -> str:
-    """Euro amounts: 199000 -> "1.990,00 €", negative with a minus sign."""
-    sign = "-" if cents < 0 else ""
-    euros, rest = divmod(abs(cents), 100)
-    return f"{sign}{_decimal(euros, 0)},{rest:02d} €"
+    """Integer cents in euros: 123456 -> "1.234,56 €" / "€1,234.56"."""
+    return babel_currency(Decimal(cents).scaleb(-2), CURRENCY)
 
 
-def format_number(amount: int) -> str:
-    """Thousands with a dot: 12500 -> "12.500"."""
-    return _decimal(amount, 0)
+def init_app(app: Flask) -> None:
+    """Berlin as Flask-Babel's time zone, and the filters every template uses:
+    ``datetime``, ``date``, ``amount(unit)``, ``euro``. Call before ``Babel``."""
+    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", TIMEZONE)
+    app.jinja_env.filters.update(
+        datetime=format_when,
+        date=lambda value: format_when(value, with_time=False),
+        amount=format_amount,
+        euro=format_cents,
+    )

@@ -2,61 +2,18 @@
 
 from __future__ import annotations
 
-import copy
-import weakref
-from typing import Any
-
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from markupsafe import Markup, escape
-from wtforms import EmailField, Field, PasswordField, SelectField, StringField, SubmitField
+from wtforms import EmailField, PasswordField, SelectField, StringField, SubmitField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
-from wtforms.widgets import Input
-from wtforms.widgets.core import clean_key
 
 from core.validation import EmailAddress, MobileNumber, PlainText, strip_filter
 
 
-def attributes(**kwargs: Any) -> Markup:
-    """HTML attributes exactly as WTForms' ``html_params`` writes them, three
-    times faster: WTForms formats each attribute through ``Markup.format``,
-    which made rendering input fields most of a settings page's cost."""
-    parts = []
-    for key, value in sorted(kwargs.items()):
-        key = escape(clean_key(key))
-        if value is True:
-            parts.append(key)
-        elif value is not False:
-            parts.append(f'{key}="{escape(value)}"')
-    return Markup(" ".join(parts))  # noqa: S704 (every key and value escaped above)
-
-
-_quick_widgets: weakref.WeakKeyDictionary[Input, Input] = weakref.WeakKeyDictionary()
-
-
-def _quick(widget: Input) -> Input:
-    """A copy of ``widget`` that writes its attributes with :func:`attributes`
-    (input widgets look ``html_params`` up on themselves)."""
-    quick = _quick_widgets.get(widget)
-    if quick is None:
-        quick = copy.copy(widget)
-        quick.html_params = attributes  # type: ignore[method-assign]
-        _quick_widgets[widget] = quick
-    return quick
-
-
 class Form(FlaskForm):
-    """Base of every Kontor form: FlaskForm (CSRF, Flask-Babel messages) whose
-    input fields render the same HTML faster."""
-
-    class Meta:
-        def render_field(self, field: Field, render_kw: dict[str, Any]) -> Markup:
-            kw = {clean_key(k): v for k, v in render_kw.items()}
-            if field.render_kw is not None:
-                kw = {**{clean_key(k): v for k, v in field.render_kw.items()}, **kw}
-            widget = field.widget
-            return (_quick(widget) if isinstance(widget, Input) else widget)(field, **kw)
+    """Base of every Kontor form: FlaskForm with CSRF and Flask-Babel's
+    translations of WTForms' messages; fields render with WTForms' widgets."""
 
 
 _REQUIRED = _l("Dieses Feld ist erforderlich.")

@@ -291,3 +291,18 @@ def test_own_mail_account_connects_step_by_step(live_mail, page):
     expect(steps).not_to_contain_text("fehlgeschlagen")
     expect(page.get_by_text("Aktiver Versandweg: Eigenes E-Mail-Konto")).to_be_visible()
     _shot(page, "mail-connected")
+
+
+def test_notification_labels_follow_each_visitors_language(live, page):
+    from playwright.sync_api import expect
+
+    _register(page, live, "English Ltd", "en@example.com")
+    page.get_by_role("link", name="English").click()
+    german = page.context.browser.new_context(locale="de-DE").new_page()
+    _register(german, live, "Deutsch GmbH", "de@example.com")
+    for _ in range(3):  # each load may reach either gunicorn worker
+        page.goto(f"{live.url}/account/notifications")
+        expect(page.get_by_label("Accepted quotes: By e-mail")).to_be_checked()
+        german.goto(f"{live.url}/account/notifications")
+        expect(german.get_by_label("Angenommene Angebote: Per E-Mail")).to_be_checked()
+        expect(german.get_by_text("Accepted quotes")).to_have_count(0)

@@ -1,7 +1,8 @@
 """The preference matrix and the test form.
 
 Event types and channels come from hooks, so the form classes are built once
-per app (on first use) from what is registered, then reused unchanged.
+per app (on first use) from what is registered, then reused unchanged. Their
+labels are lazy strings: each request reads them in its own language.
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ def _build() -> dict[str, type[Form]]:
     for kind in kinds:
         for ch in chans:
             name = _field_name(kind.key, ch.key)
-            fields[name] = BooleanField(f"{kind.label}: {ch.label}")
+            label = _l("%(event)s: %(channel)s", event=kind.label, channel=ch.label)
+            fields[name] = BooleanField(label)
             matrix.append((name, kind.key, ch.key))
     preference = type("PreferenceForm", (PreferenceFormBase,), {**fields, "matrix": tuple(matrix)})
     test = type(

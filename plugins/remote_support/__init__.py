@@ -12,7 +12,7 @@ from flask_login import current_user
 from markupsafe import Markup
 
 from core import hookimpl
-from core.formatting import berlin_time
+from core.formatting import format_when
 from core.migrations import create_tables
 from core.models import Account
 from core.openapi import ACCOUNT_ID, errors, ok
@@ -90,7 +90,7 @@ def kontor_overview_cards(account: Account) -> Sequence[Card]:
     if grant is None:
         lines = [_l("Keine Genehmigung zur Fernwartung")]
     else:
-        until = berlin_time(grant.expires_at) if grant.expires_at else _l("bis auf Widerruf")
+        until = format_when(grant.expires_at) if grant.expires_at else _l("bis auf Widerruf")
         lines = [
             _l("Genehmigung erteilt bis %(until)s", until=until),
             services.SCOPE_LABELS[grant.scope],

@@ -15,7 +15,7 @@ from core.cache import per_request
 from core.crypto import decrypt, encrypt
 from core.db import Compiled, database, utcnow
 from core.events import emit
-from core.formatting import berlin_time
+from core.formatting import format_when
 from core.models import Account, User
 from plugins.remote_support.models import (
     AccessLog,
@@ -123,7 +123,7 @@ def grant(account: Account, user: User, duration: str, scope: str) -> Grant:
         until = (
             _("bis auf Widerruf")
             if span is None
-            else _("bis %(until)s", until=berlin_time(row.expires_at))
+            else _("bis %(until)s", until=format_when(row.expires_at))
         )
         log(account, user.full_name, "grant", f"{SCOPE_LABELS[scope]}, {until}")
     return row

@@ -10,7 +10,7 @@ from flask import Blueprint
 from flask_babel import lazy_gettext as _l
 
 from core import hookimpl
-from core.formatting import berlin_time
+from core.formatting import format_when
 from core.migrations import create_tables
 from core.models import Account
 from core.openapi import ACCOUNT_ID, errors, json_body, ok
@@ -104,11 +104,11 @@ def kontor_overview_cards(account: Account) -> Sequence[Card]:
     sub = services.subscription(account)
     plan = services.plan_of(sub)
     if sub.status == "expired":
-        line = _l("Abgelaufen seit %(date)s", date=berlin_time(sub.period_end, False))
+        line = _l("Abgelaufen seit %(date)s", date=format_when(sub.period_end, False))
     elif sub.cancel_at_period_end:
-        line = _l("Gekündigt zum %(date)s", date=berlin_time(sub.period_end, False))
+        line = _l("Gekündigt zum %(date)s", date=format_when(sub.period_end, False))
     else:
-        line = _l("Nächste Erneuerung: %(date)s", date=berlin_time(sub.period_end, False))
+        line = _l("Nächste Erneuerung: %(date)s", date=format_when(sub.period_end, False))
     return [
         Card(
             "subscriptions",

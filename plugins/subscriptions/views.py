@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from core.formatting import berlin_time, format_bytes, format_cents, format_number
+from core.formatting import format_when
 from core.pagecache import cached_page
 from core.pages import account_blueprint, current_account
 from plugins.subscriptions import services
@@ -22,16 +22,6 @@ bp = account_blueprint("subscriptions", __name__)
 def _managers_for_writes() -> None:
     if request.method == "POST" and not current_user.is_manager:
         abort(403, _("Nur Inhaber und Administratoren können das Abonnement ändern."))
-
-
-@bp.app_template_filter("amount")
-def amount(value: int, unit: str = "count") -> str:
-    return format_bytes(value) if unit == "bytes" else format_number(value)
-
-
-@bp.app_template_filter("euro")
-def euro(cents: int) -> str:
-    return format_cents(cents)
 
 
 def _usage_rows(account):
@@ -138,7 +128,7 @@ def cancel() -> Response | tuple[str, int]:
     if form.validate_on_submit():
         sub = services.cancel(current_account(), form.reason.data or "")
         flash(
-            _("Ihr Abonnement endet zum %(date)s.", date=berlin_time(sub.period_end, False)),
+            _("Ihr Abonnement endet zum %(date)s.", date=format_when(sub.period_end, False)),
             "success",
         )
         return redirect(url_for("subscriptions.index"))

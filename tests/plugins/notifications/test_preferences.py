@@ -22,8 +22,8 @@ SPEC_EVENTS = [
 def _checkboxes(page: str) -> dict[str, bool]:
     """Accessible name -> checked, from label[for] + input id pairs."""
     labels = dict(
-        (m.group(1), m.group(2))
-        for m in re.finditer(r'<label for="([^"]+)" class="visually-hidden">([^<]+)</label>', page)
+        (re.search(r'for="([^"]+)"', m.group(1)).group(1), m.group(2))
+        for m in re.finditer(r'<label ([^>]*class="visually-hidden"[^>]*)>([^<]+)</label>', page)
     )
     boxes = {}
     for m in re.finditer(r'<input([^>]*)type="checkbox"([^>]*)>', page):
@@ -128,3 +128,20 @@ def test_preferences_are_per_account(app, user_client, make_owner):
     login(client, other.email, PASSWORD)
     boxes = _checkboxes(client.get("/account/notifications").get_data(as_text=True))
     assert boxes["Angenommene Angebote: Per Smartphone"] is False
+
+
+def test_matrix_labels_follow_each_requests_language(app, user_client, make_owner):
+    """The form class is built once per app; its labels must not freeze the
+    language of the first request that built it."""
+    user_client.set_cookie("kontor_lang", "en")
+    english = _checkboxes(user_client.get("/account/notifications").get_data(as_text=True))
+    assert english["Accepted quotes: By e-mail"] is True
+    other = make_owner("b@example.com", company="B")
+    german_client = app.test_client()
+    login(german_client, other.email, PASSWORD)
+    german = _checkboxes(german_client.get("/account/notifications").get_data(as_text=True))
+    assert german["Angenommene Angebote: Per E-Mail"] is True
+    assert not any(label.startswith("Accepted") for label in german)
+    user_client.set_cookie("kontor_lang", "de")
+    again = _checkboxes(user_client.get("/account/notifications").get_data(as_text=True))
+    assert again == german
