@@ -109,17 +109,19 @@ def test_profile_rejects_too_long_name_and_keeps_old_value(app, user_client, own
 def test_change_email_requires_current_password(app, user_client, owner):
     response = submit(
         user_client,
-        "/account/profile",
+        "/account/profile/email",
         {"new_email": "neu@example.com", "current_password": "falsch-falsch", "submit": "1"},
         prefix="email-",
+        page="/account/profile",
     )
     assert response.status_code == 422
     assert "Das aktuelle Passwort ist falsch." in response.get_data(as_text=True)
     response = submit(
         user_client,
-        "/account/profile",
+        "/account/profile/email",
         {"new_email": "neu@example.com", "current_password": PASSWORD, "submit": "1"},
         prefix="email-",
+        page="/account/profile",
     )
     assert response.status_code == 302
     assert _user(app, "neu@example.com").id == owner.id
@@ -129,9 +131,10 @@ def test_change_email_refuses_an_address_in_use(app, user_client, make_owner):
     other = make_owner("belegt@example.com", company="Andere GmbH")
     response = submit(
         user_client,
-        "/account/profile",
+        "/account/profile/email",
         {"new_email": other.email, "current_password": PASSWORD, "submit": "1"},
         prefix="email-",
+        page="/account/profile",
     )
     assert response.status_code == 422
     assert "Diese E-Mail-Adresse kann nicht verwendet werden." in response.get_data(as_text=True)

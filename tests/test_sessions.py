@@ -64,7 +64,7 @@ def test_password_change_ends_other_sessions_but_not_this_one(app, user_client, 
     old_cookie = _cookie(second)
     response = submit(
         user_client,
-        "/account/profile",
+        "/account/profile/password",
         {
             "current_password": PASSWORD,
             "new_password": "neues-passwort-42",
@@ -72,6 +72,7 @@ def test_password_change_ends_other_sessions_but_not_this_one(app, user_client, 
             "submit": "1",
         },
         prefix="password-",
+        page="/account/profile",
     )
     assert response.status_code == 302
     assert user_client.get("/account/profile").status_code == 200
@@ -83,7 +84,13 @@ def test_password_change_ends_other_sessions_but_not_this_one(app, user_client, 
 def test_logout_all_other_sessions(app, user_client, owner):
     second = app.test_client()
     login(second, owner.email, PASSWORD)
-    response = submit(user_client, "/account/profile", {"submit": "1"}, prefix="others-")
+    response = submit(
+        user_client,
+        "/account/profile/sessions",
+        {"submit": "1"},
+        "others-",
+        page="/account/profile",
+    )
     assert response.status_code == 302
     assert second.get("/account/").status_code == 302
     assert user_client.get("/account/").status_code == 200
