@@ -199,7 +199,9 @@ def load_config(
     # The cookie lives as long as the server-side session it names (set at
     # login); re-signing it on every request would not extend that session.
     cfg["SESSION_REFRESH_EACH_REQUEST"] = False
-    cfg["WTF_CSRF_TIME_LIMIT"] = None
+    # A form's token is good for as long as a login lasts, not for ever; logging
+    # in or out starts a new session and with it a new token.
+    cfg["WTF_CSRF_TIME_LIMIT"] = cfg["KONTOR_SESSION_LIFETIME_HOURS"] * 3600
     cfg["WTF_CSRF_SSL_STRICT"] = cfg["KONTOR_COOKIE_SECURE"]
     cfg["BABEL_DEFAULT_LOCALE"] = "de"
     cfg["BABEL_DEFAULT_TIMEZONE"] = "Europe/Berlin"

@@ -129,3 +129,25 @@ def test_page_loads_do_not_send_the_session_cookie_again(user_client):
     again = user_client.get("/account/profile")
     assert again.status_code == 200
     assert "Set-Cookie" not in again.headers
+
+
+def test_a_form_token_lasts_as_long_as_a_login(app, client, monkeypatch):
+    """The cookie holding the token may be re-signed later (any change to the
+    session does that); a form token signed longer ago than a login lasts is
+    refused all the same."""
+    lifetime = app.permanent_session_lifetime.total_seconds()
+    start = time.time()
+    token = csrf_token(client, "/login")
+    monkeypatch.setattr(time, "time", lambda: start + lifetime - 10)
+    with client.session_transaction() as session:
+        session["probe"] = "re-signs the cookie"
+    form = {"csrf_token": token, "email": "x@example.com", "password": "falsch-falsch"}
+    assert client.post("/login", data=form).status_code == 422  # still good
+    monkeypatch.setattr(time, "time", lambda: start + lifetime + 5)
+    response = client.post("/login", data=form)
+    assert response.status_code == 400
+    assert "Das Formular ist abgelaufen" in response.get_data(as_text=True)
+    assert (
+        client.post("/login", data={**form, "csrf_token": csrf_token(client, "/login")}).status_code
+        == 422
+    )

@@ -160,7 +160,6 @@ def staff_login() -> Response | tuple[str, int]:
         token = services.staff_login(form.email.data, form.password.data, form.code.data)
         if token:
             session.clear()  # a fresh session and CSRF token, as for customer logins
-            session.permanent = True
             session[STAFF_KEY] = token
             return redirect(url_for("remote_support.console"))
         form.code.errors = [_("Anmeldung fehlgeschlagen. Prüfen Sie Passwort und Einmalcode.")]

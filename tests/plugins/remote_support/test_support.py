@@ -230,3 +230,21 @@ def test_staff_create_command(app, runner):
         input="ein-langes-passwort\n",
     )
     assert again.exit_code != 0 and "exists already" in again.output
+
+
+def test_staff_login_starts_a_fresh_session_and_form_token(app, staff):
+    client = app.test_client()
+    before = csrf_token(client, "/staff/login")
+    with client.session_transaction() as session:
+        session["planted"] = "vor der Anmeldung"
+    response = submit(
+        client,
+        "/staff/login",
+        {"email": staff.email, "password": STAFF_PASSWORD, "code": staff.totp.now()},
+    )
+    assert response.status_code == 302
+    with client.session_transaction() as session:
+        assert "planted" not in session
+    stale = client.post("/staff/logout", data={"csrf_token": before})
+    assert stale.status_code == 400
+    assert client.get("/staff/").status_code == 200  # the stale token logged nobody out
