@@ -39,6 +39,7 @@ from core.forms import (
 from core.mail import build_message, system_sender
 from core.outbox import queue_system_mail
 from core.pagecache import cached_page
+from core.pages import external_url
 from core.ratelimit import limiter, login_key
 
 bp = Blueprint("core", __name__)
@@ -241,7 +242,7 @@ def users() -> str | Response:
         except accounts.AccountError as exc:
             _field_error(form, exc)
         else:
-            link = url_for("core.accept_invitation", token=token, _external=True)
+            link = external_url("core.accept_invitation", token=token)
             queue_system_mail(
                 account,
                 build_message(

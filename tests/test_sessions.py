@@ -97,7 +97,7 @@ def test_logout_all_other_sessions(app, user_client, owner):
 
 
 def test_session_cookie_flags_over_https(make_app, owner):
-    app = make_app({"KONTOR_COOKIE_SECURE": "true"})
+    app = make_app({"KONTOR_COOKIE_SECURE": "true", "KONTOR_BASE_URL": "https://localhost"})
     client = app.test_client()
     page = client.get("/login", base_url="https://localhost").get_data(as_text=True)
     token = TOKEN_RE.search(page).group(1)
