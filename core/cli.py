@@ -166,7 +166,7 @@ def _serve(app: Flask, host: str, port: int, with_worker: bool) -> None:
             worker.wait(timeout=10)
 
 
-@cli.command("demo")
+@cli.command("demo", with_appcontext=False)  # builds its own app
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True)
 def demo_command(host: str, port: int) -> None:
@@ -182,7 +182,7 @@ def demo_command(host: str, port: int) -> None:
     _serve(app, host, port, with_worker=True)
 
 
-@cli.command("serve")
+@cli.command("serve", with_appcontext=False)  # builds its own app
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True)
 def serve_command(host: str, port: int) -> None:
