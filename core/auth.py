@@ -60,6 +60,12 @@ class SessionUser:
     def get_id(self) -> str:
         return f"user:{self.token}"
 
+    def sign_out(self) -> None:
+        """Revoke this login's server-side session."""
+        UserSession.update(revoked_at=utcnow()).where(
+            UserSession.id == self.session.id, UserSession.revoked_at.is_null()
+        ).execute()
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self.user, name)
 
@@ -115,11 +121,10 @@ def start_session(user: User) -> UserSession:
 
 
 def end_session() -> None:
-    """Revoke the current user session and clear the cookie."""
-    if current_user.is_authenticated and not current_user.is_support:
-        UserSession.update(revoked_at=utcnow()).where(
-            UserSession.id == current_user.session.id, UserSession.revoked_at.is_null()
-        ).execute()
+    """Log out: the actor (a user, or a plugin's, such as a support session)
+    revokes its server-side session(s), then the cookie is cleared."""
+    if current_user.is_authenticated:
+        current_user.sign_out()
     logout_user()
     session.clear()
 

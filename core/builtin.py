@@ -108,8 +108,19 @@ def kontor_usage(account: Account) -> Mapping[str, int]:
 @hookimpl
 def kontor_sensitive_actions() -> Sequence[SensitiveAction]:
     return [
-        SensitiveAction("core.profile", "email-submit"),
-        SensitiveAction("core.profile", "password-submit"),
+        # credentials and sessions of users
+        SensitiveAction("core.change_email"),
+        SensitiveAction("core.change_password"),
+        SensitiveAction("core.logout_others"),
+        # who belongs to the account (an invitation is a credential)
+        SensitiveAction("core.users"),
+        SensitiveAction("core.remove_user"),
+        # the notification e-mail and mobile number
+        SensitiveAction("core.company"),
+        # entry pages would swap the support login for a customer login
+        SensitiveAction("core.login"),
+        SensitiveAction("core.register"),
+        SensitiveAction("core.accept_invitation"),
     ]
 
 

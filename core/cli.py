@@ -145,6 +145,13 @@ def _ensure_demo_account(app: Flask) -> str:
     return password
 
 
+def _local_defaults(host: str, port: int) -> None:
+    """Plain http on this machine, unless the environment says otherwise."""
+    os.environ.setdefault("KONTOR_COOKIE_SECURE", "false")
+    shown = f"[{host}]" if ":" in host else host
+    os.environ.setdefault("KONTOR_BASE_URL", f"http://{shown}:{port}")
+
+
 def _serve(app: Flask, host: str, port: int, with_worker: bool) -> None:
     from werkzeug.serving import run_simple
 
@@ -159,12 +166,12 @@ def _serve(app: Flask, host: str, port: int, with_worker: bool) -> None:
             worker.wait(timeout=10)
 
 
-@cli.command("demo")
+@cli.command("demo", with_appcontext=False)  # builds its own app
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True)
 def demo_command(host: str, port: int) -> None:
     """Initialise if needed, create a demo account, and serve with a worker."""
-    os.environ.setdefault("KONTOR_COOKIE_SECURE", "false")
+    _local_defaults(host, port)
     app = create_app()
     apply_migrations(app)
     password = _ensure_demo_account(app)
@@ -175,12 +182,12 @@ def demo_command(host: str, port: int) -> None:
     _serve(app, host, port, with_worker=True)
 
 
-@cli.command("serve")
+@cli.command("serve", with_appcontext=False)  # builds its own app
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True)
 def serve_command(host: str, port: int) -> None:
     """Serve with the development server (production: gunicorn 'wsgi:app')."""
-    os.environ.setdefault("KONTOR_COOKIE_SECURE", "false")
+    _local_defaults(host, port)
     _serve(create_app(), host, port, with_worker=False)
 
 

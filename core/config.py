@@ -58,6 +58,31 @@ def _url(name: str, raw: str, schemes: set[str]) -> str:
     return raw
 
 
+def _base_url(name: str, raw: str, secure: bool) -> str:
+    """The public address links in mails start with: ``scheme://host[:port][/path]``."""
+    value = raw.strip().rstrip("/")
+    try:
+        parts = urlsplit(value)
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        parts, port_ok = None, False
+    if (
+        parts is None
+        or not port_ok
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.username is not None
+        or parts.query
+        or parts.fragment
+        or not value.isprintable()
+        or " " in value
+    ):
+        raise ConfigError(f"{name}: expected http(s)://host[:port][/path], got {raw!r}")
+    if secure and parts.scheme != "https":
+        raise ConfigError(f"{name}: must start with https:// when KONTOR_COOKIE_SECURE is true")
+    return value
+
+
 def _generated(path: Path, make: Any) -> str:
     """Read a dev default from the instance folder, creating it once."""
     if not path.exists():
@@ -174,6 +199,17 @@ def load_config(
         raise ConfigError(f"KONTOR_PLANS_FILE: no such file {plans!r}")
     cfg["KONTOR_PLANS_FILE"] = plans or None
     cfg["KONTOR_COOKIE_SECURE"] = _bool("KONTOR_COOKIE_SECURE", raw("KONTOR_COOKIE_SECURE", "true"))
+    # Links in mails never take their host from a request's Host header. In
+    # production (secure cookies) the address must be given; dev gets localhost.
+    base_url = raw("KONTOR_BASE_URL").strip()
+    if not base_url and cfg["KONTOR_COOKIE_SECURE"]:
+        raise ConfigError(
+            "KONTOR_BASE_URL: required when KONTOR_COOKIE_SECURE is true "
+            "(the public https:// address of this instance)"
+        )
+    cfg["KONTOR_BASE_URL"] = _base_url(
+        "KONTOR_BASE_URL", base_url or "http://127.0.0.1:5000", cfg["KONTOR_COOKIE_SECURE"]
+    )
     cfg["KONTOR_MAX_CONTENT_LENGTH"] = _int(
         "KONTOR_MAX_CONTENT_LENGTH", raw("KONTOR_MAX_CONTENT_LENGTH", "1048576"), 1024, 1 << 30
     )
@@ -199,7 +235,9 @@ def load_config(
     # The cookie lives as long as the server-side session it names (set at
     # login); re-signing it on every request would not extend that session.
     cfg["SESSION_REFRESH_EACH_REQUEST"] = False
-    cfg["WTF_CSRF_TIME_LIMIT"] = None
+    # A form's token is good for as long as a login lasts, not for ever; logging
+    # in or out starts a new session and with it a new token.
+    cfg["WTF_CSRF_TIME_LIMIT"] = cfg["KONTOR_SESSION_LIFETIME_HOURS"] * 3600
     cfg["WTF_CSRF_SSL_STRICT"] = cfg["KONTOR_COOKIE_SECURE"]
     cfg["BABEL_DEFAULT_LOCALE"] = "de"
     cfg["BABEL_DEFAULT_TIMEZONE"] = "Europe/Berlin"

@@ -8,9 +8,11 @@ go back to a pool. Nothing here opens a connection at import time.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import inspect
 import itertools
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Hashable
@@ -80,6 +82,19 @@ class KontorPostgresDatabase(PooledPostgresqlDatabase):
         return self.execute_sql("SELECT pg_current_snapshot()::text").fetchone()[0]
 
 
+def create_private_file(path: str) -> None:
+    """Create ``path`` empty with mode 0600 unless it exists (or is ``:memory:``).
+
+    SQLite opens an empty file as a new database and gives its ``-wal`` and
+    ``-shm`` files the database file's mode, so the database, its journal
+    and the queue are readable by the owner only, like the instance keys.
+    """
+    if path == ":memory:" or not os.path.isdir(os.path.dirname(path) or "."):
+        return  # SQLite reports a missing folder itself when it connects
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 def open_database(url: str) -> peewee.Database:
     """Create (but do not connect) the database object for ``url``."""
     parts = urlsplit(url)
@@ -87,6 +102,7 @@ def open_database(url: str) -> peewee.Database:
         path = unquote(parts.path) or ":memory:"
         if parts.netloc:  # sqlite://relative/path
             path = parts.netloc + path
+        create_private_file(path)
         return KontorSqliteDatabase(
             path,
             pragmas={

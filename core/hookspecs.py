@@ -220,7 +220,8 @@ def kontor_load_actor(kind: str, token: str) -> Any | None:
 
     Core loads ``kind == "user"`` itself. Plugins that log people in another
     way (support sessions) return an object with ``is_authenticated``,
-    ``account``, ``user``, ``is_manager`` and ``get_id()``, or None to refuse.
+    ``account``, ``user``, ``is_manager``, ``get_id()`` and ``sign_out()`` (which
+    ends its server-side session(s) when the actor logs out), or None to refuse.
     First result wins.
     """
 
@@ -229,8 +230,11 @@ def kontor_load_actor(kind: str, token: str) -> Any | None:
 def kontor_sensitive_actions() -> Sequence[SensitiveAction] | None:
     """Return actions that only the account's own users may perform.
 
-    Support sessions are refused these in any scope (consent, passwords and
-    e-mail addresses, mail server credentials, plan changes, cancelling).
+    Support sessions are refused every write to these endpoints in any scope,
+    whatever the body (consent, passwords, e-mail addresses and sessions of
+    users, inviting and removing users, notification targets, billing details,
+    mail server credentials, plan changes, cancelling, anything that creates a
+    credential). Give such an action a route of its own.
     """
 
 

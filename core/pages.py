@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app
 from flask_login import current_user, login_required
 
 from core.models import Account
@@ -21,6 +24,20 @@ def account_blueprint(name: str, import_name: str) -> Blueprint:
         return None
 
     return bp
+
+
+def external_url(endpoint: str, **values: Any) -> str:
+    """An absolute link for mails, on ``KONTOR_BASE_URL``.
+
+    Never built from the request's Host header (an attacker's host would put
+    their server into the invitation link); works without a request, in the
+    worker, too.
+    """
+    base = urlsplit(current_app.config["KONTOR_BASE_URL"])
+    adapter = current_app.url_map.bind(
+        base.netloc, script_name=base.path or "/", url_scheme=base.scheme
+    )
+    return adapter.build(endpoint, values, force_external=True)
 
 
 def current_account() -> Account:

@@ -16,7 +16,7 @@ from flask import Flask, current_app
 from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey, crontab
 from huey.storage import SqliteStorage
 
-from core.db import bind, database, release
+from core.db import bind, create_private_file, database, release
 from core.types import Job, PeriodicJob
 
 
@@ -41,6 +41,7 @@ def _make_huey(url: str) -> Huey:
         path = unquote(parts.path)
         if parts.netloc:
             path = parts.netloc + path
+        create_private_file(path)
         huey = SqliteHuey("kontor", filename=path, timeout=10, storage_class=_QueueStorage)
         huey.storage.close()  # no connection may survive into forked web workers
         return huey

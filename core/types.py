@@ -142,14 +142,14 @@ class Schema:
 
 @dataclass(frozen=True)
 class SensitiveAction:
-    """A POST that support sessions may never perform.
+    """An endpoint that support sessions may never write to, in any scope.
 
-    ``field``, when set, narrows it to forms submitted with that field (one
-    page with several forms, such as Nutzerdaten).
+    Matched by endpoint and method only (every method but GET, HEAD and
+    OPTIONS), whatever the body: an action that shares a page with harmless
+    forms needs a route of its own.
     """
 
     endpoint: str
-    field: str | None = None
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from core.forms import (
     ChangePasswordForm,
     CompanyForm,
     ConfirmForm,
+    Form,
     LoginForm,
     LogoutOthersForm,
     ProfileForm,
@@ -38,6 +39,7 @@ from core.forms import (
 from core.mail import build_message, system_sender
 from core.outbox import queue_system_mail
 from core.pagecache import cached_page
+from core.pages import external_url
 from core.ratelimit import limiter, login_key
 
 bp = Blueprint("core", __name__)
@@ -118,63 +120,85 @@ def overview() -> str:
     return render_template("core/overview.html")
 
 
+def _profile_page(status: int = 200, **forms: Form) -> tuple[str, int]:
+    """Nutzerdaten with its four forms; ``forms`` replaces the one that was sent."""
+    pages = {
+        "profile_form": ProfileForm(prefix="profile", obj=current_user.user),
+        "email_form": ChangeEmailForm(prefix="email"),
+        "password_form": ChangePasswordForm(prefix="password"),
+        "others_form": LogoutOthersForm(prefix="others"),
+    }
+    return render_template("core/profile.html", **{**pages, **forms}), status
+
+
 @bp.route("/account/profile", methods=["GET", "POST"])
 @login_required
 @cached_page
-def profile() -> str | Response:
-    user = current_user.user
-    profile_form = ProfileForm(prefix="profile", obj=user)
-    email_form = ChangeEmailForm(prefix="email")
-    password_form = ChangePasswordForm(prefix="password")
-    others_form = LogoutOthersForm(prefix="others")
-    status = 200
-    if request.method == "POST":
-        status = 422
-        if profile_form.submit.data and profile_form.validate():
-            accounts.update_profile(user, profile_form.first_name.data, profile_form.last_name.data)
-            flash(_("Ihre Nutzerdaten wurden gespeichert."), "success")
+def profile() -> tuple[str, int] | Response:
+    if request.method == "GET":
+        return _profile_page()
+    form = ProfileForm(prefix="profile")
+    if not form.validate_on_submit():
+        return _profile_page(422, profile_form=form)
+    accounts.update_profile(current_user.user, form.first_name.data, form.last_name.data)
+    flash(_("Ihre Nutzerdaten wurden gespeichert."), "success")
+    return redirect(url_for("core.profile"))
+
+
+# E-mail, password and sessions have routes of their own, so that support
+# sessions are refused them by endpoint (``kontor_sensitive_actions``), not by
+# what the body happens to contain.
+
+
+@bp.post("/account/profile/email")
+@login_required
+def change_email() -> tuple[str, int] | Response:
+    form = ChangeEmailForm(prefix="email")
+    if form.validate_on_submit():
+        try:
+            accounts.change_email(
+                current_user.user,
+                form.current_password.data,
+                form.new_email.data,
+                keep=current_user.session,
+            )
+        except accounts.AccountError as exc:
+            _field_error(form, exc)
+        else:
+            flash(_("Ihre E-Mail-Adresse wurde geändert."), "success")
             return redirect(url_for("core.profile"))
-        if email_form.submit.data and email_form.validate():
-            try:
-                accounts.change_email(
-                    user,
-                    email_form.current_password.data,
-                    email_form.new_email.data,
-                    keep=current_user.session,
-                )
-            except accounts.AccountError as exc:
-                _field_error(email_form, exc)
-            else:
-                flash(_("Ihre E-Mail-Adresse wurde geändert."), "success")
-                return redirect(url_for("core.profile"))
-        if password_form.submit.data and password_form.validate():
-            try:
-                accounts.change_password(
-                    user,
-                    password_form.current_password.data,
-                    password_form.new_password.data,
-                    keep=current_user.session,
-                )
-            except accounts.AccountError as exc:
-                _field_error(password_form, exc)
-            else:
-                flash(
-                    _("Ihr Passwort wurde geändert. Andere Sitzungen wurden abgemeldet."), "success"
-                )
-                return redirect(url_for("core.profile"))
-        if others_form.submit.data and others_form.validate():
-            count = revoke_sessions(user, keep=current_user.session)
-            flash(_("%(count)d andere Sitzung(en) abgemeldet.", count=count), "success")
+    return _profile_page(422, email_form=form)
+
+
+@bp.post("/account/profile/password")
+@login_required
+def change_password() -> tuple[str, int] | Response:
+    form = ChangePasswordForm(prefix="password")
+    if form.validate_on_submit():
+        try:
+            accounts.change_password(
+                current_user.user,
+                form.current_password.data,
+                form.new_password.data,
+                keep=current_user.session,
+            )
+        except accounts.AccountError as exc:
+            _field_error(form, exc)
+        else:
+            flash(_("Ihr Passwort wurde geändert. Andere Sitzungen wurden abgemeldet."), "success")
             return redirect(url_for("core.profile"))
-        if not any(f.errors for f in (profile_form, email_form, password_form, others_form)):
-            status = 400
-    return render_template(
-        "core/profile.html",
-        profile_form=profile_form,
-        email_form=email_form,
-        password_form=password_form,
-        others_form=others_form,
-    ), status
+    return _profile_page(422, password_form=form)
+
+
+@bp.post("/account/profile/sessions")
+@login_required
+def logout_others() -> tuple[str, int] | Response:
+    form = LogoutOthersForm(prefix="others")
+    if not form.validate_on_submit():
+        return _profile_page(422, others_form=form)
+    count = revoke_sessions(current_user.user, keep=current_user.session)
+    flash(_("%(count)d andere Sitzung(en) abgemeldet.", count=count), "success")
+    return redirect(url_for("core.profile"))
 
 
 @bp.route("/account/company", methods=["GET", "POST"])
@@ -218,7 +242,7 @@ def users() -> str | Response:
         except accounts.AccountError as exc:
             _field_error(form, exc)
         else:
-            link = url_for("core.accept_invitation", token=token, _external=True)
+            link = external_url("core.accept_invitation", token=token)
             queue_system_mail(
                 account,
                 build_message(

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from core.accounts import register
 from core.db import bind
 from core.models import Account, User
 from tests.conftest import PASSWORD
-from tests.support.web import login, submit
+from tests.support.web import csrf_token, login, submit
 
 NEW = {
     "company_name": "Bäckerei Schmidt",
@@ -109,17 +110,19 @@ def test_profile_rejects_too_long_name_and_keeps_old_value(app, user_client, own
 def test_change_email_requires_current_password(app, user_client, owner):
     response = submit(
         user_client,
-        "/account/profile",
+        "/account/profile/email",
         {"new_email": "neu@example.com", "current_password": "falsch-falsch", "submit": "1"},
         prefix="email-",
+        page="/account/profile",
     )
     assert response.status_code == 422
     assert "Das aktuelle Passwort ist falsch." in response.get_data(as_text=True)
     response = submit(
         user_client,
-        "/account/profile",
+        "/account/profile/email",
         {"new_email": "neu@example.com", "current_password": PASSWORD, "submit": "1"},
         prefix="email-",
+        page="/account/profile",
     )
     assert response.status_code == 302
     assert _user(app, "neu@example.com").id == owner.id
@@ -129,9 +132,10 @@ def test_change_email_refuses_an_address_in_use(app, user_client, make_owner):
     other = make_owner("belegt@example.com", company="Andere GmbH")
     response = submit(
         user_client,
-        "/account/profile",
+        "/account/profile/email",
         {"new_email": other.email, "current_password": PASSWORD, "submit": "1"},
         prefix="email-",
+        page="/account/profile",
     )
     assert response.status_code == 422
     assert "Diese E-Mail-Adresse kann nicht verwendet werden." in response.get_data(as_text=True)
@@ -203,3 +207,37 @@ def test_member_cannot_change_company_data(app, member_client, owner):
     response = submit(member_client, "/account/company", {"company_name": "Gekapert"})
     assert response.status_code == 403
     assert _user(app, owner.email).account.company_name == "Muster GmbH"
+
+
+def test_invitation_link_is_on_the_configured_base_url_whatever_the_host(make_app):
+    import mailbox
+    from pathlib import Path
+
+    from tests.conftest import upgrade
+
+    app = make_app({"KONTOR_BASE_URL": "https://konto.example/app"})
+    with app.app_context(), bind(app).connection_context():
+        owner = register("Muster GmbH", "Erika", "Mustermann", "erika@example.com", PASSWORD)
+    upgrade(app, owner.account)
+    client = app.test_client()
+    login(client, owner.email, PASSWORD)
+    token = csrf_token(client, "/account/users")
+    session = client.get_cookie("kontor_session").value
+    client.set_cookie("kontor_session", session, domain="evil.example")
+    response = client.post(
+        "/account/users",
+        data={
+            "csrf_token": token,
+            "first_name": "Max",
+            "last_name": "Meier",
+            "email": "max@example.com",
+            "role": "member",
+        },
+        base_url="http://evil.example",
+    )
+    assert response.status_code == 302
+    box = mailbox.Maildir(Path(app.config["KONTOR_INSTANCE_PATH"]) / "mail")
+    [message] = list(box)
+    body = message.get_payload(decode=True).decode()
+    assert "evil.example" not in body
+    assert "https://konto.example/app/invitation/" in body

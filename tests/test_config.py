@@ -11,7 +11,7 @@ from core.config import ConfigError, load_config
 
 
 def test_dev_defaults_are_generated_once(tmp_path):
-    env = {"KONTOR_INSTANCE_PATH": str(tmp_path)}
+    env = {"KONTOR_INSTANCE_PATH": str(tmp_path), "KONTOR_COOKIE_SECURE": "false"}
     first = load_config(env)
     second = load_config(env)
     assert first["SECRET_KEY"] == second["SECRET_KEY"]
@@ -19,6 +19,7 @@ def test_dev_defaults_are_generated_once(tmp_path):
     assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
     assert first["KONTOR_DATABASE_URL"] == f"sqlite:///{tmp_path / 'kontor.db'}"
     assert first["KONTOR_QUEUE_URL"] == f"sqlite:///{tmp_path / 'queue.db'}"
+    assert first["KONTOR_BASE_URL"] == "http://127.0.0.1:5000"
 
 
 @pytest.mark.parametrize(
@@ -34,11 +35,41 @@ def test_dev_defaults_are_generated_once(tmp_path):
         ("KONTOR_PLANS_FILE", "/nicht/da.json"),
         ("KONTOR_RATELIMIT_STORAGE_URL", "file:///tmp"),
         ("KONTOR_PAGE_CACHE_SECONDS", "-1"),
+        ("KONTOR_BASE_URL", "kontor.example"),
+        ("KONTOR_BASE_URL", "ftp://kontor.example"),
+        ("KONTOR_BASE_URL", "https://kontor.example/?next=x"),
+        ("KONTOR_BASE_URL", "https://user@kontor.example"),
+        ("KONTOR_BASE_URL", "https://kontor.example:99999"),
+        ("KONTOR_BASE_URL", "http://kontor.example"),  # secure cookies need https
     ],
 )
 def test_malformed_setting_names_the_variable(tmp_path, name, value):
+    env = {"KONTOR_INSTANCE_PATH": str(tmp_path), "KONTOR_BASE_URL": "https://kontor.example"}
     with pytest.raises(ConfigError, match=f"^{name}: "):
-        load_config({"KONTOR_INSTANCE_PATH": str(tmp_path), name: value})
+        load_config({**env, name: value})
+
+
+def test_base_url_is_required_with_secure_cookies(tmp_path):
+    with pytest.raises(ConfigError, match=r"^KONTOR_BASE_URL: required"):
+        load_config({"KONTOR_INSTANCE_PATH": str(tmp_path)})
+    cfg = load_config(
+        {"KONTOR_INSTANCE_PATH": str(tmp_path), "KONTOR_BASE_URL": "https://kontor.example/konto/"}
+    )
+    assert cfg["KONTOR_BASE_URL"] == "https://kontor.example/konto"
+
+
+def test_cli_names_a_missing_base_url_in_one_line(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "KONTOR_INSTANCE_PATH": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "-m", "core.cli", "migrate"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("kontor: error: KONTOR_BASE_URL: required")
 
 
 def test_cli_reports_bad_setting_in_one_line(tmp_path):

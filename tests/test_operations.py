@@ -49,3 +49,27 @@ def test_backup_copies_the_sqlite_database(app, owner, runner, tmp_path):
     assert result.exit_code == 0, result.output
     with sqlite3.connect(target) as copy:
         assert copy.execute("SELECT email FROM core_user").fetchall() == [(owner.email,)]
+
+
+def test_sqlite_database_and_queue_files_are_private(tmp_path):
+    """Like the generated keys, the database (with its WAL) and the queue are 0600."""
+    from core import create_app
+    from core.cli import apply_migrations
+    from core.queue import ping
+
+    instance = tmp_path / "instance"
+    app = create_app(
+        {
+            "KONTOR_INSTANCE_PATH": str(instance),
+            "KONTOR_DATABASE_URL": f"sqlite:///{instance / 'kontor.db'}",
+            "KONTOR_QUEUE_URL": f"sqlite:///{instance / 'queue.db'}",
+            "KONTOR_COOKIE_SECURE": "false",
+        }
+    )
+    apply_migrations(app)
+    ping(app)
+    files = sorted(p.name for p in instance.glob("*.db*"))
+    assert "kontor.db" in files and "queue.db" in files
+    assert {name: (instance / name).stat().st_mode & 0o777 for name in files} == dict.fromkeys(
+        files, 0o600
+    )

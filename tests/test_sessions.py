@@ -64,7 +64,7 @@ def test_password_change_ends_other_sessions_but_not_this_one(app, user_client, 
     old_cookie = _cookie(second)
     response = submit(
         user_client,
-        "/account/profile",
+        "/account/profile/password",
         {
             "current_password": PASSWORD,
             "new_password": "neues-passwort-42",
@@ -72,6 +72,7 @@ def test_password_change_ends_other_sessions_but_not_this_one(app, user_client, 
             "submit": "1",
         },
         prefix="password-",
+        page="/account/profile",
     )
     assert response.status_code == 302
     assert user_client.get("/account/profile").status_code == 200
@@ -83,14 +84,20 @@ def test_password_change_ends_other_sessions_but_not_this_one(app, user_client, 
 def test_logout_all_other_sessions(app, user_client, owner):
     second = app.test_client()
     login(second, owner.email, PASSWORD)
-    response = submit(user_client, "/account/profile", {"submit": "1"}, prefix="others-")
+    response = submit(
+        user_client,
+        "/account/profile/sessions",
+        {"submit": "1"},
+        "others-",
+        page="/account/profile",
+    )
     assert response.status_code == 302
     assert second.get("/account/").status_code == 302
     assert user_client.get("/account/").status_code == 200
 
 
 def test_session_cookie_flags_over_https(make_app, owner):
-    app = make_app({"KONTOR_COOKIE_SECURE": "true"})
+    app = make_app({"KONTOR_COOKIE_SECURE": "true", "KONTOR_BASE_URL": "https://localhost"})
     client = app.test_client()
     page = client.get("/login", base_url="https://localhost").get_data(as_text=True)
     token = TOKEN_RE.search(page).group(1)
@@ -122,3 +129,25 @@ def test_page_loads_do_not_send_the_session_cookie_again(user_client):
     again = user_client.get("/account/profile")
     assert again.status_code == 200
     assert "Set-Cookie" not in again.headers
+
+
+def test_a_form_token_lasts_as_long_as_a_login(app, client, monkeypatch):
+    """The cookie holding the token may be re-signed later (any change to the
+    session does that); a form token signed longer ago than a login lasts is
+    refused all the same."""
+    lifetime = app.permanent_session_lifetime.total_seconds()
+    start = time.time()
+    token = csrf_token(client, "/login")
+    monkeypatch.setattr(time, "time", lambda: start + lifetime - 10)
+    with client.session_transaction() as session:
+        session["probe"] = "re-signs the cookie"
+    form = {"csrf_token": token, "email": "x@example.com", "password": "falsch-falsch"}
+    assert client.post("/login", data=form).status_code == 422  # still good
+    monkeypatch.setattr(time, "time", lambda: start + lifetime + 5)
+    response = client.post("/login", data=form)
+    assert response.status_code == 400
+    assert "Das Formular ist abgelaufen" in response.get_data(as_text=True)
+    assert (
+        client.post("/login", data={**form, "csrf_token": csrf_token(client, "/login")}).status_code
+        == 422
+    )

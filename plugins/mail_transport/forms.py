@@ -6,6 +6,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import (
     BooleanField,
     EmailField,
+    Field,
     IntegerField,
     PasswordField,
     RadioField,
@@ -14,7 +15,7 @@ from wtforms import (
     SubmitField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Length, NumberRange, Optional
+from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
 from core.forms import Form
 from core.validation import EmailAddress, PlainText, strip_filter
@@ -22,6 +23,18 @@ from core.validation import EmailAddress, PlainText, strip_filter
 _MAX = _l("Höchstens %(max)d Zeichen.")
 _PORT = _l("Bitte geben Sie einen Port zwischen 1 und 65535 ein.")
 SECURITY = [SelectChoice("ssl", _l("SSL/TLS")), SelectChoice("starttls", _l("STARTTLS"))]
+
+
+class NoAddress:
+    """Refuse a display name that looks like an address ("PayPal <service@paypal.com>").
+
+    The name is quoted and can never change the real sender, but a mail
+    client shows it first, so a recipient would read it as the sender.
+    """
+
+    def __call__(self, form: Form, field: Field) -> None:
+        if field.data and any(ch in field.data for ch in "@<>"):
+            raise ValidationError(_l("Der Absendername darf keine E-Mail-Adresse enthalten."))
 
 
 def _host(label: str) -> StringField:
@@ -54,7 +67,7 @@ class MailSettingsForm(Form):
     sender_name = StringField(
         _l("Absendername"),
         filters=[strip_filter],
-        validators=[Optional(), Length(max=100, message=_MAX), PlainText()],
+        validators=[Optional(), Length(max=100, message=_MAX), PlainText(), NoAddress()],
     )
     reply_to = EmailField(
         _l("Antwortadresse"),

@@ -58,7 +58,7 @@ def kontor_event_types() -> Sequence[EventType]:
 
 @hookimpl
 def kontor_load_actor(kind: str, token: str) -> services.SupportActor | None:
-    return services.load_support(token) if kind == "support" else None
+    return services.load_support(token, views.staff_token()) if kind == "support" else None
 
 
 @hookimpl
@@ -66,6 +66,7 @@ def kontor_sensitive_actions() -> Sequence[SensitiveAction]:
     return [
         SensitiveAction("remote_support.save"),
         SensitiveAction("remote_support.revoke"),
+        SensitiveAction("remote_support.staff_login"),
     ]
 
 

@@ -253,6 +253,7 @@ class SupportActor:
     account: Account
     user: User
     token: str
+    staff_token: str
 
     is_authenticated = True
     is_active = True
@@ -278,6 +279,19 @@ class SupportActor:
 
     def get_id(self) -> str:
         return f"support:{self.token}"
+
+    def end(self) -> None:
+        """End this support session; the staff login stays (back to the console)."""
+        SupportSession.update(ended_at=utcnow()).where(
+            SupportSession.id == self.session.id, SupportSession.ended_at.is_null()
+        ).execute()
+        log(self.account, self.staff.name, "session_end", _("Vom Support beendet"))
+
+    def sign_out(self) -> None:
+        """Log out: end this support session and the staff login it runs under,
+        so a copy of the cookie opens neither."""
+        self.end()
+        end_staff_session(self.staff_token)
 
 
 def start_support(staff: Staff, account_id: int, reason: str) -> str:
@@ -305,12 +319,16 @@ def start_support(staff: Staff, account_id: int, reason: str) -> str:
     return token
 
 
-def load_support(token: str) -> SupportActor | None:
-    """The support session for ``token`` while it and its grant are active."""
+def load_support(token: str, staff_token: str | None) -> SupportActor | None:
+    """The support session for ``token`` while it, its grant and the staff
+    login it was started from (``staff_token``) are all active."""
+    if not staff_token:
+        return None
     now = utcnow()
     row = (
         SupportSession.select(SupportSession, Staff, Grant, Account)
         .join(Staff)
+        .join(StaffSession)
         .switch(SupportSession)
         .join(Grant)
         .switch(SupportSession)
@@ -320,17 +338,13 @@ def load_support(token: str) -> SupportActor | None:
             SupportSession.ended_at.is_null(),
             Grant.revoked_at.is_null(),
             (Grant.expires_at.is_null()) | (Grant.expires_at > now),
+            StaffSession.token_hash == token_hash(staff_token),
+            StaffSession.revoked_at.is_null(),
+            StaffSession.expires_at > now,
         )
         .first()
     )
     if row is None:
         return None
     owner = User.get_or_none(User.account == row.account, User.role == "owner")
-    return SupportActor(row.staff, row, row.grant, row.account, owner, token)
-
-
-def end_support(actor: SupportActor) -> None:
-    SupportSession.update(ended_at=utcnow()).where(
-        SupportSession.id == actor.session.id, SupportSession.ended_at.is_null()
-    ).execute()
-    log(actor.account, actor.staff.name, "session_end", _("Vom Support beendet"))
+    return SupportActor(row.staff, row, row.grant, row.account, owner, token, staff_token)

@@ -18,6 +18,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.wrappers import Response
 
+from core.auth import end_session
 from core.pagecache import cached_page
 from core.ratelimit import limiter
 from plugins.remote_support import services
@@ -32,22 +33,26 @@ from plugins.remote_support.forms import (
 bp = Blueprint("remote_support", __name__, template_folder="templates")
 STAFF_KEY = "_kontor_staff"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
-ALWAYS_ALLOWED = ("remote_support.end_support", "core.logout")
+# Ways out of a support session, open in every scope.
+ALWAYS_ALLOWED = ("remote_support.end_support", "remote_support.staff_logout", "core.logout")
 
 
 def _is_support() -> bool:
     return current_user.is_authenticated and getattr(current_user, "is_support", False)
 
 
+def staff_token() -> str | None:
+    """The staff login token this browser's cookie carries, if any."""
+    return session.get(STAFF_KEY)
+
+
 def _sensitive(endpoint: str | None) -> bool:
     pm = current_app.extensions["kontor"].pm
-    for result in pm.hook.kontor_sensitive_actions():
-        for action in result or ():
-            if action.endpoint == endpoint and (
-                action.field is None or action.field in request.form
-            ):
-                return True
-    return False
+    return any(
+        action.endpoint == endpoint
+        for result in pm.hook.kontor_sensitive_actions()
+        for action in result or ()
+    )
 
 
 @bp.before_app_request
@@ -139,7 +144,7 @@ def revoke() -> Response:
 
 
 def _staff():
-    return services.load_staff(session.get(STAFF_KEY))
+    return services.load_staff(staff_token())
 
 
 def _staff_email() -> str:
@@ -154,6 +159,7 @@ def staff_login() -> Response | tuple[str, int]:
     if form.validate_on_submit():
         token = services.staff_login(form.email.data, form.password.data, form.code.data)
         if token:
+            session.clear()  # a fresh session and CSRF token, as for customer logins
             session[STAFF_KEY] = token
             return redirect(url_for("remote_support.console"))
         form.code.errors = [_("Anmeldung fehlgeschlagen. Prüfen Sie Passwort und Einmalcode.")]
@@ -178,8 +184,11 @@ def console() -> Response | str:
 
 @bp.post("/staff/logout")
 def staff_logout() -> Response:
-    if EndSessionForm().validate_on_submit() and session.get(STAFF_KEY):
-        services.end_staff_session(session.pop(STAFF_KEY))
+    if EndSessionForm().validate_on_submit():
+        if _is_support():
+            end_session()  # the support session and the staff login behind it
+        elif staff_token():
+            services.end_staff_session(session.pop(STAFF_KEY))
     return redirect(url_for("remote_support.staff_login"))
 
 
@@ -198,14 +207,13 @@ def start_support() -> Response:
         token = services.start_support(staff, form.account_id.data, form.reason.data)
     except services.SupportError as exc:
         abort(403, str(exc))
-    actor = services.load_support(token)
-    login_user(actor)
+    login_user(services.load_support(token, staff_token()))
     return redirect(url_for("core.overview"))
 
 
 @bp.post("/support/end")
 def end_support() -> Response:
     if EndSessionForm().validate_on_submit() and _is_support():
-        services.end_support(current_user._get_current_object())
+        current_user.end()
         logout_user()
     return redirect(url_for("remote_support.console"))

@@ -96,6 +96,7 @@ def kontor_sensitive_actions() -> Sequence[SensitiveAction]:
         SensitiveAction("subscriptions.withdraw"),
         SensitiveAction("subscriptions.cancel"),
         SensitiveAction("subscriptions.undo_cancel"),
+        SensitiveAction("subscriptions.billing"),
     ]
 
 

@@ -153,7 +153,6 @@ def billing() -> Response | tuple[str, int]:
     form = BillingForm(obj=info, data=None if info else {"name": account.company_name})
     if request.method == "GET":
         form.interval.data = sub.scheduled_interval or sub.interval
-        form.iban.data = ""
     if form.validate_on_submit():
         try:
             services.save_billing(account, form.data)

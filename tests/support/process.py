@@ -76,7 +76,13 @@ def app_env(app: object, **extra: str) -> dict[str, str]:
     """Environment for a child process that must use the same database and queue."""
     config = app.config  # type: ignore[attr-defined]
     env = {**os.environ, "KONTOR_SERVICE_TOKENS": "", **extra}
-    for key in ("KONTOR_INSTANCE_PATH", "KONTOR_DATABASE_URL", "KONTOR_QUEUE_URL"):
+    for key in (
+        "KONTOR_INSTANCE_PATH",
+        "KONTOR_DATABASE_URL",
+        "KONTOR_QUEUE_URL",
+        "KONTOR_BASE_URL",
+        "KONTOR_COOKIE_SECURE",
+    ):
         env[key] = str(config[key])
     return env
 

@@ -21,10 +21,16 @@ def csrf_token(client: FlaskClient, url: str) -> str:
 
 
 def submit(
-    client: FlaskClient, url: str, data: dict[str, Any], prefix: str = "", follow: bool = False
+    client: FlaskClient,
+    url: str,
+    data: dict[str, Any],
+    prefix: str = "",
+    follow: bool = False,
+    page: str | None = None,
 ) -> Any:
-    """POST a form the way a browser would: token from the page, then the fields."""
-    token = csrf_token(client, url)
+    """POST a form the way a browser would: token from the page (``page``, by
+    default ``url`` itself), then the fields."""
+    token = csrf_token(client, page or url)
     fields = {f"{prefix}{k}": v for k, v in data.items()}
     return client.post(url, data={f"{prefix}csrf_token": token, **fields}, follow_redirects=follow)
 

@@ -78,6 +78,25 @@ def test_display_name_with_newlines_is_a_form_error(user_client, name):
     assert "Steuerzeichen sind in diesem Feld nicht erlaubt." in response.get_data(as_text=True)
 
 
+@pytest.mark.parametrize(
+    "name", ["PayPal Service <service@paypal.com>", "service@paypal.com", "Bank <Kundendienst>"]
+)
+def test_display_name_that_looks_like_an_address_is_refused(app, user_client, name):
+    from plugins.mail_transport.models import MailSettings
+
+    response = submit(
+        user_client,
+        "/account/mail",
+        {"mode": "service", "sender_name": name, "reply_to": "", "submit": "1"},
+    )
+    assert response.status_code == 422
+    assert "Der Absendername darf keine E-Mail-Adresse enthalten." in response.get_data(
+        as_text=True
+    )
+    with app.app_context(), bind(app).connection_context():
+        assert MailSettings.select().count() == 0
+
+
 def test_reply_to_list_is_refused(user_client):
     response = submit(
         user_client,
@@ -99,7 +118,7 @@ def test_service_server_from_reply_to_and_name_in_quotes(make_app, owner, smtp_s
             {
                 "mode": "service",
                 "keep_history": "y",
-                "sender_name": "Muster <evil@example.com>",
+                "sender_name": 'Müller & Söhne "Büro", Berlin',
                 "reply_to": "buchhaltung@muster.de",
                 "submit": "1",
             },
@@ -119,7 +138,7 @@ def test_service_server_from_reply_to_and_name_in_quotes(make_app, owner, smtp_s
     [message] = smtp_server.inbox.messages
     [sender] = message["From"].addresses
     assert sender.addr_spec == "noreply@kontor.example"
-    assert sender.display_name == "Muster <evil@example.com>"
+    assert sender.display_name == 'Müller & Söhne "Büro", Berlin'
     assert message["Reply-To"] == "buchhaltung@muster.de"
     assert sorted(smtp_server.inbox.envelopes[0].rcpt_tos) == ["a@kunde.example", "b@kunde.example"]
 

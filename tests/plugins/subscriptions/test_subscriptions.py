@@ -249,6 +249,28 @@ def test_invalid_iban_is_a_field_error_and_nothing_is_stored(app, user_client, o
         assert BillingInfo.select().count() == 0
 
 
+def test_iban_is_not_echoed_after_a_form_error(user_client):
+    """A page re-shown with errors (here: no city) never carries the IBAN typed in."""
+    response = submit(
+        user_client,
+        "/account/subscription/billing",
+        {
+            "name": "M",
+            "street": "S",
+            "postal_code": "10115",
+            "city": "",
+            "country": "DE",
+            "payment_method": "sepa",
+            "account_holder": "M",
+            "iban": "DE89 3704 0044 0532 0130 00",
+            "interval": "month",
+        },
+    )
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert "0532" not in page and 'name="iban"' in page
+
+
 def test_member_is_refused(app, member_client, owner):
     assert member_client.get("/account/subscription").status_code == 200
     token = csrf_token(member_client, "/account/subscription")
