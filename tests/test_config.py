@@ -34,11 +34,25 @@ def test_dev_defaults_are_generated_once(tmp_path):
         ("KONTOR_PLANS_FILE", "/nicht/da.json"),
         ("KONTOR_RATELIMIT_STORAGE_URL", "file:///tmp"),
         ("KONTOR_PAGE_CACHE_SECONDS", "-1"),
+        ("KONTOR_IMPRINT_URL", "javascript:alert(1)"),
+        ("KONTOR_PRIVACY_URL", "https://"),
+        ("KONTOR_TERMS_URL", "//fremd.example/agb"),
     ],
 )
 def test_malformed_setting_names_the_variable(tmp_path, name, value):
     with pytest.raises(ConfigError, match=f"^{name}: "):
         load_config({"KONTOR_INSTANCE_PATH": str(tmp_path), name: value})
+
+
+def test_footer_links_are_hidden_unless_set(tmp_path):
+    env = {"KONTOR_INSTANCE_PATH": str(tmp_path)}
+    assert load_config(env)["KONTOR_IMPRINT_URL"] is None
+    cfg = load_config(
+        {**env, "KONTOR_IMPRINT_URL": " /impressum ", "KONTOR_TERMS_URL": "https://x.example/agb"}
+    )
+    assert cfg["KONTOR_IMPRINT_URL"] == "/impressum"
+    assert cfg["KONTOR_TERMS_URL"] == "https://x.example/agb"
+    assert cfg["KONTOR_PRIVACY_URL"] is None
 
 
 def test_cli_reports_bad_setting_in_one_line(tmp_path):
