@@ -1,4 +1,4 @@
-"""Layout: every page fits a phone and a desktop, for owner, member and read-only support.
+"""Layout: every page fits 360 to 1440 px, for owner, member and read-only support.
 
 The browser walk also refreshes docs/screenshots/ (desktop and phone) when
 KONTOR_UPDATE_SCREENSHOTS=1.
@@ -131,8 +131,8 @@ def _check(page, label: str, section: str | None) -> None:
         expect(marked).to_have_text(section)
 
 
-def _walk(page, base: str, label: str, shots: bool = False) -> None:
-    """Every section in the navigation and every sub-page, at both widths."""
+def _walk(page, base: str, label: str, shots: bool = False, widths=WIDTHS) -> None:
+    """Every section in the navigation and every sub-page, at each width."""
     page.goto(f"{base}/account/")
     nav = page.locator(".sidenav a")
     sections = [
@@ -143,7 +143,7 @@ def _walk(page, base: str, label: str, shots: bool = False) -> None:
         (SHOT_NAMES.get(href, href.strip("/").replace("/", "-")), href, name)
         for name, href in sections
     ]
-    for width_name, width in WIDTHS.items():
+    for width_name, width in widths.items():
         set_width(page, width)
         for name, path, section in [*pages, *SUB_PAGES]:
             page.goto(base + path)
@@ -298,6 +298,7 @@ def test_every_page_fits_phone_and_desktop_for_each_role(live, page, smtp_server
     staff = _support_session(browser, live, page, shots)
 
     _walk(page, base, "owner", shots)
+    _walk(page, base, "owner", widths={"smallest": 360, "largest": 1440})
     _walk(member, base, "member")
     _walk(staff, base, "read-only support")
     if shots:
