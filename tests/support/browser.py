@@ -40,6 +40,7 @@ def screenshot(page: Any, name: str) -> None:
     """Save a full-page screenshot to docs/screenshots/ when KONTOR_UPDATE_SCREENSHOTS=1."""
     if os.environ.get("KONTOR_UPDATE_SCREENSHOTS") == "1":
         SHOTS.mkdir(parents=True, exist_ok=True)
+        page.evaluate("window.scrollTo(0, 0)")  # the sticky section list at its place
         page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
