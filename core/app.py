@@ -10,7 +10,7 @@ from typing import Any
 
 import peewee
 from babel import Locale
-from flask import Flask, current_app, render_template, request
+from flask import Flask, current_app, render_template, request, url_for
 from flask_babel import Babel, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -153,6 +153,25 @@ def _visible_sections() -> list[Section]:
     return [s for s in sections if s.required_role == "member" or manager]
 
 
+def _current_section(sections: Sequence[Section]) -> Section | None:
+    """The section this page belongs to: the longest section URL the path lies under.
+
+    Sub-pages (``/account/subscription/change`` under ``/account/subscription``)
+    mark their section; a path no route matched (a 404) marks none.
+    """
+    if request.url_rule is None:
+        return None
+    path = request.path
+    best: Section | None = None
+    best_length = -1
+    for section in sections:
+        url = url_for(section.endpoint)
+        base = url.rstrip("/")
+        if (path == url or path.startswith(base + "/")) and len(base) > best_length:
+            best, best_length = section, len(base)
+    return best
+
+
 def _install_template_helpers(app: Flask) -> None:
     pm = app.extensions["kontor"].pm
 
@@ -171,6 +190,7 @@ def _install_template_helpers(app: Flask) -> None:
     app.jinja_env.globals.update(
         slot=slot,
         nav_sections=_visible_sections,
+        current_section=_current_section,
         overview_cards=overview_cards,
         get_locale=get_locale,
     )

@@ -59,10 +59,12 @@ def kontor_periodic_jobs() -> Sequence[PeriodicJob]:
 @hookimpl
 def kontor_settings_sections() -> Sequence[Section]:
     return [
-        Section("overview", _l("Übersicht"), "core.overview", order=0),
-        Section("profile", _l("Nutzerdaten"), "core.profile", order=10),
-        Section("company", _l("Meine Firma"), "core.company", order=20),
-        Section("users", _l("Benutzer"), "core.users", order=25, required_role="admin"),
+        Section("overview", _l("Übersicht"), "core.overview", order=0, icon="overview"),
+        Section("profile", _l("Nutzerdaten"), "core.profile", order=10, icon="profile"),
+        Section("company", _l("Meine Firma"), "core.company", order=20, icon="company"),
+        Section(
+            "users", _l("Benutzer"), "core.users", order=25, required_role="admin", icon="users"
+        ),
     ]
 
 

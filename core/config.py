@@ -83,6 +83,18 @@ def _base_url(name: str, raw: str, secure: bool) -> str:
     return value
 
 
+def _page_link(name: str, raw: str) -> str | None:
+    """A footer link: empty hides it; a path on this site or an http(s) URL."""
+    value = raw.strip()
+    if not value:
+        return None
+    if value.startswith("/") and not value.startswith("//"):
+        return value
+    if not urlsplit(_url(name, value, {"http", "https"})).netloc:
+        raise ConfigError(f"{name}: expected a URL with a host, got {raw!r}")
+    return value
+
+
 def _generated(path: Path, make: Any) -> str:
     """Read a dev default from the instance folder, creating it once."""
     if not path.exists():
@@ -225,6 +237,8 @@ def load_config(
     cfg["KONTOR_PAGE_CACHE_SECONDS"] = _int(
         "KONTOR_PAGE_CACHE_SECONDS", raw("KONTOR_PAGE_CACHE_SECONDS", "5"), 0, 300
     )
+    for name in ("KONTOR_IMPRINT_URL", "KONTOR_PRIVACY_URL", "KONTOR_TERMS_URL"):
+        cfg[name] = _page_link(name, raw(name))
 
     # Flask's own names, derived from ours.
     cfg["MAX_CONTENT_LENGTH"] = cfg["KONTOR_MAX_CONTENT_LENGTH"]

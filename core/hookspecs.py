@@ -106,7 +106,11 @@ def kontor_periodic_jobs() -> Sequence[PeriodicJob] | None:
 
 @hookspec
 def kontor_settings_sections() -> Sequence[Section] | None:
-    """Return sections for the "Mein Konto" navigation, ordered by ``order``."""
+    """Return sections for the "Mein Konto" navigation, ordered by ``order``.
+
+    ``icon`` names a symbol in ``core/static/icons.svg``. A section is marked
+    as current on its page and on every page below its URL.
+    """
 
 
 @hookspec

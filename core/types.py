@@ -20,13 +20,18 @@ ROLES = ("owner", "admin", "member")
 
 @dataclass(frozen=True)
 class Section:
-    """A settings section in the navigation of "Mein Konto"."""
+    """A settings section in the navigation of "Mein Konto".
+
+    ``icon`` names a symbol in core's icon set (``core/static/icons.svg``);
+    the navigation shows a neutral square for ``"section"`` or an unknown name.
+    """
 
     key: str
     label: str
     endpoint: str
     order: int
     required_role: str = "member"
+    icon: str = "section"
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from axe_playwright_python.sync_playwright import Axe
 
+from tests.support.browser import WIDTHS, set_width
 from tests.support.web import section_urls
 
 EXTRA_PAGES = [
@@ -34,10 +35,18 @@ def test_axe_core_is_the_shipped_version():
     assert "axe v4." in AXE.axe_script[:200]
 
 
+def _check(page, url: str) -> None:
+    """axe at desktop and at phone width (the section menu replaces the sidebar)."""
+    for width in WIDTHS.values():
+        set_width(page, width)
+        page.goto(url)
+        assert _violations(page) == [], (url, width)
+    set_width(page, WIDTHS["desktop"])
+
+
 def test_entry_pages_and_every_section_pass_axe(app, live, page):
     for path in ("/login", "/register", "/staff/login"):
-        page.goto(live.url + path)
-        assert _violations(page) == [], path
+        _check(page, live.url + path)
     page.goto(f"{live.url}/register")
     for label, value in (
         ("Firmenname", "Axe GmbH"),
@@ -49,5 +58,4 @@ def test_entry_pages_and_every_section_pass_axe(app, live, page):
         page.get_by_label(label).fill(value)
     page.get_by_role("button", name="Registrieren").click()
     for path in [*section_urls(app), *EXTRA_PAGES]:
-        page.goto(live.url + path)
-        assert _violations(page) == [], path
+        _check(page, live.url + path)

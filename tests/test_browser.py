@@ -1,37 +1,26 @@
 """A new user walks through Kontor in Debian's Chromium, by visible labels.
 
-Set KONTOR_UPDATE_SCREENSHOTS=1 to refresh docs/screenshots/ from this walk.
+Set KONTOR_UPDATE_SCREENSHOTS=1 to refresh the screenshot of a connected own
+mail account in docs/screenshots/ (tests/test_layout.py takes all others).
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import requests
 
+from tests.support.browser import WIDTHS, screenshot, set_width
 from tests.support.process import wait_until
 from tests.support.web import AUTH
-
-ROOT = Path(__file__).resolve().parent.parent
-SHOTS = ROOT / "docs" / "screenshots"
 
 
 def _nav(page, label):
     page.get_by_role("navigation", name="Mein Konto").get_by_role("link", name=label).click()
 
 
-def _shot(page, name):
-    if os.environ.get("KONTOR_UPDATE_SCREENSHOTS") == "1":
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-
-
 def test_new_user_walks_every_section(live, page, smtp_server):
     from playwright.sync_api import expect
 
     page.goto(f"{live.url}/register")
-    _shot(page, "register")
     page.get_by_label("Firmenname").fill("Bäckerei Sonnenschein")
     page.get_by_label("Vorname").fill("Jana")
     page.get_by_label("Nachname").fill("Sonne")
@@ -39,19 +28,16 @@ def test_new_user_walks_every_section(live, page, smtp_server):
     page.get_by_label("Passwort").fill("sonnenschein-42")
     page.get_by_role("button", name="Registrieren").click()
     expect(page.get_by_role("heading", name="Mein Konto")).to_be_visible()
-    _shot(page, "overview")
 
     _nav(page, "Nutzerdaten")
     page.get_by_label("Nachname").fill("Sonnenberg")
     page.get_by_role("button", name="Speichern").click()
     expect(page.get_by_text("Ihre Nutzerdaten wurden gespeichert.")).to_be_visible()
-    _shot(page, "profile")
 
     _nav(page, "Meine Firma")
     page.get_by_label("Mobilfunknummer").fill("0171 1234567")
     page.get_by_role("button", name="Speichern").click()
     expect(page.get_by_label("Mobilfunknummer")).to_have_value("+491711234567")
-    _shot(page, "company")
 
     _nav(page, "Benachrichtigungen")
     page.get_by_label("Angenommene Angebote: Per Smartphone").check()
@@ -75,10 +61,9 @@ def test_new_user_walks_every_section(live, page, smtp_server):
     assert response.status_code == 202
     assert wait_until(lambda: len(smtp_server.inbox.messages) == 1, seconds=20)
     page.reload()
-    log = page.locator("#verlauf + table")
+    log = page.get_by_role("region", name="Benachrichtigungsverlauf")
     expect(log).to_contain_text("Angenommene Angebote")
     expect(log).to_contain_text("gesendet")
-    _shot(page, "notifications")
 
     _nav(page, "Support")
     page.get_by_label("Genehmigung erteilt").check()
@@ -86,7 +71,6 @@ def test_new_user_walks_every_section(live, page, smtp_server):
     page.get_by_label("Nur lesen").check()
     page.get_by_role("button", name="Speichern").click()
     expect(page.get_by_text("Erteilt von: Jana Sonnenberg")).to_be_visible()
-    _shot(page, "support")
 
     _nav(page, "Abonnement")
     page.get_by_role("link", name="Plan wechseln").click()
@@ -101,11 +85,9 @@ def test_new_user_walks_every_section(live, page, smtp_server):
     expect(page.get_by_text("Gekündigt zum")).to_be_visible()
     page.get_by_role("button", name="Kündigung zurücknehmen").click()
     expect(page.get_by_text("Nächste Erneuerung:")).to_be_visible()
-    _shot(page, "subscription")
 
     _nav(page, "E-Mail-Versand")
     expect(page.get_by_label("Versand über den Kontor-Mailserver")).to_be_checked()
-    _shot(page, "mail")
 
 
 def test_granting_support_by_keyboard_only(live, page):
@@ -179,7 +161,6 @@ def test_support_session_banner_and_revocation(live, page):
     expect(banner).to_be_visible()
     _nav(staff, "Meine Firma")
     expect(banner).to_be_visible()
-    _shot(staff, "support-session")
 
     page.reload()
     expect(page.get_by_text("Ticket 4711")).to_be_visible()  # in the access log
@@ -290,7 +271,9 @@ def test_own_mail_account_connects_step_by_step(live_mail, page):
     )
     expect(steps).not_to_contain_text("fehlgeschlagen")
     expect(page.get_by_text("Aktiver Versandweg: Eigenes E-Mail-Konto")).to_be_visible()
-    _shot(page, "mail-connected")
+    for width_name, width in WIDTHS.items():
+        set_width(page, width)
+        screenshot(page, f"mail-connected-{width_name}")
 
 
 def test_notification_labels_follow_each_visitors_language(live, page):

@@ -41,6 +41,9 @@ def test_dev_defaults_are_generated_once(tmp_path):
         ("KONTOR_BASE_URL", "https://user@kontor.example"),
         ("KONTOR_BASE_URL", "https://kontor.example:99999"),
         ("KONTOR_BASE_URL", "http://kontor.example"),  # secure cookies need https
+        ("KONTOR_IMPRINT_URL", "javascript:alert(1)"),
+        ("KONTOR_PRIVACY_URL", "https://"),
+        ("KONTOR_TERMS_URL", "//fremd.example/agb"),
     ],
 )
 def test_malformed_setting_names_the_variable(tmp_path, name, value):
@@ -70,6 +73,17 @@ def test_cli_names_a_missing_base_url_in_one_line(tmp_path):
     assert result.returncode == 2
     [line] = result.stderr.strip().splitlines()
     assert line.startswith("kontor: error: KONTOR_BASE_URL: required")
+
+
+def test_footer_links_are_hidden_unless_set(tmp_path):
+    env = {"KONTOR_INSTANCE_PATH": str(tmp_path), "KONTOR_BASE_URL": "https://kontor.example"}
+    assert load_config(env)["KONTOR_IMPRINT_URL"] is None
+    cfg = load_config(
+        {**env, "KONTOR_IMPRINT_URL": " /impressum ", "KONTOR_TERMS_URL": "https://x.example/agb"}
+    )
+    assert cfg["KONTOR_IMPRINT_URL"] == "/impressum"
+    assert cfg["KONTOR_TERMS_URL"] == "https://x.example/agb"
+    assert cfg["KONTOR_PRIVACY_URL"] is None
 
 
 def test_cli_reports_bad_setting_in_one_line(tmp_path):

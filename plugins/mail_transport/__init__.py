@@ -27,7 +27,11 @@ def kontor_blueprints() -> Sequence[Blueprint]:
 
 @hookimpl
 def kontor_settings_sections() -> Sequence[Section]:
-    return [Section("mail_transport", _l("E-Mail-Versand"), "mail_transport.index", order=60)]
+    return [
+        Section(
+            "mail_transport", _l("E-Mail-Versand"), "mail_transport.index", order=60, icon="mail"
+        )
+    ]
 
 
 @hookimpl

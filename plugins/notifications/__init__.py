@@ -40,7 +40,15 @@ def kontor_blueprints() -> Sequence[Blueprint]:
 
 @hookimpl
 def kontor_settings_sections() -> Sequence[Section]:
-    return [Section("notifications", _l("Benachrichtigungen"), "notifications.index", order=30)]
+    return [
+        Section(
+            "notifications",
+            _l("Benachrichtigungen"),
+            "notifications.index",
+            order=30,
+            icon="notifications",
+        )
+    ]
 
 
 @hookimpl

@@ -48,7 +48,9 @@ def kontor_cli_commands() -> Sequence[click.Command]:
 
 @hookimpl
 def kontor_settings_sections() -> Sequence[Section]:
-    return [Section("remote_support", _l("Support"), "remote_support.index", order=40)]
+    return [
+        Section("remote_support", _l("Support"), "remote_support.index", order=40, icon="support")
+    ]
 
 
 @hookimpl

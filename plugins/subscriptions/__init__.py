@@ -55,7 +55,11 @@ def kontor_periodic_jobs() -> Sequence[PeriodicJob]:
 
 @hookimpl
 def kontor_settings_sections() -> Sequence[Section]:
-    return [Section("subscriptions", _l("Abonnement"), "subscriptions.index", order=50)]
+    return [
+        Section(
+            "subscriptions", _l("Abonnement"), "subscriptions.index", order=50, icon="subscription"
+        )
+    ]
 
 
 @hookimpl

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,6 +26,22 @@ ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+
+# Viewport widths the layout is checked and photographed at.
+WIDTHS = {"desktop": 1280, "phone": 390}
+
+
+def set_width(page: Any, width: int) -> None:
+    """Resize the viewport to ``width`` (height follows: phone-like or desktop-like)."""
+    page.set_viewport_size({"width": width, "height": 844 if width < 600 else 900})
+
+
+def screenshot(page: Any, name: str) -> None:
+    """Save a full-page screenshot to docs/screenshots/ when KONTOR_UPDATE_SCREENSHOTS=1."""
+    if os.environ.get("KONTOR_UPDATE_SCREENSHOTS") == "1":
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.evaluate("window.scrollTo(0, 0)")  # the sticky section list at its place
+        page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
 @dataclass
@@ -45,6 +63,9 @@ def serve(tmp_path: Path, database_url: str | None, extra: dict[str, str]) -> It
         "KONTOR_SECRET_KEY": "browser-test-secret-0123456789",
         "KONTOR_SERVICE_TOKENS": SERVICE_TOKEN,
         "KONTOR_SMS_GATEWAY_URL": "",
+        "KONTOR_IMPRINT_URL": "/impressum",
+        "KONTOR_PRIVACY_URL": "/datenschutz",
+        "KONTOR_TERMS_URL": "/agb",
         **extra,
     }
     if database_url:

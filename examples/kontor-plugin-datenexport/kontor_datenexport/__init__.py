@@ -46,7 +46,7 @@ def kontor_blueprints() -> Sequence[Blueprint]:
 
 @hookimpl
 def kontor_settings_sections() -> Sequence[Section]:
-    return [Section("datenexport", _l("Datenexport"), "datenexport.index", order=90)]
+    return [Section("datenexport", _l("Datenexport"), "datenexport.index", order=90, icon="export")]
 
 
 @hookimpl
