@@ -4,6 +4,8 @@ redirect."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import (
@@ -118,6 +120,17 @@ def overview() -> str:
     return render_template("core/overview.html")
 
 
+def _user_key() -> str:
+    return f"password-check:{current_user.user.id}"
+
+
+@limiter.limit("5 per minute;20 per hour", key_func=_user_key)
+def _with_current_password(change: Callable[..., None], *args: Any, **kwargs: Any) -> None:
+    """Run an account change that checks the current password, counted per
+    user: a stolen session must not be able to guess the password here."""
+    change(*args, **kwargs)
+
+
 @bp.route("/account/profile", methods=["GET", "POST"])
 @login_required
 @cached_page
@@ -136,7 +149,8 @@ def profile() -> str | Response:
             return redirect(url_for("core.profile"))
         if email_form.submit.data and email_form.validate():
             try:
-                accounts.change_email(
+                _with_current_password(
+                    accounts.change_email,
                     user,
                     email_form.current_password.data,
                     email_form.new_email.data,
@@ -149,7 +163,8 @@ def profile() -> str | Response:
                 return redirect(url_for("core.profile"))
         if password_form.submit.data and password_form.validate():
             try:
-                accounts.change_password(
+                _with_current_password(
+                    accounts.change_password,
                     user,
                     password_form.current_password.data,
                     password_form.new_password.data,
@@ -202,6 +217,9 @@ def company() -> str | Response:
 @bp.route("/account/users", methods=["GET", "POST"])
 @login_required
 @managers_only
+@limiter.limit(
+    "20 per hour", key_func=lambda: f"invite:{current_user.account.id}", methods=["POST"]
+)
 @cached_page
 def users() -> str | Response:
     account = current_user.account
