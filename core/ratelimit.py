@@ -56,7 +56,8 @@ def retry_after() -> int:
     refused = limiter.current_limit
     if refused is None:
         return 1
-    return max(1, math.ceil(refused.reset_at - time.time()))
+    # window.reset_time is exact; reset_at is rounded up by a second.
+    return max(1, math.ceil(refused.window.reset_time - time.time()))
 
 
 class SQLiteStorage(Storage):
