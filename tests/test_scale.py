@@ -4,6 +4,8 @@ plus a worker sharing one database and one Redis."""
 from __future__ import annotations
 
 import subprocess
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -33,17 +35,42 @@ ROOT = Path(__file__).resolve().parent.parent
 REDIS = "redis://127.0.0.1:6379"
 
 
-@pytest.fixture
-def redis_db():
-    """A flushed Redis database for this test (fails if Redis is not running)."""
-    number = 9
-    conn = redis_client.Redis.from_url(f"{REDIS}/{number}")
+RUN = uuid.uuid4().hex
+# Database 9 was flushed unconditionally by earlier versions of this suite.
+CLAIMABLE = [n for n in range(1, 16) if n != 9]
+
+
+@pytest.fixture(scope="session")
+def redis_number() -> Iterator[int]:
+    """A Redis database that belongs to this test run alone.
+
+    Test runs on one machine share the Redis server; each claims a free
+    database number in database 0 (with an expiry, in case a run is killed),
+    so no run flushes another's keys.
+    """
+    claims = redis_client.Redis.from_url(f"{REDIS}/0")
     try:
-        conn.ping()
+        claims.ping()
     except redis_client.ConnectionError:
         pytest.fail("Redis is not running on 127.0.0.1:6379 (start it as .ci/run does)")
+    for number in CLAIMABLE:
+        key = f"kontor-test-run:db:{number}"
+        if claims.set(key, RUN, nx=True, ex=6 * 3600):
+            break
+    else:
+        pytest.fail("every Redis database is claimed by other test runs")
+    yield number
+    if claims.get(key) == RUN.encode():
+        claims.delete(key)
+
+
+@pytest.fixture
+def redis_db(redis_number: int) -> Iterator[str]:
+    """This run's Redis database, flushed before and after the test."""
+    url = f"{REDIS}/{redis_number}"
+    conn = redis_client.Redis.from_url(url)
     conn.flushdb()
-    yield f"{REDIS}/{number}"
+    yield url
     conn.flushdb()
 
 
