@@ -46,9 +46,19 @@ def init_app(app: Flask) -> None:
     limiter.init_app(app)
 
 
+def submitted_address(field: str = "email") -> str:
+    """The address a login form was sent for, read as Flask-WTF reads the body
+    (form fields, or a JSON object), so that no body shape escapes the count."""
+    value = request.form.get(field)
+    if value is None and request.is_json:
+        body = request.get_json(silent=True)
+        value = body.get(field) if isinstance(body, dict) else None
+    return str(value or "").strip().lower()[:254]
+
+
 def login_key() -> str:
     """Count login attempts per target address, whatever IP they come from."""
-    return "login:" + request.form.get("email", "").strip().lower()[:254]
+    return "login:" + submitted_address()
 
 
 def retry_after() -> int:

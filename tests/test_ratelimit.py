@@ -215,3 +215,19 @@ def test_gunicorn_refuses_several_workers_counting_each_on_their_own(tmp_path):
         "kontor: error: KONTOR_RATELIMIT_STORAGE_URL: memory:// counts per worker; "
         "with 2 workers use the default (a file in the instance folder) or redis://"
     )
+
+
+def test_logins_sent_as_json_count_for_the_same_address(app, owner):
+    """Flask-WTF reads a JSON body as the form: its address is counted too."""
+    statuses = []
+    for i in range(12):
+        client = app.test_client()
+        client.environ_base["REMOTE_ADDR"] = f"10.1.0.{i}"
+        if i % 2:
+            statuses.append(login(client, owner.email, "falsch-falsch").status_code)
+        else:
+            token = csrf_token(client, "/login")
+            body = {"email": owner.email.upper(), "password": "falsch-falsch"}
+            response = client.post("/login", json=body, headers={"X-CSRFToken": token})
+            statuses.append(response.status_code)
+    assert statuses == [422] * 10 + [429, 429]

@@ -19,7 +19,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.wrappers import Response
 
 from core.pagecache import cached_page
-from core.ratelimit import limiter
+from core.ratelimit import limiter, submitted_address
 from plugins.remote_support import services
 from plugins.remote_support.forms import (
     EndSessionForm,
@@ -143,7 +143,7 @@ def _staff():
 
 
 def _staff_email() -> str:
-    return "staff:" + request.form.get("email", "").strip().lower()[:254]
+    return "staff:" + submitted_address()
 
 
 @bp.route("/staff/login", methods=["GET", "POST"])
