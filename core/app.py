@@ -115,7 +115,7 @@ def create_app(config: Mapping[str, Any] | None = None, plugins: Sequence[object
         default_translation_directories=str(ROOT / "core" / "translations"),
     )
     auth.init_app(app)
-    ratelimit.init_app(app)
+    ratelimit.limiter.init_app(app)
     _install_template_helpers(app)
     _install_error_handlers(app)
     _install_security_headers(app)

@@ -31,7 +31,7 @@ from contextlib import closing
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from flask import Flask, request
+from flask import request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from limits.storage import Storage
@@ -39,11 +39,6 @@ from limits.storage import Storage
 #: The app's limiter; behind a proxy the client address is the one ProxyFix
 #: left (``KONTOR_PROXY_COUNT`` trusted hops).
 limiter = Limiter(key_func=get_remote_address)
-
-
-def init_app(app: Flask) -> None:
-    """Count the app's limited views in its configured storage."""
-    limiter.init_app(app)
 
 
 def submitted_address(field: str = "email") -> str:
