@@ -217,10 +217,10 @@ def load_config(
     # login); re-signing it on every request would not extend that session.
     cfg["SESSION_REFRESH_EACH_REQUEST"] = False
     cfg["WTF_CSRF_TIME_LIMIT"] = None
-    cfg["RATELIMIT_STORAGE_URI"] = cfg["KONTOR_RATELIMIT_STORAGE_URL"]
     cfg["WTF_CSRF_SSL_STRICT"] = cfg["KONTOR_COOKIE_SECURE"]
     cfg["BABEL_DEFAULT_LOCALE"] = "de"
     cfg["BABEL_DEFAULT_TIMEZONE"] = "Europe/Berlin"
+    cfg["RATELIMIT_STORAGE_URI"] = cfg["KONTOR_RATELIMIT_STORAGE_URL"]
 
     # Non-KONTOR overrides (e.g. TESTING, WTF_CSRF_ENABLED) pass through as given.
     cfg.update({k: v for k, v in (overrides or {}).items() if not k.startswith("KONTOR_")})
