@@ -28,3 +28,19 @@ errorlog = "-"
 # Only the proxies named here may set X-Forwarded-*; Kontor itself trusts
 # KONTOR_PROXY_COUNT hops.
 forwarded_allow_ips = os.environ.get("KONTOR_FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def on_starting(server):
+    """Refuse several workers when each would keep its own rate-limit counts.
+
+    With ``memory://`` every worker counts for itself, so N workers would
+    allow N times the login limit. The default storage (a SQLite file in the
+    instance folder) and ``redis://`` are shared.
+    """
+    storage = os.environ.get("KONTOR_RATELIMIT_STORAGE_URL", "")
+    if server.cfg.workers > 1 and storage.startswith("memory:"):
+        raise SystemExit(
+            "kontor: error: KONTOR_RATELIMIT_STORAGE_URL: memory:// counts per worker; "
+            f"with {server.cfg.workers} workers use the default (a file in the instance "
+            "folder) or redis://"
+        )

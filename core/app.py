@@ -13,6 +13,7 @@ from babel import Locale
 from flask import Flask, current_app, render_template, request, url_for
 from flask_babel import Babel, get_locale
 from flask_babel import gettext as _
+from flask_limiter import RateLimitExceeded
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from markupsafe import Markup
@@ -21,14 +22,13 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter, Map
 from werkzeug.wrappers import Response
 
-from core import auth, db, formatting, logs
-from core.api import API_PREFIX, error_headers, handle_http_error
+from core import auth, db, formatting, logs, ratelimit
+from core.api import API_PREFIX, error_headers, error_response, handle_http_error
 from core.config import load_config
 from core.formatting import LANGUAGE_COOKIE, LANGUAGES
 from core.pagecache import PageCache
 from core.plugins import KontorPluginManager, build_plugin_manager
 from core.queue import Queue
-from core.ratelimit import limiter
 from core.types import Card, EventType, Schema, Section
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -116,7 +116,7 @@ def create_app(config: Mapping[str, Any] | None = None, plugins: Sequence[object
         default_translation_directories=str(ROOT / "core" / "translations"),
     )
     auth.init_app(app)
-    limiter.init_app(app)
+    ratelimit.limiter.init_app(app)
     _install_template_helpers(app)
     _install_error_handlers(app)
     _install_security_headers(app)
@@ -213,9 +213,8 @@ def _install_error_handlers(app: Flask) -> None:
 
     Page = tuple[str, int, list[tuple[str, str]]]
 
-    def page(status: int, message: str, exc: HTTPException | None = None) -> Page:
-        headers = error_headers(exc) if exc is not None else []
-        return render_template("error.html", status=status, message=message), status, headers
+    def page(status: int, message: str, headers: list[tuple[str, str]] | None = None) -> Page:
+        return render_template("error.html", status=status, message=message), status, headers or []
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError) -> Response | Page:
@@ -223,20 +222,28 @@ def _install_error_handlers(app: Flask) -> None:
             return handle_http_error(exc)
         return page(400, _("Das Formular ist abgelaufen. Bitte laden Sie die Seite neu."))
 
+    @app.errorhandler(RateLimitExceeded)
+    def too_many_requests(exc: RateLimitExceeded) -> Response | Page:
+        """Flask-Limiter's refusal; its description names the limit, which stays internal."""
+        retry = [("Retry-After", str(ratelimit.retry_after()))]
+        if _wants_json():
+            response = error_response(429, "Too many requests.")
+            response.headers.extend(retry)
+            return response
+        return page(429, messages[429](), retry)
+
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response | Page:
         if _wants_json():
             return handle_http_error(exc)
         status = exc.code or 500
         explicit = exc.description if exc.description != type(exc).description else None
-        return page(status, explicit or messages.get(status, messages[400])(), exc)
+        return page(status, explicit or messages.get(status, messages[400])(), error_headers(exc))
 
     @app.errorhandler(Exception)
     def internal_error(exc: Exception) -> Response | Page:
         log.exception("unhandled error on %s %s", request.method, request.path)
         if _wants_json():
-            from core.api import error_response
-
             return error_response(500, "Internal error.")
         return page(500, messages[500]())
 

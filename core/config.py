@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
+from limits import parse_many
 
 
 class ConfigError(RuntimeError):
@@ -93,6 +94,20 @@ def _page_link(name: str, raw: str) -> str | None:
     if not urlsplit(_url(name, value, {"http", "https"})).netloc:
         raise ConfigError(f"{name}: expected a URL with a host, got {raw!r}")
     return value
+
+
+def _rate_limit(name: str, raw: str) -> str:
+    """A Flask-Limiter limit string (``10 per minute;50 per hour``), checked
+    here so that a typo stops the start instead of failing the first request."""
+    try:
+        items = parse_many(raw)
+    except ValueError:
+        raise ConfigError(
+            f"{name}: expected limits like '10 per minute;50 per hour', got {raw!r}"
+        ) from None
+    if any(item.amount < 1 for item in items):
+        raise ConfigError(f"{name}: every limit must allow at least 1 request, got {raw!r}")
+    return raw.strip()
 
 
 def _generated(path: Path, make: Any) -> str:
@@ -199,8 +214,8 @@ def load_config(
 
     cfg["KONTOR_RATELIMIT_STORAGE_URL"] = _url(
         "KONTOR_RATELIMIT_STORAGE_URL",
-        raw("KONTOR_RATELIMIT_STORAGE_URL", "memory://"),
-        {"memory", "redis", "rediss"},
+        raw("KONTOR_RATELIMIT_STORAGE_URL") or f"sqlite:///{instance / 'ratelimit.db'}",
+        {"sqlite", "memory", "redis", "rediss"},
     )
     cfg["KONTOR_MAIL_ALLOWED_HOSTS"] = _allowed_hosts(
         "KONTOR_MAIL_ALLOWED_HOSTS", raw("KONTOR_MAIL_ALLOWED_HOSTS")
@@ -230,7 +245,9 @@ def load_config(
     if log_format not in ("text", "json"):
         raise ConfigError(f"KONTOR_LOG_FORMAT: expected text or json, got {log_format!r}")
     cfg["KONTOR_LOG_FORMAT"] = log_format
-    cfg["KONTOR_LOGIN_LIMIT"] = raw("KONTOR_LOGIN_LIMIT", "10 per minute;50 per hour")
+    cfg["KONTOR_LOGIN_LIMIT"] = _rate_limit(
+        "KONTOR_LOGIN_LIMIT", raw("KONTOR_LOGIN_LIMIT", "10 per minute;50 per hour")
+    )
     cfg["KONTOR_SESSION_LIFETIME_HOURS"] = _int(
         "KONTOR_SESSION_LIFETIME_HOURS", raw("KONTOR_SESSION_LIFETIME_HOURS", "336"), 1, 8760
     )
@@ -255,6 +272,7 @@ def load_config(
     cfg["WTF_CSRF_SSL_STRICT"] = cfg["KONTOR_COOKIE_SECURE"]
     cfg["BABEL_DEFAULT_LOCALE"] = "de"
     cfg["BABEL_DEFAULT_TIMEZONE"] = "Europe/Berlin"
+    cfg["RATELIMIT_STORAGE_URI"] = cfg["KONTOR_RATELIMIT_STORAGE_URL"]
 
     # Non-KONTOR overrides (e.g. TESTING, WTF_CSRF_ENABLED) pass through as given.
     cfg.update({k: v for k, v in (overrides or {}).items() if not k.startswith("KONTOR_")})

@@ -4,6 +4,8 @@ redirect."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import (
@@ -120,6 +122,17 @@ def overview() -> str:
     return render_template("core/overview.html")
 
 
+def _user_key() -> str:
+    return f"password-check:{current_user.user.id}"
+
+
+@limiter.limit("5 per minute;20 per hour", key_func=_user_key)
+def _with_current_password(change: Callable[..., None], *args: Any, **kwargs: Any) -> None:
+    """Run an account change that checks the current password, counted per
+    user: a stolen session must not be able to guess the password here."""
+    change(*args, **kwargs)
+
+
 def _profile_page(status: int = 200, **forms: Form) -> tuple[str, int]:
     """Nutzerdaten with its four forms; ``forms`` replaces the one that was sent."""
     pages = {
@@ -156,7 +169,8 @@ def change_email() -> tuple[str, int] | Response:
     form = ChangeEmailForm(prefix="email")
     if form.validate_on_submit():
         try:
-            accounts.change_email(
+            _with_current_password(
+                accounts.change_email,
                 current_user.user,
                 form.current_password.data,
                 form.new_email.data,
@@ -176,7 +190,8 @@ def change_password() -> tuple[str, int] | Response:
     form = ChangePasswordForm(prefix="password")
     if form.validate_on_submit():
         try:
-            accounts.change_password(
+            _with_current_password(
+                accounts.change_password,
                 current_user.user,
                 form.current_password.data,
                 form.new_password.data,
@@ -226,6 +241,9 @@ def company() -> str | Response:
 @bp.route("/account/users", methods=["GET", "POST"])
 @login_required
 @managers_only
+@limiter.limit(
+    "20 per hour", key_func=lambda: f"invite:{current_user.account.id}", methods=["POST"]
+)
 @cached_page
 def users() -> str | Response:
     account = current_user.account

@@ -20,6 +20,7 @@ def test_dev_defaults_are_generated_once(tmp_path):
     assert first["KONTOR_DATABASE_URL"] == f"sqlite:///{tmp_path / 'kontor.db'}"
     assert first["KONTOR_QUEUE_URL"] == f"sqlite:///{tmp_path / 'queue.db'}"
     assert first["KONTOR_BASE_URL"] == "http://127.0.0.1:5000"
+    assert first["RATELIMIT_STORAGE_URI"] == f"sqlite:///{tmp_path / 'ratelimit.db'}"
 
 
 @pytest.mark.parametrize(
@@ -34,6 +35,8 @@ def test_dev_defaults_are_generated_once(tmp_path):
         ("KONTOR_MAIL_ALLOWED_HOSTS", "nur-host"),
         ("KONTOR_PLANS_FILE", "/nicht/da.json"),
         ("KONTOR_RATELIMIT_STORAGE_URL", "file:///tmp"),
+        ("KONTOR_LOGIN_LIMIT", "ten per minute"),
+        ("KONTOR_LOGIN_LIMIT", "10 per minute;"),
         ("KONTOR_PAGE_CACHE_SECONDS", "-1"),
         ("KONTOR_BASE_URL", "kontor.example"),
         ("KONTOR_BASE_URL", "ftp://kontor.example"),

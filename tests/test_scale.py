@@ -35,35 +35,42 @@ ROOT = Path(__file__).resolve().parent.parent
 REDIS = "redis://127.0.0.1:6379"
 
 
+RUN = uuid.uuid4().hex
+# Database 9 was flushed unconditionally by earlier versions of this suite.
+CLAIMABLE = [n for n in range(1, 16) if n != 9]
+
+
 @pytest.fixture(scope="session")
 def redis_number() -> Iterator[int]:
-    """A Redis database number no other test run on this machine holds.
+    """A Redis database that belongs to this test run alone.
 
-    Runs claim a number with a lock key in database 0 (expiring after two
-    hours, in case a run is killed), so two suites can run side by side.
+    Test runs on one machine share the Redis server; each claims a free
+    database number in database 0 (with an expiry, in case a run is killed),
+    so no run flushes another's keys.
     """
-    conn = redis_client.Redis.from_url(f"{REDIS}/0")
+    claims = redis_client.Redis.from_url(f"{REDIS}/0")
     try:
-        conn.ping()
+        claims.ping()
     except redis_client.ConnectionError:
         pytest.fail("Redis is not running on 127.0.0.1:6379 (start it as .ci/run does)")
-    run = uuid.uuid4().hex
-    for number in range(1, 16):
-        if conn.set(f"kontor-tests:db:{number}", run, nx=True, ex=7200):
+    for number in CLAIMABLE:
+        key = f"kontor-test-run:db:{number}"
+        if claims.set(key, RUN, nx=True, ex=6 * 3600):
             break
     else:
-        pytest.fail("every Redis database 1-15 is claimed by another test run")
+        pytest.fail("every Redis database is claimed by other test runs")
     yield number
-    if conn.get(f"kontor-tests:db:{number}") == run.encode():
-        conn.delete(f"kontor-tests:db:{number}")
+    if claims.get(key) == RUN.encode():
+        claims.delete(key)
 
 
 @pytest.fixture
 def redis_db(redis_number: int) -> Iterator[str]:
-    """A flushed Redis database of this run, for one test."""
-    conn = redis_client.Redis.from_url(f"{REDIS}/{redis_number}")
+    """This run's Redis database, flushed before and after the test."""
+    url = f"{REDIS}/{redis_number}"
+    conn = redis_client.Redis.from_url(url)
     conn.flushdb()
-    yield f"{REDIS}/{redis_number}"
+    yield url
     conn.flushdb()
 
 

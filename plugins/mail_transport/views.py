@@ -106,6 +106,7 @@ def save() -> Response | tuple[str, int]:
 
 
 @bp.post("/account/mail/connect")
+@limiter.limit("10 per hour", key_func=lambda: f"mail-connect:{current_account().id}")
 def connect() -> Response:
     row = services.settings(current_account())
     if not ConnectForm().validate_on_submit():

@@ -20,7 +20,7 @@ from werkzeug.wrappers import Response
 
 from core.auth import end_session
 from core.pagecache import cached_page
-from core.ratelimit import limiter
+from core.ratelimit import limiter, submitted_address
 from plugins.remote_support import services
 from plugins.remote_support.forms import (
     EndSessionForm,
@@ -148,7 +148,7 @@ def _staff():
 
 
 def _staff_email() -> str:
-    return "staff:" + request.form.get("email", "").strip().lower()[:254]
+    return "staff:" + submitted_address()
 
 
 @bp.route("/staff/login", methods=["GET", "POST"])
