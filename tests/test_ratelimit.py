@@ -64,6 +64,7 @@ def test_the_server_refuses_a_malformed_limit_in_one_line(tmp_path):
     env = {
         "PATH": "/usr/bin:/bin",
         "KONTOR_INSTANCE_PATH": str(tmp_path),
+        "KONTOR_BASE_URL": "https://kontor.example",
         "KONTOR_LOGIN_LIMIT": "ten per minute",
     }
     result = subprocess.run(
@@ -86,7 +87,9 @@ def test_the_current_password_check_on_the_profile_is_limited_per_user(
 ):
     def change_email(client, password):
         fields = {"new_email": "neu@example.com", "current_password": password, "submit": "1"}
-        return submit(client, "/account/profile", fields, prefix="email-")
+        return submit(
+            client, "/account/profile/email", fields, prefix="email-", page="/account/profile"
+        )
 
     statuses = [change_email(user_client, "falsch-falsch").status_code for _ in range(5)]
     refused = change_email(user_client, PASSWORD)  # right password, but too late
