@@ -186,9 +186,6 @@ def load_config(
     cfg["KONTOR_SESSION_LIFETIME_HOURS"] = _int(
         "KONTOR_SESSION_LIFETIME_HOURS", raw("KONTOR_SESSION_LIFETIME_HOURS", "336"), 1, 8760
     )
-    cfg["KONTOR_PAGE_CACHE_SECONDS"] = _int(
-        "KONTOR_PAGE_CACHE_SECONDS", raw("KONTOR_PAGE_CACHE_SECONDS", "5"), 0, 300
-    )
 
     # Flask's own names, derived from ours.
     cfg["MAX_CONTENT_LENGTH"] = cfg["KONTOR_MAX_CONTENT_LENGTH"]

@@ -37,7 +37,6 @@ from core.forms import (
 )
 from core.mail import build_message, system_sender
 from core.outbox import queue_system_mail
-from core.pagecache import cached_page
 from core.ratelimit import limiter, login_key
 
 bp = Blueprint("core", __name__)
@@ -113,14 +112,12 @@ def logout() -> Response:
 
 @bp.get("/account/")
 @login_required
-@cached_page
 def overview() -> str:
     return render_template("core/overview.html")
 
 
 @bp.route("/account/profile", methods=["GET", "POST"])
 @login_required
-@cached_page
 def profile() -> str | Response:
     user = current_user.user
     profile_form = ProfileForm(prefix="profile", obj=user)
@@ -179,7 +176,6 @@ def profile() -> str | Response:
 
 @bp.route("/account/company", methods=["GET", "POST"])
 @login_required
-@cached_page
 def company() -> str | Response:
     account = current_user.account
     form = CompanyForm(obj=account)
@@ -202,7 +198,6 @@ def company() -> str | Response:
 @bp.route("/account/users", methods=["GET", "POST"])
 @login_required
 @managers_only
-@cached_page
 def users() -> str | Response:
     account = current_user.account
     form = AddUserForm()

@@ -33,7 +33,6 @@ def test_dev_defaults_are_generated_once(tmp_path):
         ("KONTOR_MAIL_ALLOWED_HOSTS", "nur-host"),
         ("KONTOR_PLANS_FILE", "/nicht/da.json"),
         ("KONTOR_RATELIMIT_STORAGE_URL", "file:///tmp"),
-        ("KONTOR_PAGE_CACHE_SECONDS", "-1"),
     ],
 )
 def test_malformed_setting_names_the_variable(tmp_path, name, value):

@@ -18,7 +18,6 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.wrappers import Response
 
-from core.pagecache import cached_page
 from core.ratelimit import limiter
 from plugins.remote_support import services
 from plugins.remote_support.forms import (
@@ -40,14 +39,10 @@ def _is_support() -> bool:
 
 
 def _sensitive(endpoint: str | None) -> bool:
-    pm = current_app.extensions["kontor"].pm
-    for result in pm.hook.kontor_sensitive_actions():
-        for action in result or ():
-            if action.endpoint == endpoint and (
-                action.field is None or action.field in request.form
-            ):
-                return True
-    return False
+    return any(
+        action.endpoint == endpoint and (action.field is None or action.field in request.form)
+        for action in current_app.extensions["kontor"].sensitive_actions
+    )
 
 
 @bp.before_app_request
@@ -102,7 +97,6 @@ def _page(form: GrantForm | None = None, status: int = 200) -> tuple[str, int]:
 
 @bp.get("/account/support")
 @login_required
-@cached_page
 def index() -> tuple[str, int]:
     return _page()
 
