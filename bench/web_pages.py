@@ -1,7 +1,6 @@
 """HTTP throughput of every settings page against a bare Flask app.
 
     apt-get install wrk && python bench/web_pages.py [--seconds 10] [--connections 8]
-        [--page-cache-seconds 5]
 
 Starts Kontor under gunicorn with 2 workers on SQLite and logs in; serves the
 very same HTML from a bare Flask app (static templates, also gunicorn with 2
@@ -57,11 +56,6 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=8)
-    parser.add_argument(
-        "--page-cache-seconds",
-        default="5",
-        help="KONTOR_PAGE_CACHE_SECONDS for Kontor; 0 renders every page",
-    )
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="kontor-http-"))
     pages_list = section_pages(tmp / "probe")
@@ -70,7 +64,6 @@ def main() -> None:
         "KONTOR_COOKIE_SECURE": "false",
         "KONTOR_SECRET_KEY": "bench-secret-key-0123456789abcdef",
         "KONTOR_LOGIN_LIMIT": "1000 per minute",
-        "KONTOR_PAGE_CACHE_SECONDS": args.page_cache_seconds,
     }
     kontor(env, "init")
     port, bare_port = free_port(), free_port()

@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 
 from core.auth import hash_password, revoke_sessions, token_hash, verify_password
 from core.cache import per_request
-from core.db import Compiled, database, for_update, utcnow
+from core.db import database, for_update, utcnow
 from core.models import Account, Invitation, User, UserSession
 
 
@@ -93,14 +93,12 @@ def seat_limit(account: Account) -> int | None:
     return pm.hook.kontor_limit(account=account, resource="users")
 
 
-_MEMBERS = Compiled(
-    lambda account_id: User.select().where(User.account == account_id).order_by(User.id)
-)
-
-
 def members(account: Account) -> list[User]:
     """The account's users in the order they were added (read once per page)."""
-    return per_request(("members", account.id), lambda: _MEMBERS.all(account.id))
+    return per_request(
+        ("members", account.id),
+        lambda: list(User.select().where(User.account == account.id).order_by(User.id)),
+    )
 
 
 def invite_user(

@@ -26,10 +26,9 @@ from core import auth, db, formatting, logs, ratelimit
 from core.api import API_PREFIX, error_headers, error_response, handle_http_error
 from core.config import load_config
 from core.formatting import LANGUAGE_COOKIE, LANGUAGES
-from core.pagecache import PageCache
 from core.plugins import KontorPluginManager, build_plugin_manager
 from core.queue import Queue
-from core.types import Card, EventType, Schema, Section
+from core.types import Card, Channel, EventType, PlanResource, Schema, Section, SensitiveAction
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates"
@@ -43,14 +42,20 @@ CSP = (
 
 @dataclass
 class Kontor:
-    """Per-app state, kept in ``app.extensions["kontor"]``."""
+    """Per-app state, kept in ``app.extensions["kontor"]``.
+
+    What the declaring hooks return cannot change while the app runs, so it
+    is collected once here, in display order, when the app is created.
+    """
 
     pm: KontorPluginManager
     database: peewee.Database
     queue: Queue | None = None
     sections: list[Section] = field(default_factory=list)
-    event_types: list[EventType] | None = None
-    page_cache: PageCache | None = None
+    event_types: list[EventType] = field(default_factory=list)
+    channels: list[Channel] = field(default_factory=list)
+    plan_resources: list[PlanResource] = field(default_factory=list)
+    sensitive_actions: list[SensitiveAction] = field(default_factory=list)
     cache: dict[str, Any] = field(default_factory=dict)  # per-app data plugins derive once
 
     def schemas(self) -> list[Schema]:
@@ -59,6 +64,11 @@ class Kontor:
 
 def _collect(results: list[Any]) -> list[Any]:
     return [item for result in results if result for item in result]
+
+
+def _in_order(results: list[Any]) -> list[Any]:
+    """Collected hook results sorted by their ``order``, then ``key``."""
+    return sorted(_collect(results), key=lambda item: (item.order, item.key))
 
 
 def create_app(config: Mapping[str, Any] | None = None, plugins: Sequence[object] = ()) -> Flask:
@@ -83,8 +93,6 @@ def create_app(config: Mapping[str, Any] | None = None, plugins: Sequence[object
     pm = build_plugin_manager(cfg["KONTOR_DISABLED_PLUGINS"], plugins)
     pm.hook.kontor_check_config(config=cfg)
     kontor = Kontor(pm=pm, database=db.open_database(cfg["KONTOR_DATABASE_URL"]))
-    if cfg["KONTOR_PAGE_CACHE_SECONDS"]:
-        kontor.page_cache = PageCache(cfg["KONTOR_PAGE_CACHE_SECONDS"])
     app.extensions["kontor"] = kontor
     app.plugin_manager = pm  # type: ignore[attr-defined]
     logs.init_app(app)
@@ -97,9 +105,11 @@ def create_app(config: Mapping[str, Any] | None = None, plugins: Sequence[object
         app.register_blueprint(bp)
         if getattr(bp, "kontor_api", False):
             csrf.exempt(bp)
-    kontor.sections = sorted(
-        _collect(pm.hook.kontor_settings_sections()), key=lambda s: (s.order, s.key)
-    )
+    kontor.sections = _in_order(pm.hook.kontor_settings_sections())
+    kontor.event_types = _in_order(pm.hook.kontor_event_types())
+    kontor.channels = _in_order(pm.hook.kontor_notification_channels())
+    kontor.plan_resources = _in_order(pm.hook.kontor_plan_resources())
+    kontor.sensitive_actions = _collect(pm.hook.kontor_sensitive_actions())
 
     kontor.queue = Queue(app)
     for job in _collect(pm.hook.kontor_jobs()):

@@ -12,31 +12,20 @@ import datetime as dt
 import functools
 import hashlib
 import secrets
-import time
 from typing import Any, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import Flask, Request, abort, current_app, request, session
-from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from flask import Flask, abort, current_app, request, session
 from flask_login import LoginManager, current_user, login_user, logout_user
-from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from core.db import Compiled, utcnow
+from core.db import utcnow
 from core.models import Account, User, UserSession
 
 _hasher = PasswordHasher()  # argon2id with the library's current parameters
 
 
-class _LoginManager(LoginManager):
-    def _session_protection_failed(self) -> bool:
-        # Server-side sessions do this job (``session_protection = None``); the
-        # base class would hash the client's address and user agent on every
-        # request before finding that protection is off.
-        return False
-
-
-login_manager = _LoginManager()
+login_manager = LoginManager()
 login_manager.login_view = "core.login"
 login_manager.login_message = None
 login_manager.session_protection = None  # server-side sessions do this job
@@ -150,24 +139,24 @@ def _load(session_id: str) -> Any:
     return _load_user(token)
 
 
-_SESSION_LOOKUP = Compiled(
-    lambda token_digest, now: (
-        UserSession.select(UserSession, User, Account)
+def _load_user(token: str) -> SessionUser | None:
+    """The live session for ``token`` with its user and account, in one query.
+
+    Runs on every request, so of the session row it reads only what requests
+    use (its id and when it was last seen); the row is never saved back.
+    """
+    now = utcnow()
+    row = (
+        UserSession.select(UserSession.id, UserSession.last_seen_at, User, Account)
         .join(User)
         .join(Account)
         .where(
-            UserSession.token_hash == token_digest,
+            UserSession.token_hash == token_hash(token),
             UserSession.revoked_at.is_null(),
             UserSession.expires_at > now,
         )
-        .limit(1)
+        .first()
     )
-)
-
-
-def _load_user(token: str) -> SessionUser | None:
-    now = utcnow()
-    row = _SESSION_LOOKUP.first(token_hash(token), now)
     if row is None:
         return None
     if now - row.last_seen_at > dt.timedelta(minutes=5):
@@ -187,54 +176,6 @@ def managers_only(view: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-_PLAIN = (str, int, float, bool, type(None))
-
-
-class CookieSessions(SecureCookieSessionInterface):
-    """Flask's signed-cookie sessions, with each distinct cookie verified once.
-
-    The signing serializer is built once (the keys never change while the
-    process runs). A cookie whose signature checked out is remembered with its
-    contents and signing time, so a browser sending it again costs a lookup
-    instead of an HMAC and a JSON parse; its age is still checked every time.
-    Only sessions of plain values are remembered: lists and dicts (flash
-    messages) may be changed in place by the request that reads them.
-    """
-
-    remembered = 4096
-
-    def __init__(self) -> None:
-        self._serializer: URLSafeTimedSerializer | None = None
-        self._verified: dict[str, tuple[dict[str, Any], int]] = {}
-
-    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
-        if self._serializer is None:
-            self._serializer = super().get_signing_serializer(app)
-        return self._serializer
-
-    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
-        cookie = request.cookies.get(self.get_cookie_name(app))
-        max_age = int(app.permanent_session_lifetime.total_seconds())
-        known = self._verified.get(cookie) if cookie else None
-        if known is not None and 0 <= int(time.time()) - known[1] <= max_age:
-            return self.session_class(known[0])
-        serializer = self.get_signing_serializer(app)
-        if serializer is None:
-            return None
-        if not cookie:
-            return self.session_class()
-        try:
-            data, signed_at = serializer.loads(cookie, max_age=max_age, return_timestamp=True)
-        except BadSignature:
-            return self.session_class()
-        if all(isinstance(value, _PLAIN) for value in data.values()):
-            if len(self._verified) >= self.remembered:
-                self._verified.clear()  # cheaper than keeping an order; refilled on use
-            self._verified[cookie] = (data, int(signed_at.timestamp()))
-        return self.session_class(data)
-
-
 def init_app(app: Flask) -> None:
-    app.session_interface = CookieSessions()
     login_manager.init_app(app)
     app.permanent_session_lifetime = dt.timedelta(hours=app.config["KONTOR_SESSION_LIFETIME_HOURS"])

@@ -251,9 +251,6 @@ def load_config(
     cfg["KONTOR_SESSION_LIFETIME_HOURS"] = _int(
         "KONTOR_SESSION_LIFETIME_HOURS", raw("KONTOR_SESSION_LIFETIME_HOURS", "336"), 1, 8760
     )
-    cfg["KONTOR_PAGE_CACHE_SECONDS"] = _int(
-        "KONTOR_PAGE_CACHE_SECONDS", raw("KONTOR_PAGE_CACHE_SECONDS", "5"), 0, 300
-    )
     for name in ("KONTOR_IMPRINT_URL", "KONTOR_PRIVACY_URL", "KONTOR_TERMS_URL"):
         cfg[name] = _page_link(name, raw(name))
 

@@ -10,13 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import inspect
-import itertools
 import os
-import sqlite3
-import threading
-from collections.abc import Callable, Hashable
-from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import peewee
@@ -26,24 +20,8 @@ from playhouse.pool import PooledPostgresqlDatabase
 database = peewee.DatabaseProxy()
 
 
-_serials = itertools.count(1)
-
-
-class _Connection(sqlite3.Connection):
-    """A SQLite connection with a serial number, so a :meth:`version` read on
-    it is never mistaken for one read on an earlier connection."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.serial = next(_serials)
-
-
 class KontorSqliteDatabase(peewee.SqliteDatabase):
     """SQLite whose transactions take the write lock up front."""
-
-    def __init__(self, database: str, **kwargs: Any) -> None:
-        kwargs.setdefault("factory", _Connection)
-        super().__init__(database, **kwargs)
 
     def begin(self, lock_type: str | None = None) -> None:
         # Every transaction (also through the proxy) takes the write lock at
@@ -55,31 +33,12 @@ class KontorSqliteDatabase(peewee.SqliteDatabase):
         """SQLite serialises writers already; no row lock is needed."""
         return query
 
-    def version(self) -> Hashable:
-        """A value that differs whenever the database may have changed since
-        it was last read on this thread's connection.
-
-        ``data_version`` changes when another connection (any thread or
-        process) commits; ``total_changes`` counts this connection's own rows.
-        """
-        conn = self.connection()
-        (data_version,) = conn.execute("PRAGMA data_version").fetchone()
-        return (conn.serial, data_version, conn.total_changes)
-
 
 class KontorPostgresDatabase(PooledPostgresqlDatabase):
     """Pooled PostgreSQL; ``for_update`` locks the selected rows."""
 
     def for_update(self, query: peewee.Select) -> peewee.Select:
         return query.for_update()
-
-    def version(self) -> Hashable:
-        """A value that differs whenever the database may have changed.
-
-        The current snapshot changes when any transaction that writes starts
-        or ends, anywhere in the cluster (more changes than needed, never fewer).
-        """
-        return self.execute_sql("SELECT pg_current_snapshot()::text").fetchone()[0]
 
 
 def create_private_file(path: str) -> None:
@@ -179,86 +138,3 @@ class BaseModel(peewee.Model):
     class Meta:
         database = database
         legacy_table_names = False
-
-
-class _Slot:
-    """Marks where parameter ``index`` lands while a :class:`Compiled` is built."""
-
-    __slots__ = ("index",)
-
-    def __init__(self, index: int) -> None:
-        self.index = index
-
-
-class Compiled:
-    """A query whose SQL peewee builds once per kind of database.
-
-    For the statements every request or delivery runs (session lookup, the
-    per-account lookups of the settings pages, outbox claims): composing the
-    SQL costs peewee more than the database needs to run it. ``build`` gets
-    one placeholder per parameter and returns the query; what varies between
-    runs (ids, the current time, limits) must be a parameter, everything else
-    is fixed at the first build. Parameters go to the driver as given (ints,
-    strings, datetimes, None).
-    """
-
-    def __init__(self, build: Callable[..., peewee.Query]) -> None:
-        self._build = build
-        self._arity = len(inspect.signature(build).parameters)
-        self._compiled: dict[type, tuple[peewee.Query, str, list[Any]]] = {}
-        self._builders: dict[type, Any] = {}
-        self._lock = threading.Lock()
-
-    def _prepare(self, args: tuple[Any, ...]) -> tuple[peewee.Query, str, list[Any]]:
-        if len(args) != self._arity:
-            raise TypeError(f"expected {self._arity} parameters, got {len(args)}")
-        kind = type(database.obj)
-        found = self._compiled.get(kind)
-        if found is None:
-            with self._lock:
-                slots = [peewee.Value(_Slot(i), converter=False) for i in range(self._arity)]
-                query = self._build(*slots)
-                sql, params = query.sql()
-                used = {p.index for p in params if isinstance(p, _Slot)}
-                if used != set(range(self._arity)):
-                    raise TypeError("every parameter must appear in the query exactly as given")
-                found = self._compiled[kind] = (query, sql, params)
-        query, sql, template = found
-        params = [args[p.index] if isinstance(p, _Slot) else p for p in template]
-        return query, sql, params
-
-    def execute(self, *args: Any) -> int:
-        """Run a write statement; return the number of rows it changed."""
-        _query, sql, params = self._prepare(args)
-        return database.execute_sql(sql, params).rowcount
-
-    def first(self, *args: Any) -> Any:
-        """Run a select; return its first row as peewee would (models, joins), or None."""
-        rows = self._rows(args, one=True)
-        return rows[0] if rows else None
-
-    def all(self, *args: Any) -> list[Any]:
-        """Run a select; return every row as peewee would (models, joins)."""
-        return self._rows(args, one=False)
-
-    def _rows(self, args: tuple[Any, ...], one: bool) -> list[Any]:
-        query, sql, params = self._prepare(args)
-        cursor = database.execute_sql(sql, params)
-        try:
-            rows = cursor.fetchmany(1) if one else cursor.fetchall()
-            if not rows:
-                return []
-            kind = type(database.obj)
-            builder = self._builders.get(kind)
-            if builder is None:
-                # peewee's own row construction (private, pinned by setup.cfg's
-                # range and tests/test_db.py), so joined models come back exactly
-                # as from a peewee query. Its column plan depends only on the SQL,
-                # so it is worked out once; building a row reads nothing else.
-                builder = query._get_cursor_wrapper(cursor)
-                builder.initialize()
-                builder.cursor = None
-                self._builders[kind] = builder
-            return [builder.process_row(row) for row in rows]
-        finally:
-            cursor.close()

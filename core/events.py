@@ -32,12 +32,8 @@ class Emitted:
 
 
 def event_types() -> list[EventType]:
-    """All declared event types, in display order (collected once per app)."""
-    kontor = current_app.extensions["kontor"]
-    if kontor.event_types is None:
-        found = [t for result in kontor.pm.hook.kontor_event_types() for t in result or ()]
-        kontor.event_types = sorted(found, key=lambda t: (t.order, t.key))
-    return kontor.event_types
+    """All declared event types, in display order (collected when the app was created)."""
+    return current_app.extensions["kontor"].event_types
 
 
 def emit(

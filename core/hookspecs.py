@@ -115,11 +115,7 @@ def kontor_settings_sections() -> Sequence[Section] | None:
 
 @hookspec
 def kontor_overview_cards(account: Account, user: User) -> Sequence[Card] | None:
-    """Return cards for the overview page ``/account/`` for this account.
-
-    The overview is served from the page cache like other settings pages:
-    derive cards from the database, the account and the user only.
-    """
+    """Return cards for the overview page ``/account/`` for this account."""
 
 
 @hookspec
@@ -128,10 +124,6 @@ def kontor_template_slot(slot: str, account: Account | None) -> Sequence[SlotCon
 
     Contents are joined in ``priority`` order (lower first). Known slots:
     ``banner`` (top of every page), ``account_overview_footer``.
-
-    Settings pages are served from the page cache while nothing in the
-    database changed (up to ``KONTOR_PAGE_CACHE_SECONDS``): derive the
-    content from the database, the account and the clock only.
     """
 
 

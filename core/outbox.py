@@ -11,7 +11,6 @@ again after growing delays, permanent ones stop at once. A row left in
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from collections.abc import Callable
 from email import message_from_string, policy
 from email.message import Message
@@ -19,7 +18,7 @@ from email.message import Message
 import peewee
 from flask_babel import gettext as _
 
-from core.db import BaseModel, Compiled, database, utcnow
+from core.db import BaseModel, database, utcnow
 from core.mail import send_via_operator
 from core.models import Account
 from core.queue import enqueue
@@ -48,32 +47,24 @@ def next_delay(attempts: int) -> int | None:
     return RETRY_DELAYS[attempts - 1] if 1 <= attempts <= len(RETRY_DELAYS) else None
 
 
-@functools.cache
-def _claim(model: type[OutboxRow]) -> Compiled:
-    return Compiled(
-        lambda row_id, now: model.update(
-            status="sending", claimed_at=now, attempts=model.attempts + 1
-        ).where(model.id == row_id, model.status == "pending", model.next_attempt_at <= now)
-    )
-
-
-@functools.cache
-def _finish(model: type[OutboxRow]) -> Compiled:
-    return Compiled(
-        lambda row_id, status, error, sent_at: model.update(
-            status=status, error=error, sent_at=sent_at
-        ).where(model.id == row_id)
-    )
-
-
 def claim(model: type[OutboxRow], row_id: int) -> bool:
     """Move a due pending row to "sending"; False if another worker has it."""
-    return bool(_claim(model).execute(row_id, utcnow()))
+    now = utcnow()
+    claimed = (
+        model.update(status="sending", claimed_at=now, attempts=model.attempts + 1)
+        .where(model.id == row_id, model.status == "pending", model.next_attempt_at <= now)
+        .execute()
+    )
+    return bool(claimed)
 
 
 def finish(row: OutboxRow, status: str, error: str = "") -> None:
+    """Record the outcome of a claimed row on the row and in its table."""
     sent_at = utcnow() if status == "sent" else row.sent_at
-    _finish(type(row)).execute(row.id, status, error[:500], sent_at)
+    model = type(row)
+    model.update(status=status, error=error[:500], sent_at=sent_at).where(
+        model.id == row.id
+    ).execute()
     row.status, row.error, row.sent_at = status, error[:500], sent_at
 
 

@@ -40,7 +40,6 @@ from core.forms import (
 )
 from core.mail import build_message, system_sender
 from core.outbox import queue_system_mail
-from core.pagecache import cached_page
 from core.pages import external_url
 from core.ratelimit import limiter, login_key
 
@@ -117,7 +116,6 @@ def logout() -> Response:
 
 @bp.get("/account/")
 @login_required
-@cached_page
 def overview() -> str:
     return render_template("core/overview.html")
 
@@ -146,7 +144,6 @@ def _profile_page(status: int = 200, **forms: Form) -> tuple[str, int]:
 
 @bp.route("/account/profile", methods=["GET", "POST"])
 @login_required
-@cached_page
 def profile() -> tuple[str, int] | Response:
     if request.method == "GET":
         return _profile_page()
@@ -218,7 +215,6 @@ def logout_others() -> tuple[str, int] | Response:
 
 @bp.route("/account/company", methods=["GET", "POST"])
 @login_required
-@cached_page
 def company() -> str | Response:
     account = current_user.account
     form = CompanyForm(obj=account)
@@ -244,7 +240,6 @@ def company() -> str | Response:
 @limiter.limit(
     "20 per hour", key_func=lambda: f"invite:{current_user.account.id}", methods=["POST"]
 )
-@cached_page
 def users() -> str | Response:
     account = current_user.account
     form = AddUserForm()

@@ -37,7 +37,6 @@ def test_dev_defaults_are_generated_once(tmp_path):
         ("KONTOR_RATELIMIT_STORAGE_URL", "file:///tmp"),
         ("KONTOR_LOGIN_LIMIT", "ten per minute"),
         ("KONTOR_LOGIN_LIMIT", "10 per minute;"),
-        ("KONTOR_PAGE_CACHE_SECONDS", "-1"),
         ("KONTOR_BASE_URL", "kontor.example"),
         ("KONTOR_BASE_URL", "ftp://kontor.example"),
         ("KONTOR_BASE_URL", "https://kontor.example/?next=x"),

@@ -11,7 +11,7 @@ from markupsafe import Markup
 
 from core import hookimpl
 from core.plugins import PluginError, plugin_infos
-from core.types import Card, Section, SlotContent
+from core.types import Card, EventType, Section, SensitiveAction, SlotContent
 
 
 def test_bundled_plugins_come_through_entry_points(app):
@@ -121,3 +121,48 @@ def test_plugins_command_lists_name_version_origin_hooks(runner):
     block = result.output.split("notifications  0.1.0  entry point (kontor)\n", 1)[1]
     hooks = block.splitlines()[0]
     assert hooks.startswith("    hooks: ") and "kontor_event_types" in hooks
+
+
+def test_declarations_are_collected_once_when_the_app_is_created(make_app, user_client):
+    """Event types, channels, plan resources and sensitive actions cannot change
+    while the app runs: pages use what was collected at creation."""
+    calls: list[str] = []
+    plugin = types.ModuleType("counting_plugin")
+
+    @hookimpl
+    def kontor_event_types():
+        calls.append("event_types")
+        return [EventType("counting.tick", "Gezählte Ereignisse", order=99)]
+
+    @hookimpl
+    def kontor_notification_channels():
+        calls.append("channels")
+        return []
+
+    @hookimpl
+    def kontor_plan_resources():
+        calls.append("plan_resources")
+        return []
+
+    @hookimpl
+    def kontor_sensitive_actions():
+        calls.append("sensitive_actions")
+        return [SensitiveAction("counting.nothing")]
+
+    for hook in (
+        kontor_event_types,
+        kontor_notification_channels,
+        kontor_plan_resources,
+        kontor_sensitive_actions,
+    ):
+        setattr(plugin, hook.__name__, hook)
+    app = make_app(plugins=(plugin,))
+    created = sorted(calls)
+    assert created == ["channels", "event_types", "plan_resources", "sensitive_actions"]
+    client = app.test_client()
+    client.set_cookie("kontor_session", user_client.get_cookie("kontor_session").value)
+    for _ in range(2):
+        for page in ("/account/", "/account/notifications", "/account/subscription"):
+            assert client.get(page).status_code == 200
+    assert "Gezählte Ereignisse" in client.get("/account/notifications").get_data(as_text=True)
+    assert sorted(calls) == created

@@ -26,9 +26,9 @@ def test_logout_revokes_session_server_side(app, user_client):
     assert _replay(app, cookie).status_code == 302
 
 
-def test_a_remembered_cookie_is_refused_once_too_old(app, user_client, monkeypatch):
-    """Verified cookies are remembered, but their age is checked on every request
-    (the server-side session is still valid here: only the cookie is too old)."""
+def test_a_cookie_is_refused_once_too_old(app, user_client, monkeypatch):
+    """The signed cookie expires with the session lifetime (the server-side
+    session is still valid here: only the cookie is too old)."""
     cookie = _cookie(user_client)
     assert _replay(app, cookie).status_code == 200
     later = time.time() + app.permanent_session_lifetime.total_seconds() + 5

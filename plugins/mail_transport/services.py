@@ -21,7 +21,7 @@ from flask_babel import gettext as _
 from core import smtp
 from core.cache import per_request
 from core.crypto import DecryptionError, decrypt, encrypt
-from core.db import Compiled, database, utcnow
+from core.db import database, utcnow
 from core.mail import SentMail, address, send_via_operator, system_sender
 from core.models import Account
 from core.queue import enqueue
@@ -50,14 +50,12 @@ class SettingsError(ValueError):
         self.field = field
 
 
-_SETTINGS = Compiled(
-    lambda account_id: MailSettings.select().where(MailSettings.account == account_id).limit(1)
-)
-
-
 def settings(account: Account) -> MailSettings:
     """The account's settings (defaults, unsaved, when there are none yet)."""
-    row = per_request(("mail_settings", account.id), lambda: _SETTINGS.first(account.id))
+    row = per_request(
+        ("mail_settings", account.id),
+        lambda: MailSettings.get_or_none(MailSettings.account == account.id),
+    )
     return row or MailSettings(account=account)
 
 
@@ -322,17 +320,12 @@ def run_check(check_id: int) -> None:
 
 
 def latest_check(account: Account) -> ConnectionCheck | None:
-    return _LATEST_CHECK.first(account.id)
-
-
-_LATEST_CHECK = Compiled(
-    lambda account_id: (
+    return (
         ConnectionCheck.select()
-        .where(ConnectionCheck.account == account_id)
+        .where(ConnectionCheck.account == account.id)
         .order_by(ConnectionCheck.id.desc())
-        .limit(1)
+        .first()
     )
-)
 
 
 # --- transports --------------------------------------------------------------------

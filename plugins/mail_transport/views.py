@@ -8,7 +8,6 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from core.customer_mail import CustomerMail, history, queue_customer_mail
-from core.pagecache import cached_page
 from core.pages import account_blueprint, current_account
 from core.ratelimit import limiter
 from plugins.mail_transport import presets, services
@@ -52,7 +51,6 @@ def _history_refs(account) -> list[str]:
 
 
 @bp.get("/account/mail")
-@cached_page
 def index() -> tuple[str, int]:
     row = services.settings(current_account())
     form = MailSettingsForm(obj=row)

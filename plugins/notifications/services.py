@@ -9,14 +9,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import peewee
 from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from peewee import JOIN
 
 from core import outbox
-from core.db import Compiled, database
+from core.db import database
 from core.events import event_types
 from core.models import Account, Event
 from core.queue import enqueue
@@ -27,21 +26,12 @@ DELIVER_JOB = "notifications.deliver"
 
 
 def channels() -> list[Channel]:
-    """Every registered channel, in display order (collected once per app)."""
-    kontor = current_app.extensions["kontor"]
-    if "notifications.channels" not in kontor.cache:
-        found = [c for r in kontor.pm.hook.kontor_notification_channels() for c in r or ()]
-        kontor.cache["notifications.channels"] = sorted(found, key=lambda c: (c.order, c.key))
-    return kontor.cache["notifications.channels"]
+    """Every registered channel, in display order (collected when the app was created)."""
+    return current_app.extensions["kontor"].channels
 
 
 def channel(key: str) -> Channel | None:
     return next((c for c in channels() if c.key == key), None)
-
-
-_PREFERENCES = Compiled(
-    lambda account_id: Preference.select().where(Preference.account == account_id)
-)
 
 
 def preferences(account: Account) -> dict[tuple[str, str], bool]:
@@ -49,7 +39,7 @@ def preferences(account: Account) -> dict[tuple[str, str], bool]:
     matrix = {
         (t.key, c.key): c.key in t.default_channels for t in event_types() for c in channels()
     }
-    for row in _PREFERENCES.all(account.id):
+    for row in Preference.select().where(Preference.account == account.id):
         if (row.event_type, row.channel) in matrix:
             matrix[(row.event_type, row.channel)] = row.enabled
     return matrix
@@ -142,7 +132,7 @@ def render_test(account: Account) -> Notification:
         )
 
 
-def _load_delivery(delivery_id: Any) -> peewee.Query:
+def _load_delivery(delivery_id: int) -> Delivery:
     """The row, its account and event, and the current preference in one query:
     a choice made after the event was queued still counts."""
     choice = Preference.alias()
@@ -163,18 +153,15 @@ def _load_delivery(delivery_id: Any) -> peewee.Query:
             attr="choice",
         )
         .where(Delivery.id == delivery_id)
-        .limit(1)
+        .first()
     )
-
-
-_LOAD_DELIVERY = Compiled(_load_delivery)
 
 
 def deliver(delivery_id: int) -> None:
     """Worker job: send one delivery, then record the outcome."""
     if not outbox.claim(Delivery, delivery_id):
         return
-    row = _LOAD_DELIVERY.first(delivery_id)
+    row = _load_delivery(delivery_id)
     account = row.account
     if row.event_id is not None and not _choice(row.choice, row.event_type, row.channel):
         outbox.finish(row, "skipped", _("Nach dem Einreihen abbestellt"))
@@ -208,19 +195,14 @@ def send_test(account: Account, channel_key: str) -> Delivery:
 
 def log_page(account: Account, page: int, per_page: int = 20) -> tuple[list[Delivery], bool]:
     """One page of the account's delivery log, newest first, and whether more follow."""
-    rows = _LOG_PAGE.all(account.id, (page - 1) * per_page, per_page + 1)
-    return rows[:per_page], len(rows) > per_page
-
-
-_LOG_PAGE = Compiled(
-    lambda account_id, offset, limit: (
+    rows = list(
         Delivery.select()
-        .where(Delivery.account == account_id)
+        .where(Delivery.account == account.id)
         .order_by(Delivery.created_at.desc(), Delivery.id.desc())
-        .offset(offset)
-        .limit(limit)
+        .offset((page - 1) * per_page)
+        .limit(per_page + 1)
     )
-)
+    return rows[:per_page], len(rows) > per_page
 
 
 def event_label(key: str, kinds: list[EventType]) -> str:

@@ -7,7 +7,6 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from core.events import event_types
-from core.pagecache import cached_page
 from core.pages import account_blueprint, current_account
 from core.ratelimit import limiter
 from plugins.notifications import services
@@ -50,7 +49,6 @@ def _page(preference_form=None, test_form=None, status: int = 200) -> tuple[str,
 
 
 @bp.get("/account/notifications")
-@cached_page
 def index() -> tuple[str, int]:
     return _page()
 

@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 from core.auth import hash_password, token_hash, verify_password
 from core.cache import per_request
 from core.crypto import decrypt, encrypt
-from core.db import Compiled, database, utcnow
+from core.db import database, utcnow
 from core.events import emit
 from core.formatting import format_when
 from core.models import Account, User
@@ -54,17 +54,12 @@ def log(account: Account | int, actor: str, action: str, detail: str = "") -> No
 
 
 def access_log(account: Account, limit: int = 100) -> list[AccessLog]:
-    return _ACCESS_LOG.all(account.id, limit)
-
-
-_ACCESS_LOG = Compiled(
-    lambda account_id, limit: (
+    return list(
         AccessLog.select()
-        .where(AccessLog.account == account_id)
+        .where(AccessLog.account == account.id)
         .order_by(AccessLog.at.desc(), AccessLog.id.desc())
         .limit(limit)
     )
-)
 
 
 # --- consent -----------------------------------------------------------------
@@ -72,21 +67,20 @@ _ACCESS_LOG = Compiled(
 
 def active_grant(account: Account | int) -> Grant | None:
     account_id = account if isinstance(account, int) else account.id
-    return per_request(("grant", account_id), lambda: _ACTIVE_GRANT.first(account_id, utcnow()))
+    return per_request(("grant", account_id), lambda: _active_grant(account_id))
 
 
-_ACTIVE_GRANT = Compiled(
-    lambda account_id, now: (
+def _active_grant(account_id: int) -> Grant | None:
+    return (
         Grant.select()
         .where(
             Grant.account == account_id,
             Grant.revoked_at.is_null(),
-            (Grant.expires_at.is_null()) | (Grant.expires_at > now),
+            (Grant.expires_at.is_null()) | (Grant.expires_at > utcnow()),
         )
         .order_by(Grant.id.desc())
-        .limit(1)
+        .first()
     )
-)
 
 
 def _end_sessions(grant: Grant, why: str) -> None:

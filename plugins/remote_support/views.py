@@ -19,7 +19,6 @@ from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.wrappers import Response
 
 from core.auth import end_session
-from core.pagecache import cached_page
 from core.ratelimit import limiter, submitted_address
 from plugins.remote_support import services
 from plugins.remote_support.forms import (
@@ -107,7 +106,6 @@ def _page(form: GrantForm | None = None, status: int = 200) -> tuple[str, int]:
 
 @bp.get("/account/support")
 @login_required
-@cached_page
 def index() -> tuple[str, int]:
     return _page()
 

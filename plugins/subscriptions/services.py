@@ -20,7 +20,7 @@ from schwifty.exceptions import SchwiftyException
 
 from core.cache import per_request
 from core.crypto import encrypt
-from core.db import Compiled, database, for_update, utcnow
+from core.db import database, for_update, utcnow
 from core.events import emit
 from core.models import Account
 from core.types import PlanResource
@@ -80,14 +80,12 @@ def _pm():
     return current_app.extensions["kontor"].pm
 
 
-_SUBSCRIPTION = Compiled(
-    lambda account_id: Subscription.select().where(Subscription.account == account_id).limit(1)
-)
-
-
 def subscription(account: Account) -> Subscription:
     """The account's subscription, created on the operator's default plan."""
-    row = per_request(("subscription", account.id), lambda: _SUBSCRIPTION.first(account.id))
+    row = per_request(
+        ("subscription", account.id),
+        lambda: Subscription.get_or_none(Subscription.account == account.id),
+    )
     if row is not None:
         return row
     cat, now = catalog(), utcnow()
@@ -116,8 +114,8 @@ def plan_of(sub: Subscription) -> Plan:
 
 
 def resources() -> list[PlanResource]:
-    found = [r for result in _pm().hook.kontor_plan_resources() for r in result or ()]
-    return sorted(found, key=lambda r: (r.order, r.key))
+    """Every plan resource, in display order (collected when the app was created)."""
+    return current_app.extensions["kontor"].plan_resources
 
 
 def usage(account: Account) -> dict[str, int]:
@@ -359,16 +357,11 @@ def renew_due(now: dt.datetime | None = None) -> int:
 
 
 def billing_records(account: Account) -> list[BillingRecord]:
-    return _BILLING_RECORDS.all(account.id)
-
-
-_BILLING_RECORDS = Compiled(
-    lambda account_id: (
+    return list(
         BillingRecord.select()
-        .where(BillingRecord.account == account_id)
+        .where(BillingRecord.account == account.id)
         .order_by(BillingRecord.created_at.desc(), BillingRecord.id.desc())
     )
-)
 
 
 def normalise_iban(value: str) -> IBAN:

@@ -8,7 +8,6 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from core.formatting import format_when
-from core.pagecache import cached_page
 from core.pages import account_blueprint, current_account
 from plugins.subscriptions import services
 from plugins.subscriptions.catalog import catalog
@@ -46,7 +45,6 @@ def _usage_rows(account):
 
 
 @bp.get("/account/subscription")
-@cached_page
 def index() -> str:
     account = current_account()
     sub = services.subscription(account)
