@@ -107,7 +107,8 @@ def get_account(account_id: int) -> Account:
 
 
 def json_body() -> dict[str, Any]:
-    """The request's JSON object, or a 400/415 error."""
+    """The request's JSON object, valid against its operation's requestBody schema
+    in ``/api/v1/openapi.json``; or a 400/415 error, or 422 naming the fields."""
     if not request.is_json:
         raise ApiError(415, "Send the body as application/json.")
     data = request.get_json(silent=True)
@@ -115,6 +116,11 @@ def json_body() -> dict[str, Any]:
         fail(400, "The body must be a JSON object.")
     if _has_nul(data):
         fail(422, "Strings must not contain NUL characters.")
+    bodies = current_app.extensions["kontor_openapi"].bodies
+    problems = bodies.problems(request.url_rule.rule, request.method, data)
+    if problems:
+        whole = problems.pop("", None)
+        fail(422, f"Invalid request body: {whole}." if whole else "Invalid fields.", problems)
     return data
 
 
@@ -158,22 +164,9 @@ def accounts_by_email() -> Response:
 def post_event(account_id: int) -> tuple[Response, int]:
     account = get_account(account_id)
     body = json_body()
-    event_type = body.get("type")
-    data = body.get("data", {})
-    key = body.get("idempotency_key")
-    fields = {}
-    if not isinstance(event_type, str) or not event_type:
-        fields["type"] = "required string"
-    if not isinstance(data, dict):
-        fields["data"] = "must be an object"
-    if key is not None and (
-        not isinstance(key, str) or not 1 <= len(key) <= 200 or has_control_chars(key)
-    ):
-        fields["idempotency_key"] = "string of 1 to 200 printable characters"
-    if fields:
-        fail(422, "Invalid event.", fields)
+    event_type, key = body["type"], body.get("idempotency_key")
     try:
-        result = emit(account, event_type, data, idempotency_key=key)
+        result = emit(account, event_type, body.get("data"), idempotency_key=key)
     except UnknownEventType:
         fail(422, f"Unknown event type {event_type!r}.", {"type": "unknown"})
     except ValueError as exc:

@@ -21,7 +21,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter, Map
 from werkzeug.wrappers import Response
 
-from core import auth, db, logs
+from core import auth, db, logs, openapi
 from core.api import API_PREFIX, error_headers, handle_http_error
 from core.config import load_config
 from core.formatting import LANGUAGE_COOKIE, LANGUAGES, berlin_time
@@ -97,6 +97,7 @@ def create_app(config: Mapping[str, Any] | None = None, plugins: Sequence[object
         app.register_blueprint(bp)
         if getattr(bp, "kontor_api", False):
             csrf.exempt(bp)
+    openapi.init_app(app)  # after every API route is registered
     kontor.sections = sorted(
         _collect(pm.hook.kontor_settings_sections()), key=lambda s: (s.order, s.key)
     )
