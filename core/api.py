@@ -13,6 +13,7 @@ from typing import Any, NoReturn
 from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from core.db import database
 from core.events import UnknownEventType, emit
 from core.models import Account, User
 from core.validation import has_control_chars
@@ -99,8 +100,14 @@ def service_blueprint(name: str, import_name: str) -> Blueprint:
 
 
 def get_account(account_id: int) -> Account:
-    """The account named in the URL, or a 404 JSON error."""
-    account = Account.get_or_none(Account.id == account_id)
+    """The account named in the URL, or a 404 JSON error.
+
+    Every service-API request runs this select: it is written out because
+    peewee takes several times longer to compose it than the database needs
+    to run it (``Model.raw`` still builds the model as peewee would).
+    """
+    sql = f'SELECT * FROM "core_account" WHERE "id" = {database.param}'  # noqa: S608 - placeholder
+    account = next(iter(Account.raw(sql, account_id)), None)
     if account is None:
         fail(404, "No such account.")
     return account
