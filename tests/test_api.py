@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from flask import jsonify
+from jsonschema.exceptions import SchemaError
 
 from core import hookimpl
 from core.api import json_body, service_blueprint
@@ -208,3 +209,14 @@ def test_customer_mail_fields_follow_the_document(app, owner):
     ):
         response = api.post(url, json=body, headers=AUTH)
         assert response.status_code == 422 and field in response.json["error"]["fields"], body
+
+
+def test_a_malformed_body_schema_stops_the_start(make_app):
+    class Broken(NotesPlugin):
+        @hookimpl
+        def kontor_openapi_paths(self):
+            body = {"content": {"application/json": {"schema": {"type": "strin"}}}}
+            return {"/accounts/{account_id}/notes": {"post": {"requestBody": body}}}
+
+    with pytest.raises(SchemaError):
+        make_app(plugins=(Broken(),))
