@@ -22,7 +22,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter, Map
 from werkzeug.wrappers import Response
 
-from core import auth, db, formatting, logs, ratelimit
+from core import auth, db, formatting, logs, openapi, ratelimit
 from core.api import API_PREFIX, error_headers, error_response, handle_http_error
 from core.config import load_config
 from core.formatting import LANGUAGE_COOKIE, LANGUAGES
@@ -105,6 +105,7 @@ def create_app(config: Mapping[str, Any] | None = None, plugins: Sequence[object
         app.register_blueprint(bp)
         if getattr(bp, "kontor_api", False):
             csrf.exempt(bp)
+    openapi.init_app(app)  # after every API route is registered
     kontor.sections = _in_order(pm.hook.kontor_settings_sections())
     kontor.event_types = _in_order(pm.hook.kontor_event_types())
     kontor.channels = _in_order(pm.hook.kontor_notification_channels())

@@ -182,24 +182,11 @@ bp = service_blueprint("customer_mail", __name__)
 def post_mail(account_id: int) -> tuple[Response, int]:
     account = get_account(account_id)
     body = json_body()
-    to = body.get("to")
-    to = [to] if isinstance(to, str) else to
-    subject, text, ref = body.get("subject"), body.get("text"), body.get("customer_ref")
-    fields = {}
-    if not isinstance(to, list) or not to or not all(isinstance(a, str) for a in to):
-        fields["to"] = "address or list of addresses"
-    if not isinstance(subject, str) or not subject.strip():
-        fields["subject"] = "required string"
-    if not isinstance(text, str) or len(text) > MAX_TEXT:
-        fields["text"] = f"string of at most {MAX_TEXT} characters"
-    if ref is not None and (
-        not isinstance(ref, str) or not 1 <= len(ref) <= 100 or has_control_chars(ref)
-    ):
-        fields["customer_ref"] = "string of 1 to 100 characters"
-    if fields:
-        fail(422, "Invalid mail.", fields)
+    to = [body["to"]] if isinstance(body["to"], str) else body["to"]
     try:
-        row = queue_customer_mail(account, to, subject.strip(), text, ref)
+        row = queue_customer_mail(
+            account, to, body["subject"].strip(), body["text"], body.get("customer_ref")
+        )
     except ValueError as exc:
         field = str(exc) if str(exc) in ("to", "subject") else "to"
         fail(422, "Invalid mail.", {field: "invalid"})

@@ -81,6 +81,10 @@ def kontor_openapi_paths() -> Mapping[str, Any] | None:
     Keys are paths below ``/api/v1`` (``"/accounts/{account_id}/usage"``);
     core merges them into ``/api/v1/openapi.json``. ``#/components/schemas/Error``
     and ``#/components/responses/<status>`` are there to refer to.
+
+    An operation's ``requestBody`` schema is enforced: ``core.api.json_body``
+    validates each body against it (Draft 2020-12; ``"format": "printable"``
+    refuses control characters; an integer has no fraction).
     """
 
 

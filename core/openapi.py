@@ -1,18 +1,54 @@
-"""``/api/v1/openapi.json``: the service API described for its callers.
+"""``/api/v1/openapi.json``: the service API described for its callers, and
+the request-body schemas every API route is held to.
 
 Core describes its own routes; every plugin adds its paths through the
 ``kontor_openapi_paths`` hook, so the document grows with the installed plugins.
+The document is built once per app (:func:`init_app`); from it come the
+validators that :func:`core.api.json_body` checks each request body with, so a
+body is accepted exactly when the published schema says so.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify
+import pluggy
+from flask import Blueprint, Flask, Response, current_app, jsonify
+from jsonschema import Draft202012Validator, FormatChecker, ValidationError
+from jsonschema.validators import extend
+from werkzeug.routing import Rule
 
 from core.api import API_PREFIX
+from core.customer_mail import MAX_RECIPIENTS, MAX_TEXT
+from core.validation import has_control_chars
 
 bp = Blueprint("openapi", __name__)
+
+PRINTABLE = "printable"
+PRINTABLE_TEXT = (
+    "no control, format, surrogate or private-use characters "
+    "(Unicode categories Cc, Cf, Cs, Co: CR, LF, NUL, bidi overrides, ...)."
+)
+
+FORMATS = FormatChecker()
+
+
+@FORMATS.checks(PRINTABLE)
+def _printable(value: object) -> bool:
+    return not isinstance(value, str) or not has_control_chars(value)
+
+
+# Draft 2020-12 counts 1.0 as an integer; the API takes whole numbers only as
+# written without a fraction, as it did before schemas were enforced.
+Validator = extend(
+    Draft202012Validator,
+    type_checker=Draft202012Validator.TYPE_CHECKER.redefine(
+        "integer", lambda _checker, value: isinstance(value, int) and not isinstance(value, bool)
+    ),
+)
 
 ACCOUNT_ID = {
     "name": "account_id",
@@ -84,6 +120,9 @@ _MAIL = {
 }
 
 
+_ADDRESS = {"type": "string", "minLength": 1, "maxLength": 254}
+
+
 def core_paths() -> dict[str, Any]:
     body_errors = errors(400, 404, 413, 415, 422)
     return {
@@ -124,9 +163,14 @@ def core_paths() -> dict[str, Any]:
                         "type": "object",
                         "required": ["type"],
                         "properties": {
-                            "type": {"type": "string"},
+                            "type": {"type": "string", "minLength": 1, "maxLength": 100},
                             "data": {"type": "object"},
-                            "idempotency_key": {"type": "string", "minLength": 1, "maxLength": 200},
+                            "idempotency_key": {
+                                "type": "string",
+                                "minLength": 1,
+                                "maxLength": 200,
+                                "format": PRINTABLE,
+                            },
                         },
                     }
                 ),
@@ -158,13 +202,29 @@ def core_paths() -> dict[str, Any]:
                         "properties": {
                             "to": {
                                 "oneOf": [
-                                    {"type": "string"},
-                                    {"type": "array", "items": {"type": "string"}},
+                                    _ADDRESS,
+                                    {
+                                        "type": "array",
+                                        "items": _ADDRESS,
+                                        "minItems": 1,
+                                        "maxItems": MAX_RECIPIENTS,
+                                    },
                                 ]
                             },
-                            "subject": {"type": "string"},
-                            "text": {"type": "string"},
-                            "customer_ref": {"type": "string"},
+                            "subject": {
+                                "type": "string",
+                                "minLength": 1,
+                                "maxLength": 250,
+                                "pattern": r"\S",
+                                "format": PRINTABLE,
+                            },
+                            "text": {"type": "string", "maxLength": MAX_TEXT},
+                            "customer_ref": {
+                                "type": "string",
+                                "minLength": 1,
+                                "maxLength": 100,
+                                "format": PRINTABLE,
+                            },
                         },
                     }
                 ),
@@ -216,13 +276,18 @@ def core_paths() -> dict[str, Any]:
     }
 
 
-def document() -> dict[str, Any]:
+def document(pm: pluggy.PluginManager) -> dict[str, Any]:
+    """The OpenAPI document of core's routes and every plugin's."""
     paths = core_paths()
-    for extra in current_app.extensions["kontor"].pm.hook.kontor_openapi_paths():
+    for extra in pm.hook.kontor_openapi_paths():
         paths.update(extra or {})
     return {
         "openapi": "3.1.0",
-        "info": {"title": "Kontor service API", "version": "1"},
+        "info": {
+            "title": "Kontor service API",
+            "version": "1",
+            "description": f"String format `{PRINTABLE}`: {PRINTABLE_TEXT}",
+        },
         "servers": [{"url": API_PREFIX}],
         "security": [{"bearer": []}],
         "paths": dict(sorted(paths.items())),
@@ -242,6 +307,104 @@ def document() -> dict[str, Any]:
     }
 
 
+_ARGUMENT = re.compile(r"<(?:[^<>:]+:)?([^<>]+)>")
+
+
+def openapi_path(rule: str) -> str:
+    """The document's path for a Flask URL rule: ``/api/v1/a/<int:id>`` is ``/a/{id}``."""
+    return _ARGUMENT.sub(r"{\1}", rule.removeprefix(API_PREFIX))
+
+
+class RequestBodies:
+    """A validator for each documented request body, by URL rule and method.
+
+    Built once per app: checking a schema and setting up its validator costs far
+    more than validating a body with it. Schemas may refer to the document's
+    components (``#/components/schemas/...``).
+    """
+
+    def __init__(self, document: Mapping[str, Any], rules: Iterable[Rule]) -> None:
+        # The document as root schema: each body's validator is derived from it
+        # (``evolve``), so "#/components/..." refers into the document.
+        root = Validator(document, format_checker=FORMATS)
+        self.validators: dict[tuple[str, str], Draft202012Validator] = {}
+        for rule in rules:
+            item = document["paths"].get(openapi_path(rule.rule), {})
+            for method in sorted(rule.methods or ()):
+                body = item.get(method.lower(), {}).get("requestBody")
+                if body is None:
+                    continue
+                schema = body["content"]["application/json"]["schema"]
+                Validator.check_schema(schema)
+                self.validators[(rule.rule, method)] = root.evolve(schema=schema)
+
+    def problems(self, rule: str, method: str, body: Any) -> dict[str, str]:
+        """What is wrong with ``body`` for this route: field name (``""`` for
+        the body as a whole) to a short English message, first problem per field."""
+        validator = self.validators.get((rule, method))
+        if validator is None:
+            raise LookupError(f"{method} {rule}: no requestBody in the OpenAPI document")
+        found: dict[str, str] = {}
+        for error in validator.iter_errors(body):
+            for field, message in _located(error, body):
+                found.setdefault(field, message)
+        return found
+
+
+def _located(error: ValidationError, body: Any) -> list[tuple[str, str]]:
+    """The fields an error is about, with what to tell the caller."""
+    if error.path:
+        return [(str(error.path[0])[:50], _describe(error.validator, error.validator_value))]
+    if error.validator == "required" and isinstance(body, dict):
+        return [(name, "required") for name in error.validator_value if name not in body]
+    if error.validator == "additionalProperties" and isinstance(body, dict):
+        known = error.schema.get("properties", {})
+        allowed = f"unknown field; one of {', '.join(known)}"
+        return [(str(name)[:50], allowed) for name in body if name not in known]
+    return [("", _describe(error.validator, error.validator_value))]
+
+
+def _describe(keyword: Any, value: Any) -> str:
+    """A message for a failed schema keyword that never repeats the value sent."""
+    match keyword:
+        case "type":
+            return "expected " + (" or ".join(value) if isinstance(value, list) else str(value))
+        case "minLength":
+            return "must not be empty" if value == 1 else f"at least {value} characters"
+        case "maxLength":
+            return f"at most {value} characters"
+        case "minimum" | "maximum":
+            return f"{'at least' if keyword == 'minimum' else 'at most'} {value}"
+        case "minItems" | "maxItems":
+            return f"{'at least' if keyword == 'minItems' else 'at most'} {value} items"
+        case "minProperties":
+            return f"send at least {value} field(s)"
+        case "pattern":
+            return f"must match the pattern {value}"
+        case "format":
+            return f"{PRINTABLE} characters only" if value == PRINTABLE else f"must be a {value}"
+        case "enum":
+            return "one of " + ", ".join(map(str, value))
+        case "oneOf" | "anyOf":
+            return "expected " + " or ".join(str(s.get("type", "value")) for s in value)
+    return "invalid"
+
+
+@dataclass(frozen=True)
+class OpenApi:
+    """The app's document and its request-body validators."""
+
+    document: dict[str, Any]
+    bodies: RequestBodies
+
+
+def init_app(app: Flask) -> None:
+    """Build the document and the body validators, once all routes are registered."""
+    doc = document(app.extensions["kontor"].pm)
+    api_rules = [r for r in app.url_map.iter_rules() if r.rule.startswith(API_PREFIX + "/")]
+    app.extensions["kontor_openapi"] = OpenApi(doc, RequestBodies(doc, api_rules))
+
+
 @bp.get(f"{API_PREFIX}/openapi.json")
 def openapi_json() -> Response:
-    return jsonify(document())
+    return jsonify(current_app.extensions["kontor_openapi"].document)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from flask import jsonify
+from jsonschema.exceptions import SchemaError
 
 from core import hookimpl
+from core.api import json_body, service_blueprint
 from core.db import bind
 from core.models import Event
 from core.types import EventType, PlannedDelivery
@@ -131,3 +134,89 @@ def test_api_needs_no_csrf_but_pages_do(api, owner, user_client):
 def test_unknown_api_route_is_json_404(api):
     response = api.get("/api/v1/nothing", headers=AUTH)
     assert response.status_code == 404 and response.json["error"]["code"] == "not_found"
+
+
+class NotesPlugin:
+    """A plugin route whose body rules exist only in its OpenAPI path item."""
+
+    __name__ = "notes"
+
+    def __init__(self):
+        self.bp = service_blueprint("notes", __name__)
+        self.bp.post("/accounts/<int:account_id>/notes")(lambda account_id: jsonify(json_body()))
+
+    @hookimpl
+    def kontor_blueprints(self):
+        return [self.bp]
+
+    @hookimpl
+    def kontor_openapi_paths(self):
+        note = {
+            "type": "object",
+            "required": ["title"],
+            "additionalProperties": False,
+            "properties": {
+                "title": {"type": "string", "maxLength": 5, "format": "printable"},
+                "pages": {"type": "integer", "minimum": 1},
+                "tags": {"type": "array", "items": {"type": "string"}, "maxItems": 2},
+            },
+        }
+        return {
+            "/accounts/{account_id}/notes": {
+                "post": {
+                    "requestBody": {"content": {"application/json": {"schema": note}}},
+                    "responses": {"200": {"description": "OK"}},
+                }
+            }
+        }
+
+
+def test_plugin_request_bodies_are_held_to_their_documented_schema(make_app, owner):
+    api = make_app(plugins=(NotesPlugin(),)).test_client()
+    url = f"/api/v1/accounts/{owner.account_id}/notes"
+    ok = api.post(url, json={"title": "Hallo", "pages": 2, "tags": ["a"]}, headers=AUTH)
+    assert ok.status_code == 200 and ok.json["title"] == "Hallo"
+    bad = api.post(
+        url,
+        json={"pages": 1.0, "tags": ["a", "b", "c"], "geheim-" + "x" * 80: 1},
+        headers=AUTH,
+    )
+    assert bad.status_code == 422 and bad.json["error"]["code"] == "unprocessable_entity"
+    assert bad.json["error"]["fields"] == {
+        "title": "required",
+        "pages": "expected integer",  # 1.0 is no whole number here
+        "tags": "at most 2 items",
+        "geheim-" + "x" * 43: "unknown field; one of title, pages, tags",
+    }
+    for title, message in (("zu lang", "at most 5 characters"), ("a\u202eb", "printable")):
+        refused = api.post(url, json={"title": title}, headers=AUTH)
+        assert refused.status_code == 422
+        assert message in refused.json["error"]["fields"]["title"]
+        assert title not in refused.get_data(as_text=True)  # the value is not echoed
+    empty = api.post(url, json=[], headers=AUTH)
+    assert empty.status_code == 400
+
+
+def test_customer_mail_fields_follow_the_document(app, owner):
+    api = app.test_client()
+    url = f"/api/v1/accounts/{owner.account_id}/mails"
+    for body, field in (
+        ({"to": "a@b.de", "subject": "   ", "text": "T"}, "subject"),
+        ({"to": "a@b.de", "subject": "S\u200f", "text": "T"}, "subject"),
+        ({"to": "a@b.de", "subject": "S", "text": "T", "customer_ref": "K\t1"}, "customer_ref"),
+        ({"to": ["a@b.de"] * 21, "subject": "S", "text": "T"}, "to"),
+        ({"to": "a@b.de", "subject": "S"}, "text"),
+    ):
+        response = api.post(url, json=body, headers=AUTH)
+        assert response.status_code == 422 and field in response.json["error"]["fields"], body
+
+
+def test_a_malformed_body_schema_stops_the_start(make_app):
+    class Broken(NotesPlugin):
+        @hookimpl
+        def kontor_openapi_paths(self):
+            body = {"content": {"application/json": {"schema": {"type": "strin"}}}}
+            return {"/accounts/{account_id}/notes": {"post": {"requestBody": body}}}
+
+    with pytest.raises(SchemaError):
+        make_app(plugins=(Broken(),))

@@ -69,12 +69,13 @@ def save_preferences(account: Account, chosen: Iterable[tuple[str, str]]) -> Non
 def dispatch(event: Event) -> list[PlannedDelivery]:
     """Create one delivery per enabled channel (called inside the event's transaction)."""
     account = event.account
-    chosen = {
-        row.channel: row
-        for row in Preference.select().where(
-            Preference.account == account, Preference.event_type == event.type
-        )
-    }
+    # Every event runs this select inside its transaction: written out, as
+    # peewee takes several times longer to compose it than to run it.
+    sql = (
+        'SELECT * FROM "notifications_preference" '  # noqa: S608 - only placeholders go in
+        f'WHERE "account_id" = {database.param} AND "event_type" = {database.param}'
+    )
+    chosen = {row.channel: row for row in Preference.raw(sql, account.id, event.type)}
     planned = []
     for ch in channels():
         if not _choice(chosen.get(ch.key), event.type, ch.key):

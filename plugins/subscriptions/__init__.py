@@ -175,7 +175,7 @@ _STATE = {
 
 @hookimpl
 def kontor_openapi_paths() -> Mapping[str, Any]:
-    amounts = {"type": "integer", "minimum": 0, "maximum": 10**15}
+    amounts = {"type": "integer", "minimum": 0, "maximum": catalog.MAX_AMOUNT}
     return {
         "/accounts/{account_id}/usage": {
             "put": {
