@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import require_binary
+from tests.support.browser import log_in
 from tests.support.web import section_urls
 
 AXE = Path(__file__).resolve().parent.parent / "build/axe/node_modules/axe-core/axe.min.js"
@@ -51,6 +52,7 @@ def test_entry_pages_and_every_section_pass_axe(app, live, axe_page):
     ):
         page.get_by_label(label).fill(value)
     page.get_by_role("button", name="Registrieren").click()
+    log_in(page, "axe@example.com", "axe-passwort-123")
     for path in [*section_urls(app), *EXTRA_PAGES]:
         page.goto(live.url + path)
         assert _violations(page) == [], path

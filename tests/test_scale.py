@@ -111,6 +111,8 @@ def test_two_instances_one_worker(tmp_path, database_url, redis_db, smtp_server)
             register(browser, a, "zwei@example.com", PASSWORD, "Zwei Instanzen GmbH").status_code
             == 302
         )
+        credentials = {"email": "zwei@example.com", "password": PASSWORD}
+        assert form_post(browser, f"{a}/login", credentials).status_code == 302
         # A login made on A works on B.
         page = browser.get(f"{b}/account/", timeout=10, allow_redirects=False)
         assert page.status_code == 200 and "Zwei Instanzen GmbH" in page.text
