@@ -160,3 +160,28 @@ def test_fuzzed_entry_forms_never_fail_with_500(make_app, roomy_owner):
         client.post("/logout", data={"csrf_token": token})  # a lucky guess stays a visitor
 
     fuzz()
+
+
+def test_fuzzed_query_strings_and_segments_of_pages_never_fail_with_500(make_app, owner):
+    """Every page's GET, with NUL, huge numbers and odd text in its query
+    parameters (page, plan, next, ...) and path segments."""
+    app = make_app()
+    client = app.test_client()
+    login(client, owner.email, PASSWORD)
+    rules = [
+        r
+        for r in app.url_map.iter_rules()
+        if "GET" in r.methods and not r.rule.startswith(("/api/", "/static/"))
+    ]
+    names = st.sampled_from(["page", "per_page", "plan", "next", "ref", "token"]) | TEXT
+
+    @_fuzz_settings(150)
+    @given(rule=st.sampled_from(rules), data=st.data())
+    def fuzz(rule, data):
+        url = _url(app, rule, data, {})
+        query = data.draw(st.dictionaries(names, TEXT, max_size=3))
+        response = client.get(url, query_string=query)
+        assert response.status_code < 500, (rule.endpoint, url, query, response.status_code)
+
+    fuzz()
+    assert client.get("/account/").status_code == 200
