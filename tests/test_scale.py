@@ -136,7 +136,8 @@ def test_two_instances_one_worker(tmp_path, database_url, redis_db, smtp_server)
             ).status_code
             for base in (a, b) * 6
         ]
-        assert statuses[:10] == [422] * 10 and statuses[10:] == [429, 429]
+        # (The login after registering was the first of the ten per minute.)
+        assert statuses[:9] == [422] * 9 and statuses[9:] == [429, 429, 429]
         # An event posted to A (and repeated on B) is delivered exactly once.
         account_id = requests.get(
             f"{a}/api/v1/accounts",
@@ -152,9 +153,13 @@ def test_two_instances_one_worker(tmp_path, database_url, redis_db, smtp_server)
                 json={"type": "quote.accepted", "idempotency_key": "angebot-1"},
             )
             assert response.status_code == 202
-        assert wait_until(lambda: len(smtp_server.inbox.messages) >= 1)
-        assert not wait_until(lambda: len(smtp_server.inbox.messages) > 1, seconds=3)
-        assert smtp_server.inbox.messages[0]["Subject"] == "Kontor: Angenommene Angebote"
+
+        def notifications():  # besides the welcome mail of the registration
+            subject = "Kontor: Angenommene Angebote"
+            return [m for m in smtp_server.inbox.messages if m["Subject"] == subject]
+
+        assert wait_until(lambda: len(notifications()) >= 1)
+        assert not wait_until(lambda: len(notifications()) > 1, seconds=3)
     finally:
         for proc in procs:
             stop(proc)
