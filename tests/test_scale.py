@@ -136,8 +136,11 @@ def test_two_instances_one_worker(tmp_path, database_url, redis_db, smtp_server)
             ).status_code
             for base in (a, b) * 6
         ]
-        # (The login after registering was the first of the ten per minute.)
-        assert statuses[:9] == [422] * 9 and statuses[9:] == [429, 429, 429]
+        # Ten per minute: the login after registering was the first, unless its
+        # window has passed since.
+        refused = statuses.index(429)
+        assert refused in (9, 10) and statuses[:refused] == [422] * refused
+        assert set(statuses[refused:]) == {429}
         # An event posted to A (and repeated on B) is delivered exactly once.
         account_id = requests.get(
             f"{a}/api/v1/accounts",
