@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 
+import peewee
 from flask import current_app
 from flask_babel import gettext as _
 
@@ -29,20 +30,43 @@ def email_taken(email: str, exclude: User | None = None) -> bool:
     return query.exists()
 
 
+def sign_up(
+    company_name: str, first_name: str, last_name: str, email: str, password: str
+) -> tuple[User, bool]:
+    """Create an account and its owner; return the owner and True.
+
+    When the address is taken, nothing changes and its user comes back with
+    False, for the caller to answer exactly as for a new address (and to mail
+    the owner of the address instead). The password is hashed either way, so
+    both cases take as long.
+    """
+    password_hash = hash_password(password)
+    email = email.lower()
+    try:
+        with database.atomic():
+            existing = User.get_or_none(User.email == email)
+            if existing is not None:
+                return existing, False
+            account = Account.create(company_name=company_name, notification_email=email)
+            user = User.create(
+                account=account,
+                email=email,
+                password_hash=password_hash,
+                first_name=first_name,
+                last_name=last_name,
+                role="owner",
+            )
+    except peewee.IntegrityError:  # registered by a concurrent request just now
+        return User.get(User.email == email), False
+    return user, True
+
+
 def register(company_name: str, first_name: str, last_name: str, email: str, password: str) -> User:
     """Create an account and its owner. Raises AccountError if the address is taken."""
-    with database.atomic():
-        if email_taken(email):
-            raise AccountError(_("Die Registrierung war nicht möglich."), "email")
-        account = Account.create(company_name=company_name, notification_email=email.lower())
-        return User.create(
-            account=account,
-            email=email.lower(),
-            password_hash=hash_password(password),
-            first_name=first_name,
-            last_name=last_name,
-            role="owner",
-        )
+    user, created = sign_up(company_name, first_name, last_name, email, password)
+    if not created:
+        raise AccountError(_("Die Registrierung war nicht möglich."), "email")
+    return user
 
 
 def authenticate(email: str, password: str) -> User | None:
@@ -103,12 +127,17 @@ def members(account: Account) -> list[User]:
 
 def invite_user(
     account: Account, first_name: str, last_name: str, email: str, role: str
-) -> tuple[User, str]:
+) -> tuple[User, str | None]:
     """Add a user without a password and return it with an invitation token.
 
     The seat count is checked and the user inserted in one transaction that
     holds the account row (PostgreSQL) or the write lock (SQLite), so
     concurrent additions never exceed the plan's limit.
+
+    An address that belongs to a user of another account adds nobody: that
+    user comes back with the token None, for the caller to answer as for a
+    new address and to tell that user instead. The inviting account never
+    learns which addresses other accounts use.
     """
     if role not in ("admin", "member"):
         raise AccountError(_("Ungültige Rolle."), "role")
@@ -125,8 +154,11 @@ def invite_user(
                 ),
                 "email",
             )
-        if email_taken(email):
-            raise AccountError(_("Diese E-Mail-Adresse kann nicht verwendet werden."), "email")
+        existing = User.get_or_none(User.email == email.lower())
+        if existing is not None and existing.account_id == account.id:
+            raise AccountError(_("Diese Person gehört bereits zu Ihrem Konto."), "email")
+        if existing is not None:
+            return existing, None
         user = User.create(
             account=account,
             email=email.lower(),

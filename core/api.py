@@ -19,6 +19,8 @@ from core.models import Account, User
 from core.validation import has_control_chars
 
 API_PREFIX = "/api/v1"
+#: How deeply a JSON body may nest (``core.app.BoundedJSON``); deeper bodies are a 400.
+MAX_JSON_DEPTH = 32
 
 _CODES = {
     400: "bad_request",
@@ -120,7 +122,7 @@ def json_body() -> dict[str, Any]:
         raise ApiError(415, "Send the body as application/json.")
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
-        fail(400, "The body must be a JSON object.")
+        fail(400, f"The body must be a JSON object nested at most {MAX_JSON_DEPTH} levels deep.")
     if _has_nul(data):
         fail(422, "Strings must not contain NUL characters.")
     bodies = current_app.extensions["kontor_openapi"].bodies

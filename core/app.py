@@ -11,6 +11,7 @@ from typing import Any
 import peewee
 from babel import Locale
 from flask import Flask, current_app, render_template, request, url_for
+from flask.json.provider import DefaultJSONProvider
 from flask_babel import Babel, get_locale
 from flask_babel import gettext as _
 from flask_limiter import RateLimitExceeded
@@ -19,16 +20,17 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
-from werkzeug.routing import IntegerConverter, Map
+from werkzeug.routing import BaseConverter, IntegerConverter, Map
 from werkzeug.wrappers import Response
 
 from core import auth, db, formatting, logs, openapi, ratelimit
-from core.api import API_PREFIX, error_headers, error_response, handle_http_error
+from core.api import API_PREFIX, MAX_JSON_DEPTH, error_headers, error_response, handle_http_error
 from core.config import load_config
 from core.formatting import LANGUAGE_COOKIE, LANGUAGES
 from core.plugins import KontorPluginManager, build_plugin_manager
 from core.queue import Queue
 from core.types import Card, Channel, EventType, PlanResource, Schema, Section, SensitiveAction
+from core.validation import MAX_ROW_ID
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates"
@@ -99,7 +101,9 @@ def create_app(config: Mapping[str, Any] | None = None, plugins: Sequence[object
     db.init_app(app)
     db.bind(app)
 
+    app.json = BoundedJSON(app)
     app.url_map.converters["int"] = RowId
+    app.url_map.converters["default"] = app.url_map.converters["string"] = Segment
     csrf = CSRFProtect(app)
     for bp in _collect(pm.hook.kontor_blueprints()):
         app.register_blueprint(bp)
@@ -139,8 +143,49 @@ class RowId(IntegerConverter):
     """``<int:...>`` in every route: ids beyond a 64-bit row id are a 404, not a 500."""
 
     def __init__(self, map: Map, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("max", 2**63 - 1)
+        kwargs.setdefault("max", MAX_ROW_ID)
         super().__init__(map, *args, **kwargs)
+
+
+class Segment(BaseConverter):
+    """``<name>`` in every route: a segment with control characters (NUL cannot
+    be stored in PostgreSQL text) names nothing, so it is a 404, not a 500."""
+
+    regex = r"[^/\x00-\x1f\x7f]+"
+    part_isolating = True
+
+
+def _too_deep(value: Any) -> bool:
+    """True if ``value`` nests lists and objects deeper than MAX_JSON_DEPTH
+    (walked without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            if depth > MAX_JSON_DEPTH:
+                return True
+            stack.extend((child, depth + 1) for child in item)
+    return False
+
+
+class BoundedJSON(DefaultJSONProvider):
+    """Flask's JSON provider, refusing bodies nested deeper than
+    :data:`MAX_JSON_DEPTH`: the parser runs out of stack on very deep ones
+    (``RecursionError``, which Flask does not turn into a 400) and every
+    recursive check of a parsed body would too. Refused bodies are a 400 like
+    malformed JSON (``request.get_json(silent=True)`` gives None)."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        try:
+            value = super().loads(s, **kwargs)
+            deep = _too_deep(value)
+        except RecursionError:
+            deep = True
+        if deep:
+            raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+        return value
 
 
 _LOCALES = {code: Locale.parse(code) for code in LANGUAGES}

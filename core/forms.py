@@ -2,18 +2,66 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from flask import abort, request
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from werkzeug.datastructures import MultiDict
 from wtforms import EmailField, PasswordField, SelectField, StringField, SubmitField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
 from core.validation import EmailAddress, MobileNumber, PlainText, strip_filter
 
+_NOT_TEXT = _l("Bitte geben Sie hier Text ein.")
+_CONTROL = _l("Steuerzeichen sind in diesem Feld nicht erlaubt.")
 
-class Form(FlaskForm):
-    """Base of every Kontor form: FlaskForm with CSRF and Flask-Babel's
-    translations of WTForms' messages; fields render with WTForms' widgets."""
+
+class TextOnlyForm(FlaskForm):
+    """A FlaskForm whose fields receive only text.
+
+    A browser sends text; a crafted request can send a file part (multipart),
+    a JSON number, list or object, or a NUL character (which PostgreSQL cannot
+    store). Such values never reach a field, since WTForms' validators expect
+    strings (``Length`` fails on anything else): the field they were sent for
+    gets a German message instead, so the form does not validate and nothing
+    is stored. A JSON body that is not an object is a 400.
+    """
+
+    class Meta:
+        def wrap_formdata(self, form: FlaskForm, formdata: Any) -> Any:
+            json_body = form.is_submitted() and request.is_json
+            if json_body and not isinstance(request.get_json(), dict):
+                abort(400)
+            data = super().wrap_formdata(form, formdata)
+            if data is None:
+                return None
+            self.refused = {
+                name: _CONTROL if isinstance(value, str) else _NOT_TEXT
+                for name, value in data.items(multi=True)
+                if not isinstance(value, str) or "\x00" in value
+            }
+            if not self.refused:
+                return data
+            kept = [(k, v) for k, v in data.items(multi=True) if k not in self.refused]
+            return MultiDict(kept)
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        """Validate as WTForms does; a field that was sent something other than text fails."""
+        valid = super().validate(extra_validators)
+        refused = getattr(self.meta, "refused", {})
+        for field in self:
+            if field.name in refused:
+                field.errors = [refused[field.name]]
+                valid = False
+        return valid
+
+
+class Form(TextOnlyForm):
+    """Base of every Kontor form: FlaskForm with CSRF, Flask-Babel's
+    translations of WTForms' messages and text-only values; fields render
+    with WTForms' widgets."""
 
 
 _REQUIRED = _l("Dieses Feld ist erforderlich.")

@@ -11,6 +11,10 @@ from flask_babel import lazy_gettext as _l
 from wtforms import Field, Form
 from wtforms.validators import ValidationError
 
+#: The largest row id either database stores (a signed 64-bit integer); larger
+#: ids in URLs and forms name nothing.
+MAX_ROW_ID = 2**63 - 1
+
 
 def has_control_chars(value: str) -> bool:
     """True if ``value`` holds control or format characters (CR, LF, NUL, ...)."""

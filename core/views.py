@@ -71,22 +71,43 @@ def index() -> Response:
 @bp.route("/register", methods=["GET", "POST"])
 @limiter.limit("10 per hour", methods=["POST"])
 def register() -> str | Response:
+    """Sign up. A new and a registered address get the same answer after the
+    same work; only the mail that follows differs, so the page never tells
+    whether an address is registered."""
     form = RegisterForm()
     if form.validate_on_submit():
-        try:
-            user = accounts.register(
-                form.company_name.data,
-                form.first_name.data,
-                form.last_name.data,
-                form.email.data,
-                form.password.data,
-            )
-        except accounts.AccountError as exc:
-            _field_error(form, exc)
-        else:
-            start_session(user)
-            flash(_("Willkommen bei Kontor! Ihr Konto wurde angelegt."), "success")
-            return redirect(url_for("core.overview"))
+        user, created = accounts.sign_up(
+            form.company_name.data,
+            form.first_name.data,
+            form.last_name.data,
+            form.email.data,
+            form.password.data,
+        )
+        template = "core/mail/welcome.txt" if created else "core/mail/registration_attempt.txt"
+        subject = _("Willkommen bei Kontor") if created else _("Ihre Registrierung bei Kontor")
+        queue_system_mail(
+            user.account,
+            build_message(
+                sender=system_sender(),
+                to=user.email,
+                subject=subject,
+                text=render_template(
+                    template,
+                    user=user,
+                    account=user.account,
+                    link=url_for("core.login", _external=True),
+                ),
+            ),
+        )
+        flash(
+            _(
+                "Vielen Dank! Wir haben Ihnen eine E-Mail an %(email)s geschickt. "
+                "Bitte prüfen Sie Ihr Postfach.",
+                email=form.email.data,
+            ),
+            "success",
+        )
+        return redirect(url_for("core.login"))
     return render_template("core/register.html", form=form), 200 if not form.errors else 422
 
 
@@ -255,7 +276,11 @@ def users() -> str | Response:
         except accounts.AccountError as exc:
             _field_error(form, exc)
         else:
-            link = external_url("core.accept_invitation", token=token)
+            if token is None:  # the address belongs to another account: tell its user
+                template, link = "core/mail/invitation_elsewhere.txt", None
+            else:
+                template = "core/mail/invitation.txt"
+                link = external_url("core.accept_invitation", token=token)
             queue_system_mail(
                 account,
                 build_message(
@@ -263,7 +288,7 @@ def users() -> str | Response:
                     to=user.email,
                     subject=_("Einladung zu %(company)s", company=account.company_name),
                     text=render_template(
-                        "core/mail/invitation.txt",
+                        template,
                         user=user,
                         account=account,
                         link=link,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import requests
 
-from tests.support.browser import WIDTHS, screenshot, set_width
+from tests.support.browser import WIDTHS, log_in, screenshot, set_width
 from tests.support.process import wait_until
 from tests.support.web import AUTH
 
@@ -27,6 +27,10 @@ def test_new_user_walks_every_section(live, page, smtp_server):
     page.get_by_label("E-Mail-Adresse").fill("jana@example.com")
     page.get_by_label("Passwort").fill("sonnenschein-42")
     page.get_by_role("button", name="Registrieren").click()
+    expect(
+        page.get_by_text("Wir haben Ihnen eine E-Mail an jana@example.com geschickt.")
+    ).to_be_visible()
+    log_in(page, "jana@example.com", "sonnenschein-42")
     expect(page.get_by_role("heading", name="Mein Konto")).to_be_visible()
 
     _nav(page, "Nutzerdaten")
@@ -59,7 +63,8 @@ def test_new_user_walks_every_section(live, page, smtp_server):
         timeout=10,
     )
     assert response.status_code == 202
-    assert wait_until(lambda: len(smtp_server.inbox.messages) == 1, seconds=20)
+    # The welcome mail, then the notification.
+    assert wait_until(lambda: len(smtp_server.inbox.messages) == 2, seconds=20)
     page.reload()
     log = page.get_by_role("region", name="Benachrichtigungsverlauf")
     expect(log).to_contain_text("Angenommene Angebote")
@@ -103,6 +108,7 @@ def test_granting_support_by_keyboard_only(live, page):
     ):
         page.get_by_label(label).fill(value)
     page.get_by_label("Passwort").press("Enter")
+    log_in(page, "kim@example.com", "tastatur-passwort")
     expect(page.get_by_role("heading", name="Mein Konto")).to_be_visible()
     page.goto(f"{live.url}/account/support")
     page.get_by_label("Genehmigung erteilt").focus()
@@ -144,6 +150,7 @@ def test_support_session_banner_and_revocation(live, page):
     ):
         page.get_by_label(label).fill(value)
     page.get_by_role("button", name="Registrieren").click()
+    log_in(page, "kai@example.com", "kunden-passwort-1")
     _nav(page, "Support")
     page.get_by_label("Genehmigung erteilt").check()
     page.get_by_role("button", name="Speichern").click()
@@ -181,6 +188,7 @@ def _register(page, live, company, email):
     ):
         page.get_by_label(label).fill(value)
     page.get_by_role("button", name="Registrieren").click()
+    log_in(page, email, "plan-passwort-123")
 
 
 def test_blocked_downgrade_lists_blockers(live, page):

@@ -1,76 +1,94 @@
-"""Every form, fuzzed: long strings, unicode, control characters, CR/LF,
-numbers out of range, missing and duplicated fields. Never a 500, and a
-rejected submission leaves the stored state as it was."""
+"""Every form, fuzzed: long strings, unicode, control characters, CR/LF, NUL,
+numbers out of range, missing and duplicated fields, sent urlencoded, as
+multipart with file parts, or as JSON with numbers, lists, objects and deep
+nesting where text belongs; path segments with NUL and huge numbers. Never a
+500, and a rejected submission leaves the stored state as it was (on SQLite
+and, with KONTOR_TEST_DATABASE_URL, on PostgreSQL)."""
 
 from __future__ import annotations
 
 import re
 
-from flask import url_for
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from werkzeug.datastructures import MultiDict
+from werkzeug.routing import Rule
 
+from core.accounts import invite_user
 from core.db import bind
 from core.models import Account, User
-from tests.support.web import csrf_token
+from tests.conftest import PASSWORD
+from tests.support.fuzz import FILE_PART, JSON_VALUE, RAW_JSON_BODIES, REMOTE_ADDR, SEGMENT, TEXT
+from tests.support.web import csrf_token, login
 
 NAMES = re.compile(r'name="([\w-]+)"')
-NASTY = st.one_of(
-    st.text(max_size=300),
-    st.text(alphabet=st.characters(codec="utf-8"), min_size=1000, max_size=5000),
-    st.sampled_from(
-        [
-            "\r\nBcc: x@y.de",
-            "\x00",
-            "a\nb",
-            "<script>",
-            "' OR 1=1 --",
-            "%s%s",
-            "-1",
-            "0",
-            "99999999999999999999",
-            "1e309",
-            "NaN",
-            "ünïcødé ✓",
-            "",
-            "x@y",
-            "Name <evil@x.de>",
-            "00000",
-            "DE89 3704 0044 0532 0130 00",
-        ]
-    ),
-    st.integers(min_value=-(2**70), max_value=2**70).map(str),
-)
+INT_ARG = re.compile(r"<int:(\w+)>")
+#: Forms for visitors who are not logged in, fuzzed by their own test.
+ENTRY = {
+    "core.login",
+    "core.register",
+    "core.accept_invitation",
+    "remote_support.staff_login",
+}
+#: POSTs that end the session or need a staff login: the posts must stay real.
 SKIP = {
     "core.logout",
     "remote_support.start_support",
     "remote_support.end_support",
     "remote_support.staff_logout",
-    "remote_support.staff_login",
-    "core.login",
-    "core.register",
-    "core.accept_invitation",
 }
 
 
-def _form_routes(app, client):
-    """(endpoint, url, field names) of every POST form route for a logged-in user."""
+def _form_routes(app, client, endpoints):
+    """(rule, field names) of every POST form route among ``endpoints``."""
+    adapter = app.url_map.bind("localhost")
     routes = []
-    with app.test_request_context():
-        rules = [
-            r
-            for r in app.url_map.iter_rules()
-            if "POST" in r.methods and r.endpoint not in SKIP and not r.rule.startswith("/api/")
-        ]
-        urls = [(r.endpoint, url_for(r.endpoint, **{a: 1 for a in r.arguments}), r) for r in rules]
-    for endpoint, url, rule in urls:
+    for rule in app.url_map.iter_rules():
+        if "POST" not in rule.methods or rule.endpoint not in endpoints:
+            continue
         fields: set[str] = set()
         if "GET" in rule.methods:
+            url = adapter.build(rule.endpoint, dict.fromkeys(rule.arguments, 1))
             fields |= set(NAMES.findall(client.get(url).get_data(as_text=True)))
         fields.discard("csrf_token")
-        routes.append((endpoint, url, sorted(fields) or ["submit", "value"]))
+        routes.append((rule, sorted(fields) or ["submit", "value"]))
     return routes
+
+
+def _url(app, rule: Rule, data, valid: dict[str, object]) -> str:
+    """The rule's URL with valid arguments, or now and then a huge number or odd text."""
+    values = {}
+    for name in rule.arguments:
+        odd = data.draw(st.booleans())
+        if name in INT_ARG.findall(rule.rule):
+            values[name] = data.draw(SEGMENT.filter(lambda v: isinstance(v, int))) if odd else 1
+        else:
+            values[name] = data.draw(SEGMENT) if odd else valid.get(name, "x")
+    return app.url_map.bind("localhost").build(rule.endpoint, values)
+
+
+def _post(client, url, token, fields, data):
+    """POST drawn values for ``fields`` (some missing, some twice) in a drawn encoding."""
+    encoding = data.draw(st.sampled_from(["form", "multipart", "json", "raw json"]))
+    remote = {"REMOTE_ADDR": data.draw(REMOTE_ADDR)}
+    chosen = data.draw(st.lists(st.sampled_from(fields), max_size=len(fields) + 3))
+    if encoding == "json":
+        body = {name: data.draw(JSON_VALUE) for name in chosen}
+        return client.post(
+            url, json=body, headers={"X-CSRFToken": token}, environ_overrides=remote
+        ), body
+    if encoding == "raw json":
+        body = data.draw(RAW_JSON_BODIES)
+        headers = {"X-CSRFToken": token, "Content-Type": "application/json"}
+        return client.post(url, data=body, headers=headers, environ_overrides=remote), body[:80]
+    form = MultiDict([("csrf_token", token)])
+    values = TEXT | FILE_PART if encoding == "multipart" else TEXT
+    for name in chosen:
+        form.add(name, data.draw(values))
+    content_type = "multipart/form-data" if encoding == "multipart" else None
+    shown = [(k, v if isinstance(v, str) else "<file>") for k, v in form.items(multi=True)]
+    response = client.post(url, data=form, content_type=content_type, environ_overrides=remote)
+    return response, shown
 
 
 def _state(app, owner):
@@ -88,30 +106,82 @@ def _state(app, owner):
         )
 
 
-def test_fuzzed_forms_never_fail_with_500(make_app, owner):
-    from tests.conftest import PASSWORD
-    from tests.support.web import login
+def _fuzz_settings(examples: int):
+    return settings(
+        max_examples=examples, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    )
 
+
+def test_fuzzed_forms_never_fail_with_500(make_app, owner):
     app = make_app({"KONTOR_LOGIN_LIMIT": "100000 per minute"})
     client = app.test_client()
     login(client, owner.email, PASSWORD)
-    routes = _form_routes(app, client)
+    endpoints = {r.endpoint for r in app.url_map.iter_rules()} - SKIP - ENTRY
+    routes = [(r, f) for r, f in _form_routes(app, client, endpoints) if "/api/" not in r.rule]
     assert len(routes) >= 12
     token = csrf_token(client, "/account/")
 
-    @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @_fuzz_settings(250)
     @given(route=st.sampled_from(routes), data=st.data())
     def fuzz(route, data):
-        endpoint, url, fields = route
-        chosen = data.draw(st.lists(st.sampled_from(fields), max_size=len(fields) + 3))
-        form = MultiDict([("csrf_token", token)])
-        for name in chosen:  # duplicates allowed, others missing
-            form.add(name, data.draw(NASTY))
+        rule, fields = route
         before = _state(app, owner)
-        response = client.post(url, data=form)
-        assert response.status_code < 500, (endpoint, form, response.status_code)
+        response, sent = _post(client, _url(app, rule, data, {}), token, fields, data)
+        assert response.status_code < 500, (rule.endpoint, sent, response.status_code)
         if response.status_code >= 400:
-            assert _state(app, owner) == before, endpoint
+            assert _state(app, owner) == before, rule.endpoint
 
     fuzz()
     assert client.get("/account/").status_code == 200  # still logged in: the posts were real
+
+
+def test_fuzzed_entry_forms_never_fail_with_500(make_app, roomy_owner):
+    """Login, registration, invitation and staff login, as a visitor."""
+    app = make_app({"KONTOR_LOGIN_LIMIT": "100000 per minute"})
+    with app.app_context(), bind(app).connection_context():
+        _, invitation = invite_user(
+            roomy_owner.account, "Ina", "Eingeladen", "ina@example.com", "member"
+        )
+    client = app.test_client()
+    routes = _form_routes(app, client, ENTRY)
+    assert {r.endpoint for r, _ in routes} == ENTRY
+    token = csrf_token(client, "/login")
+    owner = roomy_owner
+
+    @_fuzz_settings(120)
+    @given(route=st.sampled_from(routes), data=st.data())
+    def fuzz(route, data):
+        rule, fields = route
+        before = _state(app, owner)
+        url = _url(app, rule, data, {"token": invitation})
+        response, sent = _post(client, url, token, fields, data)
+        assert response.status_code < 500, (rule.endpoint, sent, response.status_code)
+        assert _state(app, owner) == before, rule.endpoint
+        client.post("/logout", data={"csrf_token": token})  # a lucky guess stays a visitor
+
+    fuzz()
+
+
+def test_fuzzed_query_strings_and_segments_of_pages_never_fail_with_500(make_app, owner):
+    """Every page's GET, with NUL, huge numbers and odd text in its query
+    parameters (page, plan, next, ...) and path segments."""
+    app = make_app()
+    client = app.test_client()
+    login(client, owner.email, PASSWORD)
+    rules = [
+        r
+        for r in app.url_map.iter_rules()
+        if "GET" in r.methods and not r.rule.startswith(("/api/", "/static/"))
+    ]
+    names = st.sampled_from(["page", "per_page", "plan", "next", "ref", "token"]) | TEXT
+
+    @_fuzz_settings(150)
+    @given(rule=st.sampled_from(rules), data=st.data())
+    def fuzz(rule, data):
+        url = _url(app, rule, data, {})
+        query = data.draw(st.dictionaries(names, TEXT, max_size=3))
+        response = client.get(url, query_string=query)
+        assert response.status_code < 500, (rule.endpoint, url, query, response.status_code)
+
+    fuzz()
+    assert client.get("/account/").status_code == 200

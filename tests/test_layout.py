@@ -11,7 +11,7 @@ import re
 import pytest
 import requests
 
-from tests.support.browser import WIDTHS, screenshot, set_width
+from tests.support.browser import WIDTHS, log_in, screenshot, set_width
 from tests.support.process import wait_until
 from tests.support.web import AUTH
 
@@ -164,6 +164,7 @@ def _register(page, base: str) -> int:
     ):
         page.get_by_label(field).fill(value)
     page.get_by_role("button", name="Registrieren").click()
+    log_in(page, "jana.sonnenberg@baeckerei-sonnenschein.example", PASSWORD)
     return requests.get(
         f"{base}/api/v1/accounts",
         params={"email": "jana.sonnenberg@baeckerei-sonnenschein.example"},

@@ -17,7 +17,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Regexp
 
 from core.forms import Form
-from core.validation import PlainText, strip_filter
+from core.validation import MAX_ROW_ID, PlainText, strip_filter
 from plugins.remote_support.services import DURATION_LABELS, SCOPE_LABELS
 
 _REQUIRED = _l("Dieses Feld ist erforderlich.")
@@ -62,7 +62,7 @@ class StaffLoginForm(Form):
 
 
 class StartSessionForm(Form):
-    account_id = IntegerField(validators=[InputRequired(), NumberRange(min=1)])
+    account_id = IntegerField(validators=[InputRequired(), NumberRange(min=1, max=MAX_ROW_ID)])
     reason = StringField(
         _l("Grund oder Ticketnummer"),
         filters=[strip_filter],

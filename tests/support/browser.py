@@ -132,3 +132,10 @@ def page():
         context = browser.new_context(viewport={"width": 1200, "height": 900}, locale="de-DE")
         yield context.new_page()
         browser.close()
+
+
+def log_in(page: object, email: str, password: str) -> None:
+    """Fill the login form (where registration leads) and send it with Enter."""
+    page.get_by_label("E-Mail-Adresse").fill(email)  # type: ignore[attr-defined]
+    page.get_by_label("Passwort").fill(password)  # type: ignore[attr-defined]
+    page.get_by_label("Passwort").press("Enter")  # type: ignore[attr-defined]

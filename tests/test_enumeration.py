@@ -1,0 +1,103 @@
+"""Neither registration nor the invite form tells whether an address is
+registered: a known address gets the answer a new one gets, after the same
+work, and its owner is told by mail instead."""
+
+from __future__ import annotations
+
+import mailbox
+import re
+from pathlib import Path
+
+from core.db import bind
+from core.models import Account, Invitation, User
+from tests.conftest import PASSWORD
+from tests.support.web import TOKEN_RE, invite, login, submit
+
+ATTEMPT_PASSWORD = "ein-anderes-passwort-9"
+
+
+def _sign_up(client, email):
+    fields = {"company_name": "Neu GmbH", "first_name": "Nina", "last_name": "Neu"}
+    return submit(client, "/register", {**fields, "email": email, "password": ATTEMPT_PASSWORD})
+
+
+def _mails(app) -> dict[str, str]:
+    box = mailbox.Maildir(Path(app.config["KONTOR_INSTANCE_PATH"]) / "mail")
+    return {m["To"]: m.get_payload(decode=True).decode() for m in box}
+
+
+def _neutral(page: str, email: str) -> str:
+    """The page without what differs between any two visits (CSRF token, the address)."""
+    return TOKEN_RE.sub("", page).replace(email, "ADDRESS")
+
+
+def test_register_answers_a_known_address_as_a_new_one(app, owner):
+    answers = {}
+    for email in ("nina@example.com", owner.email):
+        client = app.test_client()
+        response = _sign_up(client, email)
+        assert response.status_code == 302 and response.headers["Location"] == "/login"
+        page = client.get("/login").get_data(as_text=True)
+        assert f"Wir haben Ihnen eine E-Mail an {email} geschickt." in page
+        answers[email] = _neutral(page, email)
+        assert client.get("/account/").status_code == 302  # nobody logged in
+    assert answers["nina@example.com"] == answers[owner.email]
+
+
+def test_a_known_address_gets_a_mail_and_nothing_changes(app, owner):
+    with app.app_context(), bind(app).connection_context():
+        before = list(User.select().dicts()), list(Account.select().dicts())
+    _sign_up(app.test_client(), owner.email.upper())
+    with app.app_context(), bind(app).connection_context():
+        assert (list(User.select().dicts()), list(Account.select().dicts())) == before
+    mail = _mails(app)[owner.email]
+    assert "jemand hat versucht, mit Ihrer E-Mail-Adresse ein neues Konto" in mail
+    assert "http://localhost/login" in mail and ATTEMPT_PASSWORD not in mail
+    assert login(app.test_client(), owner.email, ATTEMPT_PASSWORD).status_code == 422
+    assert login(app.test_client(), owner.email, PASSWORD).status_code == 302
+
+
+def test_a_new_address_gets_a_welcome_mail(app):
+    _sign_up(app.test_client(), "nina@example.com")
+    mail = _mails(app)["nina@example.com"]
+    assert "Das Konto für Neu GmbH ist angelegt." in mail and ATTEMPT_PASSWORD not in mail
+    assert login(app.test_client(), "nina@example.com", ATTEMPT_PASSWORD).status_code == 302
+
+
+def test_both_answers_hash_a_password(app, owner, monkeypatch):
+    """The same work either way, so the answer takes as long (no timed assertion:
+    the expensive step, one argon2id hash, is counted)."""
+    import core.accounts
+
+    hashed = []
+    real = core.accounts.hash_password
+    monkeypatch.setattr(core.accounts, "hash_password", lambda pw: hashed.append(pw) or real(pw))
+    _sign_up(app.test_client(), "nina@example.com")
+    _sign_up(app.test_client(), owner.email)
+    assert hashed == [ATTEMPT_PASSWORD, ATTEMPT_PASSWORD]
+
+
+def test_invite_form_does_not_reveal_other_accounts(app, user_client, roomy_owner, foreign_member):
+    for email in ("neu@example.com", foreign_member.email):
+        response = invite(user_client, email)
+        assert response.status_code == 302 and response.headers["Location"] == "/account/users"
+        page = user_client.get("/account/users").get_data(as_text=True)
+        assert f"Die Einladung an {email} wurde verschickt." in page
+    with app.app_context(), bind(app).connection_context():
+        vic = User.get_by_id(foreign_member.id)
+        assert vic.account_id == foreign_member.account_id and vic.role == "member"
+        mine = {u.email for u in User.select().where(User.account == roomy_owner.account_id)}
+        assert mine == {roomy_owner.email, "neu@example.com"}
+        assert Invitation.select().where(Invitation.user == vic.id).count() == 1  # its own only
+    mails = _mails(app)
+    assert re.search(r"/invitation/\S+", mails["neu@example.com"])
+    told = mails[foreign_member.email]
+    assert "gehört bereits zu einem anderen Kontor-Konto" in told and "Muster GmbH" in told
+    assert "/invitation/" not in told and "Fremd AG" not in told
+
+
+def test_inviting_an_own_member_again_says_so(user_client, roomy_owner):
+    assert invite(user_client, "max@example.com").status_code == 302
+    again = invite(user_client, "MAX@example.com")
+    assert again.status_code == 422
+    assert "Diese Person gehört bereits zu Ihrem Konto." in again.get_data(as_text=True)
