@@ -21,7 +21,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter, Map
 from werkzeug.wrappers import Response
 
-from core import auth, db, logs
+from core import auth, db, logs, operator_mail
 from core.api import API_PREFIX, error_headers, handle_http_error
 from core.config import load_config
 from core.formatting import LANGUAGE_COOKIE, LANGUAGES, berlin_time
@@ -115,6 +115,7 @@ def create_app(config: Mapping[str, Any] | None = None, plugins: Sequence[object
         default_translation_directories=str(ROOT / "core" / "translations"),
     )
     auth.init_app(app)
+    operator_mail.init_app(app)
     limiter.init_app(app)
     _install_template_helpers(app)
     _install_error_handlers(app)
