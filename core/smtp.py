@@ -200,7 +200,8 @@ def _key(endpoint: SmtpEndpoint, opener: Callable[[SmtpEndpoint], Session]) -> t
     )
 
 
-def _drop() -> None:
+def close_kept() -> None:
+    """End this thread's kept session (QUIT), e.g. when a worker stops."""
     session, _reuse.session = _reuse.session, None
     if session is not None:
         session.end()
@@ -214,7 +215,7 @@ def _session(
     key = _key(endpoint, opener)
     if _reuse.session is not None and _reuse.key == key and fresh:
         return _reuse.session, True
-    _drop()
+    close_kept()
     _reuse.session, _reuse.key = opener(endpoint), key
     return _reuse.session, False
 
@@ -235,6 +236,7 @@ def send(
     PermanentFailure when nothing was delivered.
     """
     for attempt in (1, 2):
+        reused = False
         try:
             session, reused = _session(endpoint, opener)
             try:
@@ -244,7 +246,7 @@ def send(
                     "Der Mailserver nimmt keine Adressen mit Umlauten vor dem @ an (SMTPUTF8)."
                 ) from None
         except smtplib.SMTPServerDisconnected as exc:
-            _drop()
+            close_kept()
             if attempt == 1 and reused:
                 continue  # the kept connection had been closed by the server
             raise classify(exc) from None
@@ -252,7 +254,7 @@ def send(
             if isinstance(exc, smtplib.SMTPRecipientsRefused | smtplib.SMTPDataError):
                 _reset()
             else:
-                _drop()
+                close_kept()
             raise classify(exc) from None
         _reuse.last_used = time.monotonic()
         return {addr: (code, "") for addr, (code, _) in refused.items()}
@@ -266,4 +268,4 @@ def _reset() -> None:
             _reuse.session.smtp.rset()
             _reuse.last_used = time.monotonic()
     except (smtplib.SMTPException, OSError):
-        _drop()
+        close_kept()

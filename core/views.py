@@ -22,6 +22,7 @@ from werkzeug.wrappers import Response
 
 from core import accounts
 from core.auth import end_session, managers_only, revoke_sessions, start_session
+from core.db import database
 from core.formatting import LANGUAGE_COOKIE, LANGUAGES
 from core.forms import (
     AcceptInvitationForm,
@@ -39,6 +40,7 @@ from core.mail import build_message, system_sender
 from core.outbox import queue_system_mail
 from core.pagecache import cached_page
 from core.ratelimit import limiter, login_key
+from core.types import PermanentFailure
 
 bp = Blueprint("core", __name__)
 
@@ -208,32 +210,40 @@ def users() -> str | Response:
     form = AddUserForm()
     if form.validate_on_submit():
         try:
-            user, token = accounts.invite_user(
-                account,
-                form.first_name.data,
-                form.last_name.data,
-                form.email.data,
-                form.role.data,
-            )
+            # The user and the invitation mail are committed together: no user
+            # without a mail when the mail cannot be built.
+            with database.atomic():
+                user, token = accounts.invite_user(
+                    account,
+                    form.first_name.data,
+                    form.last_name.data,
+                    form.email.data,
+                    form.role.data,
+                )
+                link = url_for("core.accept_invitation", token=token, _external=True)
+                queue_system_mail(
+                    account,
+                    build_message(
+                        sender=system_sender(),
+                        to=user.email,
+                        subject=_("Einladung zu %(company)s", company=account.company_name),
+                        text=render_template(
+                            "core/mail/invitation.txt",
+                            user=user,
+                            account=account,
+                            link=link,
+                            inviter=current_user.user,
+                        ),
+                    ),
+                )
         except accounts.AccountError as exc:
             _field_error(form, exc)
+        except PermanentFailure:
+            form.email.errors = [
+                *form.email.errors,
+                _("Die Einladung an diese Adresse konnte nicht erstellt werden."),
+            ]
         else:
-            link = url_for("core.accept_invitation", token=token, _external=True)
-            queue_system_mail(
-                account,
-                build_message(
-                    sender=system_sender(),
-                    to=user.email,
-                    subject=_("Einladung zu %(company)s", company=account.company_name),
-                    text=render_template(
-                        "core/mail/invitation.txt",
-                        user=user,
-                        account=account,
-                        link=link,
-                        inviter=current_user.user,
-                    ),
-                ),
-            )
             flash(_("Die Einladung an %(email)s wurde verschickt.", email=user.email), "success")
             return redirect(url_for("core.users"))
     members = accounts.members(account)
