@@ -8,12 +8,14 @@ server with the account's display name.
 
 from __future__ import annotations
 
+import functools
 import mailbox
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from email import policy
-from email.headerregistry import Address
+from email.headerregistry import Address, BaseHeader
 from email.message import EmailMessage, Message
+from email.policy import Policy
 from email.utils import format_datetime, localtime, make_msgid
 from pathlib import Path
 from typing import Any, Protocol
@@ -52,8 +54,27 @@ def _ascii_domain(domain: str) -> str:
         raise PermanentFailure("Ungültige E-Mail-Adresse.") from None
 
 
-def _on_the_wire(a: Address) -> Address:
-    return Address(a.display_name, a.username, _ascii_domain(a.domain))
+def _on_the_wire(a: Address) -> tuple[str, str, str]:
+    return a.display_name, a.username, _ascii_domain(a.domain)
+
+
+@functools.lru_cache(maxsize=1024)
+def _address_header(
+    mime_policy: Policy, name: str, addresses: tuple[tuple[str, str, str], ...]
+) -> BaseHeader:
+    """An address header built from ``Address`` objects, never from a joined string.
+
+    Header objects are immutable and ``header_store_parse`` stores one whose
+    ``name`` matches as it is, so a sender or recipient that repeats (the
+    operator's address with a company name) is parsed once, not on every mail.
+    """
+    return mime_policy.header_factory(name, [Address(*a) for a in addresses])
+
+
+@functools.lru_cache(maxsize=1024)
+def _header(mime_policy: Policy, name: str, value: str) -> BaseHeader:
+    """A header whose value repeats (an event type's subject), parsed once."""
+    return mime_policy.header_factory(name, value)
 
 
 def build_message(
@@ -83,11 +104,11 @@ def build_message(
     international = not all(a.username.isascii() for a in everyone)
     msg = EmailMessage(policy=policy.SMTPUTF8 if international else policy.SMTP)
     try:
-        msg["From"] = _on_the_wire(sender)
-        msg["To"] = [_on_the_wire(a) for a in recipients]
+        msg["From"] = _address_header(msg.policy, "From", (_on_the_wire(sender),))
+        msg["To"] = _address_header(msg.policy, "To", tuple(map(_on_the_wire, recipients)))
         if reply_to is not None:
-            msg["Reply-To"] = _on_the_wire(reply_to)
-        msg["Subject"] = subject
+            msg["Reply-To"] = _address_header(msg.policy, "Reply-To", (_on_the_wire(reply_to),))
+        msg["Subject"] = _header(msg.policy, "Subject", subject)
         msg["Date"] = format_datetime(localtime())
         msg["Message-ID"] = make_msgid(domain=_ascii_domain(sender.domain))
         for key, value in (headers or {}).items():
@@ -95,7 +116,7 @@ def build_message(
                 raise PermanentFailure("Ungültiger Name einer Kopfzeile.")
             if has_control_chars(value):
                 raise PermanentFailure("Ungültige Zeichen in einer Kopfzeile.")
-            msg[key] = value
+            msg[key] = _header(msg.policy, key, value)
         # Quoted-printable keeps UTF-8 text 7-bit safe on every server, readable raw.
         msg.set_content(text, cte="quoted-printable")
         if html is not None:
