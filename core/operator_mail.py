@@ -23,11 +23,14 @@ only here:
    ``KONTOR_MAIL_DEFAULT_SENDER``.
 
 Flask-Mail's documented API is ``Mail`` (``init_app``, ``connect``, ``send``)
-and ``Connection`` as a context manager that closes with QUIT. Beyond it this
-module relies on two names of ``flask_mail.Connection`` in 0.10 (pinned
-``<0.11``), neither with an underscore: ``configure_host()``, the method
-Flask-Mail calls to open its smtplib session (on enter, and again after
-``MAIL_MAX_EMAILS``), overridden below, and ``host``, that session.
+and ``Connection`` as a context manager that closes with QUIT; it offers no
+hook for TLS, timeouts or the send result. Beyond it this module relies on
+three things of Flask-Mail 0.10 (pinned ``<0.11``), none with an underscore:
+``Connection.configure_host()``, the method Flask-Mail calls to open its
+smtplib session (on enter, and again after ``MAIL_MAX_EMAILS``), overridden
+below; ``Connection.host``, that session; and the state ``init_app`` puts in
+``app.extensions["mail"]``, handed to ``Connection`` unread as
+``Mail.connect()`` does.
 """
 
 from __future__ import annotations
@@ -85,8 +88,6 @@ class OperatorMail(flask_mail.Mail):
     """The app's ``Mail``: every connection it opens is a :class:`VerifiedConnection`."""
 
     def connect(self) -> VerifiedConnection:
-        # Flask-Mail keeps its state under this documented extension key; the
-        # state is handed on to Connection unread, as Mail.connect() does.
         return VerifiedConnection(current_app.extensions["mail"])
 
 

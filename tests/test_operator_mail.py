@@ -6,14 +6,19 @@ rules both transports share: QUIT at the end, one AUTH attempt, a numeric Date."
 from __future__ import annotations
 
 import re
+import signal
 import ssl
+import subprocess
 
 import flask_mail
 import pytest
 
 from core import operator_mail, smtp
+from core.db import bind
 from core.mail import address, build_message, system_sender
+from core.outbox import queue_system_mail
 from core.types import PermanentFailure, TemporaryFailure
+from tests.support.process import ROOT, app_env, queue_worker, wait_until
 from tests.support.smtp import start_smtp
 
 
@@ -119,7 +124,8 @@ def test_envelope_sender_is_the_configured_address(make_app, smtp_server):
 
 
 @pytest.mark.parametrize(
-    "sender", ["Kontor <noreply@kontor.example>", "a@b.de, c@d.de", "noreply@kontor.example\nBcc: x@y.de"]
+    "sender",
+    ["Kontor <noreply@kontor.example>", "a@b.de, c@d.de", "noreply@kontor.example\nBcc: x@y.de"],
 )
 def test_default_sender_must_be_a_bare_address(make_app, sender):
     from core.config import ConfigError
@@ -153,3 +159,23 @@ def test_a_wrong_password_is_tried_once_and_the_session_quit(make_app, tmp_path)
         assert server.inbox.quits == 1
     finally:
         server.stop()
+
+
+def test_a_stopping_worker_ends_its_kept_session_with_quit(make_app, smtp_server, tmp_path):
+    app = make_app({**smtp_server.config(), "KONTOR_QUEUE_URL": f"sqlite:///{tmp_path / 'q.db'}"})
+    with app.app_context(), bind(app).connection_context():
+        queue_system_mail(None, _message())
+    worker = subprocess.Popen(
+        queue_worker(1),
+        env=app_env(app, **smtp_server.config()),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert wait_until(lambda: len(smtp_server.inbox.messages) == 1)
+        assert smtp_server.inbox.quits == 0  # the session is kept for the next mail
+    finally:
+        worker.send_signal(signal.SIGINT)  # huey's graceful stop
+        worker.wait(timeout=60)
+    assert wait_until(lambda: smtp_server.inbox.quits == 1)
