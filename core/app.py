@@ -23,7 +23,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import BaseConverter, IntegerConverter, Map
 from werkzeug.wrappers import Response
 
-from core import auth, db, formatting, logs, openapi, ratelimit
+from core import auth, db, formatting, logs, openapi, operator_mail, ratelimit
 from core.api import API_PREFIX, MAX_JSON_DEPTH, error_headers, error_response, handle_http_error
 from core.config import load_config
 from core.formatting import LANGUAGE_COOKIE, LANGUAGES
@@ -131,6 +131,7 @@ def create_app(config: Mapping[str, Any] | None = None, plugins: Sequence[object
         default_translation_directories=str(ROOT / "core" / "translations"),
     )
     auth.init_app(app)
+    operator_mail.init_app(app)
     ratelimit.limiter.init_app(app)
     _install_template_helpers(app)
     _install_error_handlers(app)

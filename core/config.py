@@ -12,12 +12,15 @@ import binascii
 import os
 import secrets
 from collections.abc import Mapping
+from email.headerregistry import Address
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
 from limits import parse_many
+
+from core.operator_mail import flask_mail_config
 
 
 class ConfigError(RuntimeError):
@@ -49,6 +52,18 @@ def _int(name: str, raw: str, low: int, high: int) -> int:
 
 def _list(raw: str) -> list[str]:
     return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+def _bare_address(name: str, raw: str) -> str:
+    """An address without a display name, as the mail parser reads it (no "<", ",", ...)."""
+    value = raw.strip()
+    try:
+        parsed = Address(addr_spec=value)
+    except ValueError:  # the email package's parse errors and defects are ValueErrors
+        parsed = None
+    if parsed is None or not parsed.username or not parsed.domain or not value.isprintable():
+        raise ConfigError(f"{name}: expected a bare e-mail address, got {raw!r}")
+    return value
 
 
 def _url(name: str, raw: str, schemes: set[str]) -> str:
@@ -196,15 +211,14 @@ def load_config(
         raise ConfigError("KONTOR_MAIL_USE_SSL: cannot be combined with KONTOR_MAIL_USE_TLS")
     cfg["KONTOR_MAIL_USERNAME"] = raw("KONTOR_MAIL_USERNAME") or None
     cfg["KONTOR_MAIL_PASSWORD"] = raw("KONTOR_MAIL_PASSWORD") or None
-    cfg["KONTOR_MAIL_DEFAULT_SENDER"] = raw("KONTOR_MAIL_DEFAULT_SENDER", "noreply@kontor.invalid")
-    if "@" not in cfg["KONTOR_MAIL_DEFAULT_SENDER"] or any(
-        c in cfg["KONTOR_MAIL_DEFAULT_SENDER"] for c in "\r\n<>"
-    ):
-        raise ConfigError("KONTOR_MAIL_DEFAULT_SENDER: expected a bare e-mail address")
+    cfg["KONTOR_MAIL_DEFAULT_SENDER"] = _bare_address(
+        "KONTOR_MAIL_DEFAULT_SENDER", raw("KONTOR_MAIL_DEFAULT_SENDER", "noreply@kontor.invalid")
+    )
     cfg["KONTOR_MAIL_CA_FILE"] = raw("KONTOR_MAIL_CA_FILE") or None
     cfg["KONTOR_MAIL_TIMEOUT"] = _int(
         "KONTOR_MAIL_TIMEOUT", raw("KONTOR_MAIL_TIMEOUT", "10"), 1, 60
     )
+    cfg.update(flask_mail_config(cfg))
 
     sms_url = raw("KONTOR_SMS_GATEWAY_URL").strip()
     cfg["KONTOR_SMS_GATEWAY_URL"] = (

@@ -8,24 +8,22 @@ server with the account's display name.
 
 from __future__ import annotations
 
+import functools
 import mailbox
-import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from email import charset, policy
-from email.header import Header
-from email.headerregistry import Address
-from email.message import Message
-from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
-from email.utils import formataddr, formatdate, make_msgid
+from email import policy
+from email.headerregistry import Address, BaseHeader
+from email.message import EmailMessage, Message
+from email.policy import Policy
+from email.utils import format_datetime, localtime, make_msgid
 from pathlib import Path
 from typing import Any, Protocol
 
 import idna
 from flask import current_app
 
-from core import smtp
+from core import operator_mail
 from core.hookspecs import hookimpl
 from core.models import Account
 from core.types import PermanentFailure
@@ -40,12 +38,10 @@ def address(display_name: str, addr: str) -> Address:
     username, _, domain = addr.rpartition("@")
     if not username or not domain:
         raise PermanentFailure("Ungültige E-Mail-Adresse.")
-    return Address(display_name=name, username=username, domain=domain)
-
-
-#: UTF-8 bodies as quoted-printable: 7-bit safe on every server, readable raw.
-_UTF8 = charset.Charset("utf-8")
-_UTF8.body_encoding = charset.QP
+    try:
+        return Address(display_name=name, username=username, domain=domain)
+    except ValueError:
+        raise PermanentFailure("Ungültige E-Mail-Adresse.") from None
 
 
 def _ascii_domain(domain: str) -> str:
@@ -58,19 +54,27 @@ def _ascii_domain(domain: str) -> str:
         raise PermanentFailure("Ungültige E-Mail-Adresse.") from None
 
 
-def format_addresses(addresses: Iterable[Address]) -> str:
-    """An address header value; names are quoted or RFC 2047 encoded as needed.
+def _on_the_wire(a: Address) -> tuple[str, str, str]:
+    return a.display_name, a.username, _ascii_domain(a.domain)
 
-    A non-ASCII local part stays UTF-8 (such a mail goes out with SMTPUTF8).
+
+@functools.lru_cache(maxsize=1024)
+def _address_header(
+    mime_policy: Policy, name: str, addresses: tuple[tuple[str, str, str], ...]
+) -> BaseHeader:
+    """An address header built from ``Address`` objects, never from a joined string.
+
+    Header objects are immutable and ``header_store_parse`` stores one whose
+    ``name`` matches as it is, so a sender or recipient that repeats (the
+    operator's address with a company name) is parsed once, not on every mail.
     """
-    parts = []
-    for a in addresses:
-        ascii_address = Address(a.display_name, a.username, _ascii_domain(a.domain))
-        if ascii_address.username.isascii():
-            parts.append(formataddr((a.display_name, ascii_address.addr_spec), charset="utf-8"))
-        else:
-            parts.append(str(ascii_address))
-    return ", ".join(parts)
+    return mime_policy.header_factory(name, [Address(*a) for a in addresses])
+
+
+@functools.lru_cache(maxsize=1024)
+def _header(mime_policy: Policy, name: str, value: str) -> BaseHeader:
+    """A header whose value repeats (an event type's subject), parsed once."""
+    return mime_policy.header_factory(name, value)
 
 
 def build_message(
@@ -82,73 +86,44 @@ def build_message(
     html: str | None = None,
     reply_to: Address | None = None,
     headers: Mapping[str, str] | None = None,
-) -> Message:
+) -> EmailMessage:
     """Compose a plain-text (optionally HTML alternative) message.
 
-    Built on the stdlib's MIME classes with each header formatted once from
-    checked parts: no value can carry a line break into the header block, and
-    it costs a fraction of the ``email.policy.default`` header parsing.
-    Domains go out in IDNA form; only a local part with non-ASCII letters
-    needs the SMTPUTF8 policy (and a server that offers SMTPUTF8).
+    Both transports send what this builds: an ``EmailMessage`` with
+    ``policy.SMTP``, address headers from ``headerregistry.Address`` (a
+    display name is quoted or encoded and can never alter the address), a
+    Date with a numeric zone. Domains go out in IDNA form; only a local part
+    with non-ASCII letters needs ``policy.SMTPUTF8`` (and a server that offers
+    SMTPUTF8). Anything the email package refuses is a PermanentFailure: a
+    mail that cannot be built now never can.
     """
     if has_control_chars(subject):
         raise PermanentFailure("Ungültige Zeichen im Betreff.")
     recipients = [address("", r) for r in ([to] if isinstance(to, str) else to)]
     everyone = [sender, *recipients, *([reply_to] if reply_to else [])]
     international = not all(a.username.isascii() for a in everyone)
-    mime_policy = policy.SMTPUTF8 if international else policy.compat32
-
-    def header(value: str) -> str | Header:
-        if has_control_chars(value):
-            raise PermanentFailure("Ungültige Zeichen in einer Kopfzeile.")
-        return value if value.isascii() or international else Header(value, "utf-8")
-
-    body = MIMEText(text, "plain", _UTF8, policy=mime_policy)
-    if html is None:
-        msg: Message = body
-    else:
-        # "=_" never occurs in quoted-printable text, so the boundary needs no
-        # search through the parts (the generator's default does one per mail).
-        msg = MIMEMultipart(
-            "alternative",
-            boundary=f"=_{secrets.token_hex(16)}",
-            _subparts=[body, MIMEText(html, "html", _UTF8, policy=mime_policy)],
-            policy=mime_policy,
-        )
-    msg["From"] = format_addresses([sender])
-    msg["To"] = format_addresses(recipients)
-    if reply_to is not None:
-        msg["Reply-To"] = format_addresses([reply_to])
-    msg["Subject"] = header(subject)
-    msg["Date"] = formatdate(usegmt=True)
-    msg["Message-ID"] = make_msgid(domain=_ascii_domain(sender.domain))
-    for key, value in (headers or {}).items():
-        if not key.isascii() or not key.replace("-", "").isalnum():
-            raise PermanentFailure("Ungültiger Name einer Kopfzeile.")
-        msg[key] = header(value)
+    msg = EmailMessage(policy=policy.SMTPUTF8 if international else policy.SMTP)
+    try:
+        msg["From"] = _address_header(msg.policy, "From", (_on_the_wire(sender),))
+        msg["To"] = _address_header(msg.policy, "To", tuple(map(_on_the_wire, recipients)))
+        if reply_to is not None:
+            msg["Reply-To"] = _address_header(msg.policy, "Reply-To", (_on_the_wire(reply_to),))
+        msg["Subject"] = _header(msg.policy, "Subject", subject)
+        msg["Date"] = format_datetime(localtime())
+        msg["Message-ID"] = make_msgid(domain=_ascii_domain(sender.domain))
+        for key, value in (headers or {}).items():
+            if not key.isascii() or not key.replace("-", "").isalnum():
+                raise PermanentFailure("Ungültiger Name einer Kopfzeile.")
+            if has_control_chars(value):
+                raise PermanentFailure("Ungültige Zeichen in einer Kopfzeile.")
+            msg[key] = _header(msg.policy, key, value)
+        # Quoted-printable keeps UTF-8 text 7-bit safe on every server, readable raw.
+        msg.set_content(text, cte="quoted-printable")
+        if html is not None:
+            msg.add_alternative(html, subtype="html", cte="quoted-printable")
+    except ValueError:  # the email package's header errors and defects
+        raise PermanentFailure("Die E-Mail konnte nicht erstellt werden.") from None
     return msg
-
-
-def operator_endpoint(config: Mapping[str, Any]) -> smtp.SmtpEndpoint | None:
-    """The operator's SMTP server from ``KONTOR_MAIL_*``, if configured."""
-    if not config["KONTOR_MAIL_SERVER"]:
-        return None
-    security = (
-        "ssl"
-        if config["KONTOR_MAIL_USE_SSL"]
-        else "starttls"
-        if config["KONTOR_MAIL_USE_TLS"]
-        else "none"
-    )
-    return smtp.SmtpEndpoint(
-        host=config["KONTOR_MAIL_SERVER"],
-        port=config["KONTOR_MAIL_PORT"],
-        security=security,
-        username=config["KONTOR_MAIL_USERNAME"],
-        password=config["KONTOR_MAIL_PASSWORD"],
-        ca_file=config["KONTOR_MAIL_CA_FILE"],
-        timeout=config["KONTOR_MAIL_TIMEOUT"],
-    )
 
 
 def maildir_path(config: Mapping[str, Any]) -> Path:
@@ -156,14 +131,13 @@ def maildir_path(config: Mapping[str, Any]) -> Path:
 
 
 def send_via_operator(message: Message) -> dict[str, tuple[int, str]]:
-    """Deliver through the operator's server, or into the instance Maildir."""
+    """Deliver through the operator's server (Flask-Mail), or into the instance Maildir."""
     config = current_app.config
-    endpoint = operator_endpoint(config)
-    if endpoint is None:
+    if not config["MAIL_SERVER"]:
         box = mailbox.Maildir(maildir_path(config), create=True)
         box.add(message)
         return {}
-    return smtp.send(endpoint, message)
+    return operator_mail.send(message)
 
 
 def system_sender(name: str = "Kontor") -> Address:

@@ -142,7 +142,9 @@ def send_system_mail(outbox_id: int) -> None:
     if not claim(MailOutbox, outbox_id):
         return
     row = MailOutbox.get_by_id(outbox_id)
-    message = message_from_string(row.message, policy=policy.default)
+    # Raw non-ASCII in a stored mail means UTF-8 addresses (bodies are quoted-printable).
+    stored_policy = policy.SMTP if row.message.isascii() else policy.SMTPUTF8
+    message = message_from_string(row.message, policy=stored_policy)
     attempt(row, lambda: send_via_operator(message), SYSTEM_MAIL_JOB, "outbox_id")
 
 

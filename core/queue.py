@@ -16,6 +16,7 @@ from flask import Flask, current_app
 from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey, crontab
 from huey.storage import SqliteStorage
 
+from core import smtp
 from core.db import bind, create_private_file, database, release
 from core.types import Job, PeriodicJob
 
@@ -55,6 +56,8 @@ class Queue:
         self.app = app
         self.huey = _make_huey(app.config["KONTOR_QUEUE_URL"])
         self.tasks: dict[str, Any] = {}
+        # Each worker thread ends its kept SMTP session with QUIT when it stops.
+        self.huey.on_shutdown("close_smtp_session")(smtp.close_kept)
 
     def _in_app(self, func: Callable[..., Any]) -> Callable[..., Any]:
         app = self.app

@@ -12,6 +12,7 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import Message
 
@@ -86,19 +87,49 @@ def secure(conn: smtplib.SMTP, endpoint: SmtpEndpoint) -> None:
         conn.ehlo()
 
 
+#: AUTH mechanisms in order of preference; the first one the server offers is used.
+AUTH_MECHANISMS = ("PLAIN", "LOGIN", "CRAM-MD5")
+
+
 def login(conn: smtplib.SMTP, endpoint: SmtpEndpoint) -> None:
-    if endpoint.username:
-        conn.login(endpoint.username, endpoint.password or "")
+    """Authenticate with exactly one mechanism.
+
+    ``SMTP.login()`` tries every offered mechanism in turn, so one wrong
+    password counts as two or three failures at the provider and can lock the
+    account sooner. ``SMTP.auth()`` with one mechanism tries once.
+    """
+    if not endpoint.username:
+        return
+    if not conn.has_extn("auth"):
+        raise smtplib.SMTPNotSupportedError("SMTP AUTH extension not supported by server.")
+    offered = conn.esmtp_features["auth"].upper().split()
+    mechanism = next((m for m in AUTH_MECHANISMS if m in offered), None)
+    if mechanism is None:
+        raise smtplib.SMTPException("No suitable authentication method found.")
+    # smtplib's auth_plain/auth_login/auth_cram_md5 read these documented attributes.
+    conn.user, conn.password = endpoint.username, endpoint.password or ""
+    conn.auth(mechanism, getattr(conn, "auth_" + mechanism.lower().replace("-", "_")))
+
+
+def end(conn: smtplib.SMTP) -> None:
+    """Close a session with QUIT; just drop the socket if the server is gone."""
+    try:
+        conn.quit()
+    except (smtplib.SMTPException, OSError):
+        conn.close()
 
 
 def open_connection(endpoint: SmtpEndpoint) -> smtplib.SMTP:
-    """Connect, secure and log in; raises smtplib/ssl/OSError errors as they come."""
+    """Connect, secure and log in; raises smtplib/ssl/OSError errors as they come.
+
+    A session that fails after the greeting (TLS, login) is still closed with QUIT.
+    """
     conn = connect(endpoint)
     try:
         secure(conn, endpoint)
         login(conn, endpoint)
     except BaseException:
-        conn.close()
+        end(conn)
         raise
     return conn
 
@@ -130,10 +161,24 @@ def classify(exc: BaseException) -> TemporaryFailure | PermanentFailure:
     return TemporaryFailure("Mailserver nicht erreichbar.")
 
 
-class _Reuse(threading.local):
-    """One open connection per worker thread, reused while it stays fresh."""
+@dataclass
+class Session:
+    """An open, logged-in SMTP session and how to end it (with QUIT)."""
 
-    conn: smtplib.SMTP | None = None
+    smtp: smtplib.SMTP
+    end: Callable[[], None]
+
+
+def open_session(endpoint: SmtpEndpoint) -> Session:
+    """A session opened by this module (the default for :func:`send`)."""
+    conn = open_connection(endpoint)
+    return Session(conn, lambda: end(conn))
+
+
+class _Reuse(threading.local):
+    """One open session per worker thread, reused while it stays fresh."""
+
+    session: Session | None = None
     key: tuple[object, ...] = ()
     last_used: float = 0.0
 
@@ -142,8 +187,9 @@ _reuse = _Reuse()
 IDLE_SECONDS = 20.0
 
 
-def _key(endpoint: SmtpEndpoint) -> tuple[object, ...]:
+def _key(endpoint: SmtpEndpoint, opener: Callable[[SmtpEndpoint], Session]) -> tuple[object, ...]:
     return (
+        opener,
         endpoint.host,
         endpoint.port,
         endpoint.security,
@@ -154,43 +200,53 @@ def _key(endpoint: SmtpEndpoint) -> tuple[object, ...]:
     )
 
 
-def _drop() -> None:
-    conn, _reuse.conn = _reuse.conn, None
-    if conn is not None:
-        try:
-            conn.quit()
-        except (smtplib.SMTPException, OSError):
-            conn.close()
+def close_kept() -> None:
+    """End this thread's kept session (QUIT), e.g. when a worker stops."""
+    session, _reuse.session = _reuse.session, None
+    if session is not None:
+        session.end()
 
 
-def _connection(endpoint: SmtpEndpoint) -> tuple[smtplib.SMTP, bool]:
-    """A connection for ``endpoint`` and whether it was reused."""
+def _session(
+    endpoint: SmtpEndpoint, opener: Callable[[SmtpEndpoint], Session]
+) -> tuple[Session, bool]:
+    """A session for ``endpoint`` and whether it was reused."""
     fresh = time.monotonic() - _reuse.last_used < IDLE_SECONDS
-    if _reuse.conn is not None and _reuse.key == _key(endpoint) and fresh:
-        return _reuse.conn, True
-    _drop()
-    _reuse.conn, _reuse.key = open_connection(endpoint), _key(endpoint)
-    return _reuse.conn, False
+    key = _key(endpoint, opener)
+    if _reuse.session is not None and _reuse.key == key and fresh:
+        return _reuse.session, True
+    close_kept()
+    _reuse.session, _reuse.key = opener(endpoint), key
+    return _reuse.session, False
 
 
-def send(endpoint: SmtpEndpoint, message: Message) -> dict[str, tuple[int, str]]:
+def send(
+    endpoint: SmtpEndpoint,
+    message: Message,
+    *,
+    from_addr: str | None = None,
+    opener: Callable[[SmtpEndpoint], Session] = open_session,
+) -> dict[str, tuple[int, str]]:
     """Deliver ``message``; return recipients refused while others were accepted.
 
-    The worker thread keeps its connection open for the next message to the
+    ``from_addr`` is the envelope sender (default: the From header).
+    ``opener`` opens the session (core.operator_mail passes Flask-Mail's).
+    The worker thread keeps its session open for the next message to the
     same server (a stale one is replaced once). Raises TemporaryFailure or
     PermanentFailure when nothing was delivered.
     """
     for attempt in (1, 2):
+        reused = False
         try:
-            conn, reused = _connection(endpoint)
+            session, reused = _session(endpoint, opener)
             try:
-                refused = conn.send_message(message)
+                refused = session.smtp.send_message(message, from_addr=from_addr)
             except smtplib.SMTPNotSupportedError:  # raised before MAIL FROM
                 raise PermanentFailure(
                     "Der Mailserver nimmt keine Adressen mit Umlauten vor dem @ an (SMTPUTF8)."
                 ) from None
         except smtplib.SMTPServerDisconnected as exc:
-            _drop()
+            close_kept()
             if attempt == 1 and reused:
                 continue  # the kept connection had been closed by the server
             raise classify(exc) from None
@@ -198,7 +254,7 @@ def send(endpoint: SmtpEndpoint, message: Message) -> dict[str, tuple[int, str]]
             if isinstance(exc, smtplib.SMTPRecipientsRefused | smtplib.SMTPDataError):
                 _reset()
             else:
-                _drop()
+                close_kept()
             raise classify(exc) from None
         _reuse.last_used = time.monotonic()
         return {addr: (code, "") for addr, (code, _) in refused.items()}
@@ -208,8 +264,8 @@ def send(endpoint: SmtpEndpoint, message: Message) -> dict[str, tuple[int, str]]
 def _reset() -> None:
     """After a refused message the session stays usable: RSET, else reconnect."""
     try:
-        if _reuse.conn is not None:
-            _reuse.conn.rset()
+        if _reuse.session is not None:
+            _reuse.session.smtp.rset()
             _reuse.last_used = time.monotonic()
     except (smtplib.SMTPException, OSError):
-        _drop()
+        close_kept()

@@ -15,10 +15,15 @@ from wtforms.validators import ValidationError
 #: ids in URLs and forms name nothing.
 MAX_ROW_ID = 2**63 - 1
 
+#: Control, format, surrogate and private-use characters, and the Unicode line
+#: and paragraph separators (U+2028, U+2029): ``str.splitlines()`` and the
+#: email package treat those as line breaks, like CR and LF.
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Zl", "Zp"})
+
 
 def has_control_chars(value: str) -> bool:
-    """True if ``value`` holds control or format characters (CR, LF, NUL, ...)."""
-    return any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co") for ch in value)
+    """True if ``value`` holds a character no single-line text may carry (CR, LF, U+2028, ...)."""
+    return any(unicodedata.category(ch) in _REFUSED_CATEGORIES for ch in value)
 
 
 def strip_filter(value: Any) -> Any:

@@ -24,6 +24,7 @@ from werkzeug.wrappers import Response
 
 from core import accounts
 from core.auth import end_session, managers_only, revoke_sessions, start_session
+from core.db import database
 from core.formatting import LANGUAGE_COOKIE, LANGUAGES
 from core.forms import (
     AcceptInvitationForm,
@@ -42,6 +43,7 @@ from core.mail import build_message, system_sender
 from core.outbox import queue_system_mail
 from core.pages import external_url
 from core.ratelimit import limiter, login_key
+from core.types import PermanentFailure
 
 bp = Blueprint("core", __name__)
 
@@ -266,36 +268,44 @@ def users() -> str | Response:
     form = AddUserForm()
     if form.validate_on_submit():
         try:
-            user, token = accounts.invite_user(
-                account,
-                form.first_name.data,
-                form.last_name.data,
-                form.email.data,
-                form.role.data,
-            )
+            # The user and the invitation mail are committed together: no user
+            # without a mail when the mail cannot be built.
+            with database.atomic():
+                user, token = accounts.invite_user(
+                    account,
+                    form.first_name.data,
+                    form.last_name.data,
+                    form.email.data,
+                    form.role.data,
+                )
+                if token is None:  # the address belongs to another account: tell its user
+                    template, link = "core/mail/invitation_elsewhere.txt", None
+                else:
+                    template = "core/mail/invitation.txt"
+                    link = external_url("core.accept_invitation", token=token)
+                queue_system_mail(
+                    account,
+                    build_message(
+                        sender=system_sender(),
+                        to=user.email,
+                        subject=_("Einladung zu %(company)s", company=account.company_name),
+                        text=render_template(
+                            template,
+                            user=user,
+                            account=account,
+                            link=link,
+                            inviter=current_user.user,
+                        ),
+                    ),
+                )
         except accounts.AccountError as exc:
             _field_error(form, exc)
+        except PermanentFailure:
+            form.email.errors = [
+                *form.email.errors,
+                _("Die Einladung an diese Adresse konnte nicht erstellt werden."),
+            ]
         else:
-            if token is None:  # the address belongs to another account: tell its user
-                template, link = "core/mail/invitation_elsewhere.txt", None
-            else:
-                template = "core/mail/invitation.txt"
-                link = external_url("core.accept_invitation", token=token)
-            queue_system_mail(
-                account,
-                build_message(
-                    sender=system_sender(),
-                    to=user.email,
-                    subject=_("Einladung zu %(company)s", company=account.company_name),
-                    text=render_template(
-                        template,
-                        user=user,
-                        account=account,
-                        link=link,
-                        inviter=current_user.user,
-                    ),
-                ),
-            )
             flash(_("Die Einladung an %(email)s wurde verschickt.", email=user.email), "success")
             return redirect(url_for("core.users"))
     members = accounts.members(account)

@@ -245,7 +245,7 @@ def run_check(check_id: int) -> None:
         try:
             smtp.login(state["smtp"], endpoint)
         finally:
-            state.pop("smtp").close()
+            smtp.end(state.pop("smtp"))
 
     def imap_reach() -> None:
         state["imap_addr"] = guard.resolve(
@@ -308,7 +308,7 @@ def run_check(check_id: int) -> None:
             with contextlib.suppress(OSError, imaplib.IMAP4.error):
                 state["imap"].logout()
         if "smtp" in state:
-            state["smtp"].close()
+            smtp.end(state["smtp"])
     with database.atomic():
         check.status, check.finished_at = ("failed" if failed else "passed"), utcnow()
         save_progress()

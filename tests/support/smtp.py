@@ -32,6 +32,8 @@ class Inbox:
     envelopes: list[Any] = field(default_factory=list)
     reject_rcpt: dict[str, str] = field(default_factory=dict)  # address -> SMTP reply
     data_reply: str | None = None  # e.g. "451 try later" for the next DATA
+    auth_attempts: int = 0  # AUTH commands answered, successful or not
+    quits: int = 0  # sessions the client closed with QUIT
 
     def bodies(self) -> list[str]:
         return [m.get_body(("plain",)).get_content() for m in self.messages]
@@ -56,9 +58,14 @@ class Handler:
         self.inbox.messages.append(message_from_bytes(envelope.content, policy=policy.default))
         return "250 Message accepted"
 
+    async def handle_QUIT(self, server, session, envelope):
+        self.inbox.quits += 1
+        return "221 Bye"
 
-def _authenticator(user: str, password: str):
+
+def _authenticator(inbox: Inbox, user: str, password: str):
     def check(server, session, envelope, mechanism, auth_data):
+        inbox.auth_attempts += 1
         ok = (
             isinstance(auth_data, LoginPassword)
             and auth_data.login.decode() == user
@@ -116,11 +123,13 @@ def start_smtp(
     credentials: tuple[str, str] = (USERNAME, PASSWORD),
     starttls: bool = True,
     smtputf8: bool = True,
+    auth_login: bool = False,
 ) -> SmtpServer:
     """Start aiosmtpd on 127.0.0.1 with TLS (STARTTLS or implicit) and AUTH.
 
     ``starttls=False`` gives a server that offers no encryption at all;
-    ``smtputf8=False`` one that does not take UTF-8 addresses.
+    ``smtputf8=False`` one that does not take UTF-8 addresses;
+    ``auth_login=True`` one that offers AUTH LOGIN next to PLAIN.
     """
     tmp.mkdir(parents=True, exist_ok=True)
     if ca is None:
@@ -129,18 +138,16 @@ def start_smtp(
         ca_file = str(tmp / "ca.pem")
         ca.cert_pem.write_to_path(ca_file)
     ctx = server_context(ca)
-    inbox = Inbox()
     port = port or free_port()
+    inbox = Inbox()
     kwargs: dict[str, Any] = {
         "hostname": "127.0.0.1",
         "port": port,
-        "authenticator": _authenticator(*credentials),
+        "authenticator": _authenticator(inbox, *credentials),
         # With implicit TLS aiosmtpd does not see the session as secured and would
         # hide AUTH; the connection is encrypted from the first byte anyway.
         "auth_require_tls": starttls and not implicit_tls,
-        # smtplib tries every offered mechanism after a failure; aiosmtpd's LOGIN
-        # then waits for a second line smtplib never sends. PLAIN is enough.
-        "auth_exclude_mechanism": ["LOGIN"],
+        "auth_exclude_mechanism": [] if auth_login else ["LOGIN"],
         "enable_SMTPUTF8": smtputf8,
     }
     if implicit_tls:

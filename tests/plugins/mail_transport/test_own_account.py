@@ -139,6 +139,23 @@ def test_wrong_password(mail_app, owner, own_smtp, dovecot):
     assert not _settings(mail_app, owner.account_id).own_active
 
 
+def test_wrong_password_counts_once_and_the_check_ends_with_quit(
+    make_app, owner, tmp_path, dovecot, ca
+):
+    # A server offering PLAIN and LOGIN: smtplib's login() would try both.
+    both = start_smtp(
+        tmp_path / "both", ca=ca, credentials=(OWN_EMAIL, OWN_PASSWORD), auth_login=True
+    )
+    try:
+        app = _mail_app(make_app, ca, both.port, dovecot.imaps_port)
+        text = _check(app, owner, both.port, dovecot.imaps_port, password="falsch-falsch")
+    finally:
+        both.stop()
+    assert "SMTP: Anmeldung: fehlgeschlagen" in text
+    assert both.inbox.auth_attempts == 1
+    assert both.inbox.quits == 1
+
+
 def test_certificate_from_an_unknown_ca(make_app, owner, tmp_path, dovecot, ca):
     import trustme
 
