@@ -55,7 +55,7 @@ def test_api_mail_with_a_separator_in_the_subject_is_422(client, owner, separato
         json={"to": "jörg@example.com", "subject": f"Angebot{separator}Teil 2", "text": "T"},
     )
     assert response.status_code == 422
-    assert response.json["error"]["fields"] == {"subject": "invalid"}
+    assert response.json["error"]["fields"] == {"subject": "printable characters only"}
 
 
 def test_invitation_that_cannot_be_built_is_a_form_error_and_adds_no_user(
