@@ -10,7 +10,7 @@ from typing import Any
 
 import peewee
 from babel import Locale
-from flask import Flask, current_app, render_template, request, url_for
+from flask import Flask, current_app, render_template, request
 from flask.json.provider import DefaultJSONProvider
 from flask_babel import Babel, get_locale
 from flask_babel import gettext as _
@@ -58,6 +58,8 @@ class Kontor:
     channels: list[Channel] = field(default_factory=list)
     plan_resources: list[PlanResource] = field(default_factory=list)
     sensitive_actions: list[SensitiveAction] = field(default_factory=list)
+    #: Each section's URL path (its endpoint's rule without arguments), by endpoint.
+    section_paths: dict[str, str] = field(default_factory=dict)
     cache: dict[str, Any] = field(default_factory=dict)  # per-app data plugins derive once
 
     def schemas(self) -> list[Schema]:
@@ -111,6 +113,7 @@ def create_app(config: Mapping[str, Any] | None = None, plugins: Sequence[object
             csrf.exempt(bp)
     openapi.init_app(app)  # after every API route is registered
     kontor.sections = _in_order(pm.hook.kontor_settings_sections())
+    kontor.section_paths = {s.endpoint: _plain_path(app, s.endpoint) for s in kontor.sections}
     kontor.event_types = _in_order(pm.hook.kontor_event_types())
     kontor.channels = _in_order(pm.hook.kontor_notification_channels())
     kontor.plan_resources = _in_order(pm.hook.kontor_plan_resources())
@@ -210,19 +213,26 @@ def _visible_sections() -> list[Section]:
     return [s for s in sections if s.required_role == "member" or manager]
 
 
+def _plain_path(app: Flask, endpoint: str) -> str:
+    """The path ``url_for(endpoint)`` builds without arguments or script root."""
+    return next(r.rule for r in app.url_map.iter_rules(endpoint) if not r.arguments)
+
+
 def _current_section(sections: Sequence[Section]) -> Section | None:
     """The section this page belongs to: the longest section URL the path lies under.
 
     Sub-pages (``/account/subscription/change`` under ``/account/subscription``)
-    mark their section; a path no route matched (a 404) marks none.
+    mark their section; a path no route matched (a 404) marks none. The
+    sections' paths were looked up when the app was created.
     """
     if request.url_rule is None:
         return None
     path = request.path
+    paths = current_app.extensions["kontor"].section_paths
     best: Section | None = None
     best_length = -1
     for section in sections:
-        url = url_for(section.endpoint)
+        url = paths[section.endpoint]
         base = url.rstrip("/")
         if (path == url or path.startswith(base + "/")) and len(base) > best_length:
             best, best_length = section, len(base)

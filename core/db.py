@@ -2,8 +2,9 @@
 
 SQLite gets WAL, foreign keys and a busy timeout, and write transactions
 start IMMEDIATE so two writers queue instead of failing half-way. Each thread
-keeps its SQLite connection between requests and jobs; PostgreSQL connections
-go back to a pool. Nothing here opens a connection at import time.
+keeps its connection between requests and jobs (SQLite and PostgreSQL alike)
+and checks at the start of each unit of work that the server has not closed
+it. Nothing here opens a connection at import time.
 """
 
 from __future__ import annotations
@@ -11,11 +12,11 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
+import select
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import peewee
 from flask import Flask
-from playhouse.pool import PooledPostgresqlDatabase
 
 database = peewee.DatabaseProxy()
 
@@ -34,11 +35,32 @@ class KontorSqliteDatabase(peewee.SqliteDatabase):
         return query
 
 
-class KontorPostgresDatabase(PooledPostgresqlDatabase):
-    """Pooled PostgreSQL; ``for_update`` locks the selected rows."""
+class KontorPostgresDatabase(peewee.PostgresqlDatabase):
+    """PostgreSQL with one connection per thread; ``for_update`` locks the selected rows.
+
+    A thread keeps its connection between requests: a pool would check each
+    connection out with a ``SELECT 1`` round trip, which costs about as much
+    as a service-API request's own statements. A thread's connection closes
+    when the thread ends.
+    """
 
     def for_update(self, query: peewee.Select) -> peewee.Select:
         return query.for_update()
+
+    def kept_connection_alive(self) -> bool:
+        """False if the server closed this thread's idle connection.
+
+        The server announces a terminated backend (restart, administrator,
+        idle timeout) with an error message and closes the socket; an idle
+        connection has nothing to read otherwise. So a readable socket, or
+        one psycopg2 already saw closed, means the connection is gone. This
+        costs one ``select`` call instead of a round trip.
+        """
+        conn = self.connection()
+        if conn.closed:
+            return False
+        readable, _, _ = select.select([conn.fileno()], [], [], 0)
+        return not readable
 
 
 def create_private_file(path: str) -> None:
@@ -73,15 +95,13 @@ def open_database(url: str) -> peewee.Database:
             timeout=10,
         )
     query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    query.pop("max_connections", None)  # older URLs sized a pool; each thread keeps one now
     return KontorPostgresDatabase(
         unquote(parts.path.lstrip("/")),
         user=unquote(parts.username) if parts.username else None,
         password=unquote(parts.password) if parts.password else None,
         host=parts.hostname or None,
         port=parts.port or 5432,
-        max_connections=int(query.pop("max_connections", 20)),
-        stale_timeout=300,
-        timeout=10,
         **query,
     )
 
@@ -94,18 +114,30 @@ def bind(app: Flask) -> peewee.Database:
     return db
 
 
+def connect(db: peewee.Database) -> bool:
+    """Start a request's or job's use of this thread's connection.
+
+    Reuses the connection the thread kept, unless the server closed it
+    meanwhile: then it is dropped and a new one opened, so a database
+    restart costs no failed request. True if a connection was opened.
+    """
+    kept = isinstance(db, KontorPostgresDatabase) and not db.is_closed()
+    if kept and not db.kept_connection_alive():
+        with contextlib.suppress(peewee.DatabaseError, peewee.InterfaceError):
+            db.close()
+    return db.connect(reuse_if_open=True)
+
+
 def release(db: peewee.Database) -> None:
     """End a request's or job's use of this thread's connection.
 
-    A SQLite connection stays open for the thread's next request or job:
-    opening one costs more than a page's queries, and the last connection to
-    close checkpoints and deletes the WAL. Its queries' statements are reset
-    when they are freed, so the next unit of work reads fresh data. A pooled
-    PostgreSQL connection goes back to the pool.
+    The connection stays open for the thread's next request or job: opening
+    one costs more than a page's queries (and for SQLite, the last connection
+    to close checkpoints and deletes the WAL). Its queries' statements are
+    reset when they are freed, so the next unit of work reads fresh data. A
+    connection left inside a transaction is closed.
     """
-    if db.is_closed():
-        return
-    if isinstance(db, KontorSqliteDatabase) and not db.in_transaction():
+    if db.is_closed() or not db.in_transaction():
         return
     db.close()
 
@@ -115,7 +147,7 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def _connect() -> None:
-        bind(app).connect(reuse_if_open=True)
+        connect(bind(app))
 
     @app.teardown_request
     def _release(exc: BaseException | None) -> None:

@@ -17,7 +17,7 @@ from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey, crontab
 from huey.storage import SqliteStorage
 
 from core import smtp
-from core.db import bind, create_private_file, database, release
+from core.db import bind, connect, create_private_file, database, release
 from core.types import Job, PeriodicJob
 
 
@@ -65,7 +65,7 @@ class Queue:
         def run(*args: Any, **kwargs: Any) -> Any:
             with app.app_context():
                 db = bind(app)
-                opened = db.connect(reuse_if_open=True)  # False if kept or inside a request
+                opened = connect(db)  # False if kept or inside a request
                 try:
                     return func(*args, **kwargs)
                 finally:

@@ -58,7 +58,6 @@ def _reset_postgres(app: Flask) -> None:
     with db.connection_context():
         db.execute_sql("DROP SCHEMA public CASCADE")
         db.execute_sql("CREATE SCHEMA public")
-    db.close_all()
 
 
 @pytest.fixture
