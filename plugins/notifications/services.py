@@ -103,21 +103,33 @@ def _queue(account: Account, event: Event | None, event_type: str, ch: Channel) 
     return row
 
 
+def subject_of(kind: EventType | None, event_type: str, details: Mapping[str, str]) -> str:
+    """The singular subject of one event: the first of the type's subjects
+    whose placeholders the data fills, else the type's label."""
+    for pattern in kind.subjects if kind else ():
+        try:
+            return str(pattern) % details
+        except (KeyError, TypeError, ValueError):
+            continue
+    return str(kind.label) if kind else event_type
+
+
 def render(event_type: str, data: Mapping[str, Any], account: Account) -> Notification:
     """German subject, text, HTML and SMS text for one event."""
     kind = next((t for t in event_types() if t.key == event_type), None)
-    label = str(kind.label) if kind else event_type
     details = {
         str(k)[:50]: str(v)[:200]
         for k, v in data.items()
         if isinstance(v, str | int | float) and not isinstance(v, bool)
     }
     with force_locale("de"):
+        label = subject_of(kind, event_type, details)
         subject = _("Kontor: %(label)s", label=label)
         context = {"label": label, "details": details, "account": account}
         text = render_template("notifications/mail/event.txt", **context)
         html = render_template("notifications/mail/event.html", **context)
-    short = f"{subject}" + (f" ({', '.join(details.values())})" if details else "")
+    extra = [v for v in details.values() if v not in subject]
+    short = subject + (f" ({', '.join(extra)})" if extra else "")
     return Notification(subject=subject, text=text, html=html, short_text=short[:300])
 
 
