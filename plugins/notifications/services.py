@@ -114,14 +114,19 @@ def subject_of(kind: EventType | None, event_type: str, details: Mapping[str, st
     return str(kind.label) if kind else event_type
 
 
-def render(event_type: str, data: Mapping[str, Any], account: Account) -> Notification:
-    """German subject, text, HTML and SMS text for one event."""
-    kind = next((t for t in event_types() if t.key == event_type), None)
-    details = {
+def _details(data: Mapping[str, Any]) -> dict[str, str]:
+    """The event data that can be shown: short texts and numbers."""
+    return {
         str(k)[:50]: str(v)[:200]
         for k, v in data.items()
         if isinstance(v, str | int | float) and not isinstance(v, bool)
     }
+
+
+def render(event_type: str, data: Mapping[str, Any], account: Account) -> Notification:
+    """German subject, text, HTML and SMS text for one event."""
+    kind = next((t for t in event_types() if t.key == event_type), None)
+    details = _details(data)
     with force_locale("de"):
         label = subject_of(kind, event_type, details)
         subject = _("Kontor: %(label)s", label=label)
@@ -209,7 +214,8 @@ def send_test(account: Account, channel_key: str) -> Delivery:
 def log_page(account: Account, page: int, per_page: int = 20) -> tuple[list[Delivery], bool]:
     """One page of the account's delivery log, newest first, and whether more follow."""
     rows = list(
-        Delivery.select()
+        Delivery.select(Delivery, Event)
+        .join(Event, JOIN.LEFT_OUTER)
         .where(Delivery.account == account.id)
         .order_by(Delivery.created_at.desc(), Delivery.id.desc())
         .offset((page - 1) * per_page)
@@ -218,7 +224,10 @@ def log_page(account: Account, page: int, per_page: int = 20) -> tuple[list[Deli
     return rows[:per_page], len(rows) > per_page
 
 
-def event_label(key: str, kinds: list[EventType]) -> str:
-    if key == "notifications.test":
+def describe(row: Delivery, kinds: list[EventType]) -> str:
+    """What one log entry was about, as its subject says ("Angebot angenommen: AN-7")."""
+    if row.event_type == "notifications.test":
         return _("Testbenachrichtigung")
-    return next((str(t.label) for t in kinds if t.key == key), key)
+    kind = next((t for t in kinds if t.key == row.event_type), None)
+    data = row.event.data if row.event_id is not None else {}
+    return subject_of(kind, row.event_type, _details(data))

@@ -263,7 +263,7 @@ def test_partly_refused_mail_is_partial_and_reports_the_refused_address(
     text = " ".join(re.sub(r"<[^>]+>", " ", page).split())
     assert "E-Mail-Verlauf: Kunde K-9 – Muster Handel GmbH" in text
     assert "teilweise zugestellt" in text and ">gesendet<" not in page
-    assert "weg@kunde.example abgelehnt : Empfänger abgelehnt (SMTP 550)" in text
+    assert "weg@kunde.example nicht zugestellt : Empfänger abgelehnt (SMTP 550)" in text
     assert '<th scope="col">Message-ID</th>' not in page and "<details>" in page
     overview = client.get("/account/mail").get_data(as_text=True)
     assert "Kunde K-9</a> – Muster Handel GmbH" in overview

@@ -280,3 +280,4 @@ def test_delivery_log_reloads_itself_only_while_something_is_pending(
         services.deliver(_rows(app)[0].id)
     page = client.get("/account/notifications").get_data(as_text=True)
     assert "http-equiv" not in page and "gesendet" in page
+    assert "<td>Angebot angenommen: AN-1</td>" in page  # the log names the event itself
