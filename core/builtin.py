@@ -15,6 +15,7 @@ from core.types import (
     Card,
     ExportPart,
     Job,
+    Migration,
     PeriodicJob,
     PlanResource,
     Schema,
@@ -31,6 +32,7 @@ def kontor_schema() -> Schema:
         migrations=[
             create_tables("0001_initial", (*CORE_MODELS, outbox.MailOutbox)),
             create_tables("0002_customer_mail", customer_mail.MODELS),
+            Migration("0003_customer_name", customer_mail.add_customer_name),
         ],
     )
 

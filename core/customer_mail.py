@@ -12,6 +12,7 @@ from typing import Any
 
 import peewee
 from flask import Response, current_app, jsonify
+from playhouse.migrate import SchemaMigrator, migrate
 
 from core import outbox
 from core.api import fail, get_account, json_body, service_blueprint, utc_iso
@@ -34,6 +35,7 @@ class CustomerMail(outbox.OutboxRow):
     account = peewee.ForeignKeyField(Account, on_delete="CASCADE")
     transport = peewee.CharField(max_length=20)
     customer_ref = peewee.CharField(max_length=100, null=True, index=True)
+    customer_name = peewee.CharField(max_length=200, default="")
     subject = peewee.CharField(max_length=250)
     text = peewee.TextField()
     message_id = peewee.CharField(max_length=250, default="")
@@ -58,14 +60,34 @@ class CustomerMailRecipient(BaseModel):
 MODELS = (CustomerMail, CustomerMailRecipient)
 
 
+def add_customer_name(db: peewee.Database) -> None:
+    """Migration 0003: the customer's name next to the number. Databases
+    created after the field was added already have the column from 0002."""
+    table = "core_customer_mail"
+    if "customer_name" in {c.name for c in db.get_columns(table)}:
+        return
+    migrator = SchemaMigrator.from_database(db)
+    migrate(
+        migrator.add_column(table, "customer_name", peewee.CharField(max_length=200, default=""))
+    )
+
+
 def transport_for(account: Account) -> Any:
     return current_app.extensions["kontor"].pm.hook.kontor_mail_transport(account=account)
 
 
 def queue_customer_mail(
-    account: Account, to: Sequence[str], subject: str, text: str, customer_ref: str | None
+    account: Account,
+    to: Sequence[str],
+    subject: str,
+    text: str,
+    customer_ref: str | None,
+    customer_name: str = "",
 ) -> CustomerMail:
-    """Validate, store and queue a customer mail; raises ValueError on bad input."""
+    """Validate, store and queue a customer mail; raises ValueError on bad input.
+
+    The customer's number and name are kept only when the account keeps a history.
+    """
     recipients = [normalise_email(a) for a in to]
     if not 1 <= len(recipients) <= MAX_RECIPIENTS:
         raise ValueError("to")
@@ -79,6 +101,7 @@ def queue_customer_mail(
             subject=subject,
             text=text,
             customer_ref=customer_ref if transport.keep_history else None,
+            customer_name=customer_name.strip() if transport.keep_history else "",
         )
         CustomerMailRecipient.insert_many(
             [{"mail": row, "address": a} for a in dict.fromkeys(recipients)]
@@ -129,16 +152,34 @@ def send_customer_mail(mail_id: int) -> None:
         CustomerMailRecipient.update(status="failed", error=row.error[:300]).where(
             CustomerMailRecipient.mail == row, CustomerMailRecipient.status == "pending"
         ).execute()
-        if "mail.delivery_failed" in {t.key for t in event_types()}:
-            emit(
-                row.account,
-                "mail.delivery_failed",
-                {
-                    "Betreff": row.subject,
-                    "Empfänger": ", ".join(r.address for r in recipients),
-                    "Fehler": row.error,
-                },
-            )
+        _report_failure(row, recipients, row.error)
+    elif status == "sent":
+        refused = [r for r in recipients if r.status == "failed"]
+        if refused:
+            _report_failure(row, refused, "; ".join(dict.fromkeys(r.error for r in refused)))
+
+
+def _report_failure(
+    row: CustomerMail, recipients: Sequence[CustomerMailRecipient], error: str
+) -> None:
+    """Raise ``mail.delivery_failed`` for the recipients the mail did not reach."""
+    if "mail.delivery_failed" not in {t.key for t in event_types()}:
+        return
+    data = {
+        "Betreff": row.subject,
+        "Empfänger": ", ".join(r.address for r in recipients),
+        "Fehler": error,
+    }
+    if row.customer_ref:
+        data["Kunde"] = " ".join(filter(None, (row.customer_ref, row.customer_name)))
+    emit(row.account, "mail.delivery_failed", data)
+
+
+def delivery_state(row: CustomerMail) -> str:
+    """The mail's state for people: "partial" when some recipients were refused."""
+    if row.status == "sent" and any(r.status == "failed" for r in row.recipients):
+        return "partial"
+    return row.status
 
 
 def sweep() -> int:
@@ -160,6 +201,7 @@ def as_json(row: CustomerMail) -> dict[str, Any]:
         "status": row.status,
         "transport": row.transport,
         "customer_ref": row.customer_ref,
+        "customer_name": row.customer_name or None,
         "subject": row.subject,
         "message_id": row.message_id or None,
         "error": row.error or None,
@@ -185,7 +227,12 @@ def post_mail(account_id: int) -> tuple[Response, int]:
     to = [body["to"]] if isinstance(body["to"], str) else body["to"]
     try:
         row = queue_customer_mail(
-            account, to, body["subject"].strip(), body["text"], body.get("customer_ref")
+            account,
+            to,
+            body["subject"].strip(),
+            body["text"],
+            body.get("customer_ref"),
+            body.get("customer_name", ""),
         )
     except ValueError as exc:
         field = str(exc) if str(exc) in ("to", "subject") else "to"

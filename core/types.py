@@ -62,6 +62,10 @@ class EventType:
     label: str
     order: int
     default_channels: frozenset[str] = frozenset({"email"})
+    # Subjects for one such event, with %(key)s placeholders from its data:
+    # the first whose placeholders the data fills is used, else the label
+    # (the label names the kind in the plural, as in the preference matrix).
+    subjects: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -185,6 +185,7 @@ def _live_in(page, base: str, account_id: int, smtp_server) -> None:
         json={"storage_bytes": 17_200_000_000, "receipt_scans": 412, "webshops": 3},
         timeout=10,
     )
+    smtp_server.inbox.reject_rcpt["alt@kunde.example"] = "550 5.1.1 unknown"
     page.goto(f"{base}/account/mail")
     page.get_by_label("E-Mail-Verlauf in den Kundenstammdaten ablegen").check()
     page.get_by_role("button", name="Speichern").click()
@@ -194,10 +195,11 @@ def _live_in(page, base: str, account_id: int, smtp_server) -> None:
         (
             "mails",
             {
-                "to": ["einkauf@kunde.example"],
+                "to": ["einkauf@kunde.example", "alt@kunde.example"],
                 "subject": "Rechnung RE-2026-0815",
                 "text": "Guten Tag, anbei Ihre Rechnung.",
                 "customer_ref": CUSTOMER,
+                "customer_name": "Bäckerei Sonnenschein GmbH",
             },
         ),
     ):
@@ -205,7 +207,10 @@ def _live_in(page, base: str, account_id: int, smtp_server) -> None:
             f"{base}/api/v1/accounts/{account_id}/{path}", headers=AUTH, json=body, timeout=10
         )
         assert response.status_code == 202, response.text
-    assert wait_until(lambda: _mail_to(smtp_server, "einkauf@kunde.example"), seconds=20)
+    assert wait_until(
+        lambda: any("einkauf@kunde.example" in m["To"] for m in smtp_server.inbox.messages),
+        seconds=20,
+    )
 
     page.goto(f"{base}/account/users")
     page.get_by_label("Vorname").fill("Max")

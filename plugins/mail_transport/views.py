@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from core.customer_mail import CustomerMail, history, queue_customer_mail
+from core.customer_mail import CustomerMail, delivery_state, history, queue_customer_mail
 from core.pages import account_blueprint, current_account
 from core.ratelimit import limiter
 from plugins.mail_transport import presets, services
@@ -39,15 +39,19 @@ def _render(form: MailSettingsForm, status: int = 200) -> tuple[str, int]:
     ), status
 
 
-def _history_refs(account) -> list[str]:
+def _history_refs(account) -> list[tuple[str, str]]:
+    """Customers with recorded mails: number and the latest name given for it."""
     rows = (
-        CustomerMail.select(CustomerMail.customer_ref)
-        .distinct()
+        CustomerMail.select(CustomerMail.customer_ref, CustomerMail.customer_name)
         .where(CustomerMail.account == account, CustomerMail.customer_ref.is_null(False))
-        .order_by(CustomerMail.customer_ref)
-        .limit(200)
+        .order_by(CustomerMail.id.desc())
+        .limit(1000)
     )
-    return [r.customer_ref for r in rows]
+    names: dict[str, str] = {}
+    for row in rows:
+        if not names.get(row.customer_ref):
+            names[row.customer_ref] = row.customer_name
+    return sorted(names.items())[:200]
 
 
 @bp.get("/account/mail")
@@ -136,6 +140,10 @@ def test_mail() -> Response:
 
 @bp.get("/account/mail/history/<ref>")
 def customer_history(ref: str) -> str:
+    mails = history(current_account(), ref[:100])
     return render_template(
-        "mail_transport/history.html", ref=ref[:100], mails=history(current_account(), ref[:100])
+        "mail_transport/history.html",
+        ref=ref[:100],
+        name=next((m.customer_name for m in mails if m.customer_name), ""),
+        mails=[(m, delivery_state(m), list(m.recipients)) for m in mails],
     )

@@ -54,13 +54,44 @@ def kontor_settings_sections() -> Sequence[Section]:
 @hookimpl
 def kontor_event_types() -> Sequence[EventType]:
     return [
-        EventType("quote.accepted", _l("Angenommene Angebote"), order=10),
-        EventType("subscription_invoice.sent", _l("Verschickte Abo-Rechnungen"), order=20),
-        EventType("dunning.overdue", _l("Ganz oder teilweise überfällige Mahnungen"), order=30),
-        EventType("dunning.sent", _l("Gesendete Mahnungen"), order=40),
-        EventType("tan.due", _l("Fällige TAN-Abfragen"), order=50),
         EventType(
-            "plan.limit_approaching", _l("Bevorstehendes Erreichen von Tariflimits"), order=60
+            "quote.accepted",
+            _l("Angenommene Angebote"),
+            order=10,
+            subjects=(_l("Angebot angenommen: %(Angebot)s"), _l("Angebot angenommen")),
+        ),
+        EventType(
+            "subscription_invoice.sent",
+            _l("Verschickte Abo-Rechnungen"),
+            order=20,
+            subjects=(_l("Abo-Rechnung verschickt: %(Rechnung)s"), _l("Abo-Rechnung verschickt")),
+        ),
+        EventType(
+            "dunning.overdue",
+            _l("Ganz oder teilweise überfällige Mahnungen"),
+            order=30,
+            subjects=(_l("Mahnung überfällig: %(Rechnung)s"), _l("Mahnung überfällig")),
+        ),
+        EventType(
+            "dunning.sent",
+            _l("Gesendete Mahnungen"),
+            order=40,
+            subjects=(_l("Mahnung gesendet: %(Rechnung)s"), _l("Mahnung gesendet")),
+        ),
+        EventType(
+            "tan.due",
+            _l("Fällige TAN-Abfragen"),
+            order=50,
+            subjects=(_l("TAN-Abfrage fällig: %(Konto)s"), _l("TAN-Abfrage fällig")),
+        ),
+        EventType(
+            "plan.limit_approaching",
+            _l("Bevorstehendes Erreichen von Tariflimits"),
+            order=60,
+            subjects=(
+                _l("Tariflimit für %(Ressource)s: %(Stand)s"),
+                _l("Tariflimit fast erreicht"),
+            ),
         ),
     ]
 

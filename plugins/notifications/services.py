@@ -103,21 +103,38 @@ def _queue(account: Account, event: Event | None, event_type: str, ch: Channel) 
     return row
 
 
-def render(event_type: str, data: Mapping[str, Any], account: Account) -> Notification:
-    """German subject, text, HTML and SMS text for one event."""
-    kind = next((t for t in event_types() if t.key == event_type), None)
-    label = str(kind.label) if kind else event_type
-    details = {
+def subject_of(kind: EventType | None, event_type: str, details: Mapping[str, str]) -> str:
+    """The singular subject of one event: the first of the type's subjects
+    whose placeholders the data fills, else the type's label."""
+    for pattern in kind.subjects if kind else ():
+        try:
+            return str(pattern) % details
+        except (KeyError, TypeError, ValueError):
+            continue
+    return str(kind.label) if kind else event_type
+
+
+def _details(data: Mapping[str, Any]) -> dict[str, str]:
+    """The event data that can be shown: short texts and numbers."""
+    return {
         str(k)[:50]: str(v)[:200]
         for k, v in data.items()
         if isinstance(v, str | int | float) and not isinstance(v, bool)
     }
+
+
+def render(event_type: str, data: Mapping[str, Any], account: Account) -> Notification:
+    """German subject, text, HTML and SMS text for one event."""
+    kind = next((t for t in event_types() if t.key == event_type), None)
+    details = _details(data)
     with force_locale("de"):
+        label = subject_of(kind, event_type, details)
         subject = _("Kontor: %(label)s", label=label)
         context = {"label": label, "details": details, "account": account}
         text = render_template("notifications/mail/event.txt", **context)
         html = render_template("notifications/mail/event.html", **context)
-    short = f"{subject}" + (f" ({', '.join(details.values())})" if details else "")
+    extra = [v for v in details.values() if v not in subject]
+    short = subject + (f" ({', '.join(extra)})" if extra else "")
     return Notification(subject=subject, text=text, html=html, short_text=short[:300])
 
 
@@ -197,7 +214,8 @@ def send_test(account: Account, channel_key: str) -> Delivery:
 def log_page(account: Account, page: int, per_page: int = 20) -> tuple[list[Delivery], bool]:
     """One page of the account's delivery log, newest first, and whether more follow."""
     rows = list(
-        Delivery.select()
+        Delivery.select(Delivery, Event)
+        .join(Event, JOIN.LEFT_OUTER)
         .where(Delivery.account == account.id)
         .order_by(Delivery.created_at.desc(), Delivery.id.desc())
         .offset((page - 1) * per_page)
@@ -206,7 +224,10 @@ def log_page(account: Account, page: int, per_page: int = 20) -> tuple[list[Deli
     return rows[:per_page], len(rows) > per_page
 
 
-def event_label(key: str, kinds: list[EventType]) -> str:
-    if key == "notifications.test":
+def describe(row: Delivery, kinds: list[EventType]) -> str:
+    """What one log entry was about, as its subject says ("Angebot angenommen: AN-7")."""
+    if row.event_type == "notifications.test":
         return _("Testbenachrichtigung")
-    return next((str(t.label) for t in kinds if t.key == key), key)
+    kind = next((t for t in kinds if t.key == row.event_type), None)
+    data = row.event.data if row.event_id is not None else {}
+    return subject_of(kind, row.event_type, _details(data))

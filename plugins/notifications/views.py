@@ -42,7 +42,10 @@ def _page(preference_form=None, test_form=None, status: int = 200) -> tuple[str,
         rows=rows,
         page=page,
         more=more,
-        label=lambda key: services.event_label(key, kinds),
+        # While a message is on its way the page reloads itself (a meta refresh:
+        # no script, CSP-safe) so the log shows the outcome without a manual reload.
+        refresh=any(r.status in ("pending", "sending") for r in rows),
+        describe=lambda row: services.describe(row, kinds),
         channel_labels={c.key: c.label for c in services.channels()},
         account=account,
     ), status

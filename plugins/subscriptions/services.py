@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import peewee
 from flask import current_app
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from schwifty import IBAN
 from schwifty.exceptions import SchwiftyException
@@ -22,6 +23,7 @@ from core.cache import per_request
 from core.crypto import encrypt
 from core.db import database, for_update, utcnow
 from core.events import emit
+from core.formatting import format_amount
 from core.models import Account
 from core.types import PlanResource
 from plugins.subscriptions.catalog import Plan, catalog
@@ -138,39 +140,78 @@ def limit(account: Account, resource: str) -> int | None:
 
 
 def check_thresholds(account: Account) -> list[tuple[str, int]]:
-    """Emit ``plan.limit_approaching`` once per crossed threshold and period."""
+    """Emit ``plan.limit_approaching`` once per resource, crossing and period.
+
+    A change that crosses several thresholds at once (one invitation taking
+    seats from 70 % to 100 %) reports only the highest; the lower ones are
+    recorded as passed, so they never arrive late either.
+    """
     sub = subscription(account)
     limits = plan_of(sub).limits
+    kinds = {r.key: r for r in resources()}
     crossed = []
     for resource, used in usage(account).items():
         cap = limits.get(resource)
         if not cap:
             continue
-        for threshold in THRESHOLDS:
-            if used * 100 < cap * threshold:
+        reached = [t for t in THRESHOLDS if used * 100 >= cap * t]
+        if not reached:
+            continue
+        with database.atomic():
+            done = {
+                row.threshold
+                for row in for_update(
+                    ThresholdNotice.select(ThresholdNotice.threshold).where(
+                        ThresholdNotice.account == account,
+                        ThresholdNotice.resource == resource,
+                        ThresholdNotice.period_start == sub.period_start,
+                    )
+                )
+            }
+            new = [t for t in reached if t not in done]
+            if not new or max(new) < max(done, default=0):
                 continue
             try:
-                with database.atomic():
-                    ThresholdNotice.create(
-                        account=account,
-                        resource=resource,
-                        threshold=threshold,
-                        period_start=sub.period_start,
-                    )
-                    emit(
-                        account,
-                        "plan.limit_approaching",
-                        {
-                            "Ressource": resource,
-                            "Schwelle": f"{threshold} %",
-                            "Nutzung": used,
-                            "Limit": cap,
-                        },
-                    )
+                with database.atomic():  # a savepoint: a concurrent twin may have won
+                    ThresholdNotice.insert_many(
+                        [
+                            {
+                                "account": account,
+                                "resource": resource,
+                                "threshold": t,
+                                "period_start": sub.period_start,
+                            }
+                            for t in new
+                        ]
+                    ).execute()
             except peewee.IntegrityError:
                 continue  # already reported in this period
-            crossed.append((resource, threshold))
+            emit(
+                account,
+                "plan.limit_approaching",
+                _limit_data(kinds.get(resource), resource, used, cap, max(new)),
+            )
+        crossed.append((resource, max(new)))
     return crossed
+
+
+def _limit_data(kind: PlanResource | None, key: str, used: int, cap: int, threshold: int) -> dict:
+    """The event's German details: resource name, state and usage in its unit."""
+    unit = kind.unit if kind else "count"
+    with force_locale("de"):
+        if threshold >= 100:
+            state = _("Limit erreicht")
+        else:
+            state = _("%(threshold)d %% des Limits erreicht", threshold=threshold)
+        return {
+            "Ressource": str(kind.label) if kind else key,
+            "Stand": state,
+            "Nutzung": _(
+                "%(used)s von %(limit)s",
+                used=format_amount(used, unit),
+                limit=format_amount(cap, unit),
+            ),
+        }
 
 
 def report_usage(account: Account, amounts: Mapping[str, int]) -> None:

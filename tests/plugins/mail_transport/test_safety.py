@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from core.db import bind
@@ -217,3 +219,77 @@ def test_presets_fill_servers_from_domain(user_client):
 def test_member_cannot_change_mail_settings(member_client):
     response = submit(member_client, "/account/mail", {"mode": "service", "submit": "1"})
     assert response.status_code == 403
+
+
+def _keep_history(app, owner):
+    client = app.test_client()
+    login(client, owner.email, PASSWORD)
+    response = submit(
+        client, "/account/mail", {"mode": "service", "keep_history": "y", "submit": "1"}
+    )
+    assert response.status_code == 302
+    return client
+
+
+def test_partly_refused_mail_is_partial_and_reports_the_refused_address(
+    make_app, owner, smtp_server
+):
+    from core.models import Event
+    from plugins.notifications.models import Delivery
+
+    app = make_app(smtp_server.config())
+    client = _keep_history(app, owner)
+    smtp_server.inbox.reject_rcpt["weg@kunde.example"] = "550 5.1.1 unknown"
+    status = send_customer_mail(
+        app.test_client(),
+        owner.account_id,
+        {
+            "to": ["da@kunde.example", "weg@kunde.example"],
+            "subject": "Rechnung RE-9",
+            "text": "T",
+            "customer_ref": "K-9",
+            "customer_name": "Muster Handel GmbH",
+        },
+    )
+    assert status["customer_name"] == "Muster Handel GmbH"
+    with app.app_context(), bind(app).connection_context():
+        [row] = Delivery.select().where(Delivery.event_type == "mail.delivery_failed")
+        data = Event.get_by_id(row.event_id).data
+    assert data["Empfänger"] == "weg@kunde.example"
+    assert data["Fehler"] == "Empfänger abgelehnt (SMTP 550)"
+    assert data["Kunde"] == "K-9 Muster Handel GmbH"
+
+    page = client.get("/account/mail/history/K-9").get_data(as_text=True)
+    text = " ".join(re.sub(r"<[^>]+>", " ", page).split())
+    assert "E-Mail-Verlauf: Kunde K-9 – Muster Handel GmbH" in text
+    assert "teilweise zugestellt" in text and ">gesendet<" not in page
+    assert "weg@kunde.example nicht zugestellt : Empfänger abgelehnt (SMTP 550)" in text
+    assert '<th scope="col">Message-ID</th>' not in page and "<details>" in page
+    overview = client.get("/account/mail").get_data(as_text=True)
+    assert "Kunde K-9</a> – Muster Handel GmbH" in overview
+
+
+def test_history_notes_a_failed_sent_folder_copy(make_app, owner, smtp_server):
+    from core.customer_mail import CustomerMail
+
+    app = make_app(smtp_server.config())
+    client = _keep_history(app, owner)
+    send_customer_mail(
+        app.test_client(),
+        owner.account_id,
+        {"to": "da@kunde.example", "subject": "S", "text": "T", "customer_ref": "K-1"},
+    )
+    with app.app_context(), bind(app).connection_context():
+        CustomerMail.update(note="Kopie im Ordner „Gesendet“ fehlgeschlagen").execute()
+    page = client.get("/account/mail/history/K-1").get_data(as_text=True)
+    assert "Hinweis: Kopie im Ordner „Gesendet“ fehlgeschlagen" in page
+    assert "teilweise" not in page
+
+
+@pytest.mark.parametrize("name", ["", "   ", "A\x07B", "x" * 201, 7])
+def test_bad_customer_names_are_422(app, owner, name):
+    body = {"to": "a@b.de", "subject": "S", "text": "T", "customer_ref": "K", "customer_name": name}
+    response = app.test_client().post(
+        f"/api/v1/accounts/{owner.account_id}/mails", headers=AUTH, json=body
+    )
+    assert response.status_code == 422

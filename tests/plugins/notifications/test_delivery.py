@@ -56,9 +56,9 @@ def test_quote_accepted_arrives_as_german_mail(mail_app, owner, smtp_server):
     ]
     [message] = smtp_server.inbox.messages
     assert message["To"] == "info@muster.de"
-    assert message["Subject"] == "Kontor: Angenommene Angebote"
+    assert message["Subject"] == "Kontor: Angebot angenommen: AN-1001"
     text = message.get_body(("plain",)).get_content()
-    assert "in Ihrem Konto Muster GmbH gibt es Neuigkeiten: Angenommene Angebote." in text
+    assert "in Ihrem Konto Muster GmbH gibt es Neuigkeiten: Angebot angenommen: AN-1001." in text
     assert "Angebot: AN-1001" in text
     assert message.get_body(("html",)) is not None
     [row] = _rows(mail_app)
@@ -72,7 +72,7 @@ def test_sms_reaches_gateway_with_e164_number(mail_app, user_client, owner, sms_
         emit(Account.get_by_id(owner.account_id), "quote.accepted", {})
     [call] = sms_gateway.requests
     assert call["json"]["to"] == "+491711234567"
-    assert call["json"]["text"].startswith("Kontor: Angenommene Angebote")
+    assert call["json"]["text"] == "Kontor: Angebot angenommen"
     assert call["headers"]["Authorization"] == "Bearer gw-token"
     assert [r.status for r in _rows(mail_app)] == ["sent"]
 
@@ -250,3 +250,34 @@ def test_log_is_paginated(app, owner, user_client):
     second = user_client.get("/account/notifications?page=2").get_data(as_text=True)
     assert "Neuere" in second and "Ältere" not in second
     assert user_client.get("/account/notifications?page=abc").status_code == 200
+
+
+def test_subject_names_one_event_in_the_singular(app, owner):
+    with app.app_context():
+        assert services.render("quote.accepted", {}, owner.account).subject == (
+            "Kontor: Angebot angenommen"
+        )
+        dunning = services.render("dunning.sent", {"Rechnung": "RE-7"}, owner.account)
+    assert dunning.subject == "Kontor: Mahnung gesendet: RE-7"
+
+
+def test_delivery_log_reloads_itself_only_while_something_is_pending(
+    make_app, owner, smtp_server, tmp_path
+):
+    from tests.conftest import PASSWORD
+    from tests.support.web import login
+
+    app = make_app({**smtp_server.config(), "KONTOR_QUEUE_URL": f"sqlite:///{tmp_path / 'q.db'}"})
+    _set_company(app, owner)
+    client = app.test_client()
+    login(client, owner.email, PASSWORD)
+    with app.app_context(), bind(app).connection_context():
+        emit(Account.get_by_id(owner.account_id), "quote.accepted", {"Angebot": "AN-1"})
+    page = client.get("/account/notifications").get_data(as_text=True)
+    assert '<meta http-equiv="refresh" content="5">' in page
+    assert "diese Seite aktualisiert sich alle 5 Sekunden" in page
+    with app.app_context(), bind(app).connection_context():
+        services.deliver(_rows(app)[0].id)
+    page = client.get("/account/notifications").get_data(as_text=True)
+    assert "http-equiv" not in page and "gesendet" in page
+    assert "<td>Angebot angenommen: AN-1</td>" in page  # the log names the event itself

@@ -160,18 +160,42 @@ def test_add_interval_clamps_to_month_end():
     assert services.add_interval(dt.datetime(2028, 2, 29), "year") == dt.datetime(2029, 2, 28)
 
 
-def test_thresholds_emit_once_per_threshold_and_period(app, owner):
+def _limit_events(app, resource):
+    """Deliveries of limit warnings about ``resource`` (German name), with their data."""
+    from core.models import Event
+
+    with app.app_context(), bind(app).connection_context():
+        rows = Delivery.select().where(Delivery.event_type == "plan.limit_approaching")
+        found = [(r, Event.get_by_id(r.event_id).data) for r in rows.order_by(Delivery.id)]
+    return [(r, d) for r, d in found if d["Ressource"] == resource]
+
+
+def test_thresholds_warn_once_per_crossing_with_the_highest_only(app, owner):
     client = app.test_client()
     _report(client, owner.account_id, receipt_scans=40)  # 80 % of 50
     _report(client, owner.account_id, receipt_scans=41)
-    _report(client, owner.account_id, receipt_scans=50)  # 95 % and 100 %
-    with app.app_context(), bind(app).connection_context():
-        rows = list(Delivery.select().where(Delivery.event_type == "plan.limit_approaching"))
-        from core.models import Event
+    _report(client, owner.account_id, receipt_scans=50)  # 95 % and 100 % at once
+    _report(client, owner.account_id, receipt_scans=50)
+    data = [d for _, d in _limit_events(app, "Belegscans in diesem Zeitraum")]
+    assert data == [
+        {"Ressource": "Belegscans in diesem Zeitraum", "Stand": "80 % des Limits erreicht",
+         "Nutzung": "40 von 50"},
+        {"Ressource": "Belegscans in diesem Zeitraum", "Stand": "Limit erreicht",
+         "Nutzung": "50 von 50"},
+    ]  # fmt: skip
 
-        data = [Event.get_by_id(r.event_id).data for r in rows]
-        thresholds = sorted(d["Schwelle"] for d in data if d["Ressource"] == "receipt_scans")
-    assert thresholds == ["100 %", "80 %", "95 %"]
+
+def test_one_report_crossing_every_threshold_writes_one_delivery(app, owner):
+    _report(app.test_client(), owner.account_id, storage_bytes=10**12, receipt_scans=1)
+    [(row, data)] = _limit_events(app, "Speicherplatz")
+    assert row.channel == "email" and data["Stand"] == "Limit erreicht"
+    assert data["Nutzung"] == "1 TB von 1 GB"
+    with app.app_context():
+        from plugins.notifications.services import render
+
+        note = render("plan.limit_approaching", data, owner.account)
+    assert note.subject == "Kontor: Tariflimit für Speicherplatz: Limit erreicht"
+    assert "Ressource: Speicherplatz" in note.text and "users" not in note.text
 
 
 def test_seat_limit_refuses_with_clear_message(app, user_client, owner):
