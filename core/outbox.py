@@ -24,13 +24,15 @@ import datetime as dt
 from collections.abc import Callable
 from email import message_from_string, policy
 from email.message import Message
+from typing import Any
 
 import peewee
+from flask import render_template
 from flask_babel import gettext as _
 
 from core import crypto, smtp
 from core.db import BaseModel, database, utcnow
-from core.mail import send_via_operator
+from core.mail import build_message, send_via_operator, system_sender
 from core.models import Account
 from core.queue import enqueue
 from core.types import PermanentFailure, TemporaryFailure
@@ -212,6 +214,22 @@ def queue_system_mail(account: Account | None, message: Message) -> MailOutbox:
         row = MailOutbox.create(account=account, message=sealed, sealed=True)
         enqueue(SYSTEM_MAIL_JOB, outbox_id=row.id)
     return row
+
+
+def queue_template_mail(
+    account: Account | None, to: str, subject: str, template: str, /, **context: Any
+) -> MailOutbox:
+    """Queue a system mail whose text is the rendered ``template`` (e.g. with a one-time link).
+
+    The first four are positional so that ``account`` may also be a template
+    variable. Call it in the transaction that stores the token's hash; see
+    :func:`queue_system_mail` for how the body is kept. Raises PermanentFailure
+    when the mail cannot be built (bad address).
+    """
+    text = render_template(template, **context)
+    return queue_system_mail(
+        account, build_message(sender=system_sender(), to=to, subject=subject, text=text)
+    )
 
 
 def _stored_message(row: MailOutbox) -> Message:
