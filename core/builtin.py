@@ -9,7 +9,7 @@ from flask_babel import lazy_gettext as _l
 
 from core import accounts, api, customer_mail, openapi, outbox, views
 from core.hookspecs import hookimpl
-from core.migrations import create_tables
+from core.migrations import add_columns, create_tables
 from core.models import CORE_MODELS, Account, User
 from core.types import (
     Card,
@@ -33,6 +33,15 @@ def kontor_schema() -> Schema:
             create_tables("0001_initial", (*CORE_MODELS, outbox.MailOutbox)),
             create_tables("0002_customer_mail", customer_mail.MODELS),
             Migration("0003_customer_name", customer_mail.add_customer_name),
+            add_columns(
+                "0004_outbox_stage",
+                "core_mail_outbox",
+                stage=outbox.STAGE_COLUMN,
+                sealed="BOOLEAN NOT NULL DEFAULT FALSE",
+            ),
+            add_columns(
+                "0005_customer_mail_stage", "core_customer_mail", stage=outbox.STAGE_COLUMN
+            ),
         ],
     )
 

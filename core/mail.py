@@ -23,7 +23,7 @@ from typing import Any, Protocol
 import idna
 from flask import current_app
 
-from core import operator_mail
+from core import operator_mail, smtp
 from core.hookspecs import hookimpl
 from core.models import Account
 from core.types import PermanentFailure
@@ -135,6 +135,7 @@ def send_via_operator(message: Message) -> dict[str, tuple[int, str]]:
     config = current_app.config
     if not config["MAIL_SERVER"]:
         box = mailbox.Maildir(maildir_path(config), create=True)
+        smtp.reaching_data()
         box.add(message)
         return {}
     return operator_mail.send(message)
@@ -158,7 +159,11 @@ class MailTransport(Protocol):
 
     ``name`` identifies the way ("service", "own"); a mail queued for one name
     is never sent through another. ``keep_history`` says whether mails are
-    recorded per customer reference.
+    recorded per customer reference. A transport that delivers only through
+    :func:`send_via_operator` or :func:`core.smtp.send` may set
+    ``tracks_progress = True``: they record when the content goes out, so a
+    mail whose worker died before that is sent again instead of being
+    failed as "nicht bestätigt".
     """
 
     name: str
@@ -176,6 +181,7 @@ class OperatorTransport:
 
     name = "service"
     keep_history = False
+    tracks_progress = True
 
     def sender(self, account: Account) -> tuple[Address, Address | None]:
         reply = account.notification_email

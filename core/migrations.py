@@ -24,6 +24,24 @@ def create_tables(migration_id: str, models: Sequence[type[peewee.Model]]) -> Mi
     return Migration(id=migration_id, apply=apply)
 
 
+def add_columns(migration_id: str, table: str, **columns: str) -> Migration:
+    """A migration that adds columns (name=SQL definition) to an existing table.
+
+    Each definition needs a default so existing rows get a value, e.g.
+    ``stage="VARCHAR(10) NOT NULL DEFAULT ''"`` (valid on SQLite and PostgreSQL).
+    A column already there (the table was created from the current model by
+    an earlier ``create_tables`` migration) is left alone.
+    """
+
+    def apply(db: peewee.Database) -> None:
+        present = {column.name for column in db.get_columns(table)}
+        for name, definition in columns.items():
+            if name not in present:
+                db.execute_sql(f'ALTER TABLE "{table}" ADD COLUMN "{name}" {definition}')
+
+    return Migration(id=migration_id, apply=apply)
+
+
 def _history_model(db: peewee.Database, name: str) -> type[peewee.Model]:
     class History(peewee.Model):
         id = peewee.CharField(primary_key=True, max_length=200)

@@ -7,12 +7,18 @@ an address checked beforehand (``connect_address``, against DNS rebinding).
 
 from __future__ import annotations
 
+import contextlib
+import email.generator
+import email.utils
+import io
 import smtplib
 import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+from copy import deepcopy
 from dataclasses import dataclass
 from email.message import Message
 
@@ -220,6 +226,98 @@ def _session(
     return _reuse.session, False
 
 
+#: Called right before a message's content goes out (see :func:`reporting_data`).
+_before_data: ContextVar[Callable[[], None] | None] = ContextVar("before_data", default=None)
+
+
+@contextlib.contextmanager
+def reporting_data(callback: Callable[[], None]) -> Iterator[None]:
+    """Have ``callback`` run (and commit) right before the content is transmitted.
+
+    The outbox records this stage so that after a crash it can tell a mail the
+    server never saw (safe to send again) from one that may have arrived.
+    """
+    token = _before_data.set(callback)
+    try:
+        yield
+    finally:
+        _before_data.reset(token)
+
+
+def reaching_data() -> None:
+    """Report that the content is about to be handed over (SMTP DATA, Maildir)."""
+    callback = _before_data.get()
+    if callback is not None:
+        callback()
+
+
+#: The outcome recorded for a message whose content went out without a reply.
+UNCONFIRMED = "Zustellung nicht bestätigt (Verbindung nach dem Senden abgebrochen)"
+
+
+class Unconfirmed(Exception):
+    """The content was handed over but no reply was read: never send it again."""
+
+
+def _addresses(message: Message, *names: str) -> list[str]:
+    values = [str(v) for name in names for v in message.get_all(name, [])]
+    return [addr for _, addr in email.utils.getaddresses(values) if addr]
+
+
+def transmit(
+    conn: smtplib.SMTP, message: Message, from_addr: str | None = None
+) -> dict[str, tuple[int, bytes]]:
+    """``send_message()`` as MAIL, RCPT and DATA, reporting before the content goes out.
+
+    Returns the refused recipients like ``sendmail()``; raises its exceptions,
+    and :class:`Unconfirmed` when the connection breaks after DATA began.
+    """
+    sender = from_addr or _addresses(message, "Sender", "From")[0]
+    recipients = _addresses(message, "To", "Cc", "Bcc")
+    international = not all(a.isascii() for a in (sender, *recipients))
+    options: list[str] = []
+    buffer = io.BytesIO()
+    if international:
+        if not conn.has_extn("smtputf8"):
+            raise smtplib.SMTPNotSupportedError("SMTPUTF8 not supported by server")
+        options = ["SMTPUTF8", "BODY=8BITMIME"]
+        email.generator.BytesGenerator(buffer, policy=message.policy.clone(utf8=True)).flatten(
+            _without_bcc(message), linesep="\r\n"
+        )
+    else:
+        email.generator.BytesGenerator(buffer).flatten(_without_bcc(message), linesep="\r\n")
+    content = buffer.getvalue()
+    conn.ehlo_or_helo_if_needed()
+    if conn.does_esmtp and conn.has_extn("size"):
+        options.append(f"size={len(content)}")
+    code, reply = conn.mail(sender, options)
+    if code != 250:
+        raise smtplib.SMTPSenderRefused(code, reply, sender)
+    refused = {}
+    for rcpt in recipients:
+        code, reply = conn.rcpt(rcpt)
+        if code not in (250, 251):
+            refused[rcpt] = (code, reply)
+    if len(refused) == len(recipients):
+        raise smtplib.SMTPRecipientsRefused(refused)
+    reaching_data()
+    try:
+        code, reply = conn.data(content)
+    except (smtplib.SMTPServerDisconnected, OSError) as exc:
+        raise Unconfirmed() from exc
+    if code != 250:
+        raise smtplib.SMTPDataError(code, reply)
+    return refused
+
+
+def _without_bcc(message: Message) -> Message:
+    if "Bcc" not in message:
+        return message
+    copy = deepcopy(message)
+    del copy["Bcc"]
+    return copy
+
+
 def send(
     endpoint: SmtpEndpoint,
     message: Message,
@@ -233,18 +331,22 @@ def send(
     ``opener`` opens the session (core.operator_mail passes Flask-Mail's).
     The worker thread keeps its session open for the next message to the
     same server (a stale one is replaced once). Raises TemporaryFailure or
-    PermanentFailure when nothing was delivered.
+    PermanentFailure when nothing was delivered; a connection lost after the
+    content went out is a PermanentFailure "Zustellung nicht bestätigt".
     """
     for attempt in (1, 2):
         reused = False
         try:
             session, reused = _session(endpoint, opener)
             try:
-                refused = session.smtp.send_message(message, from_addr=from_addr)
+                refused = transmit(session.smtp, message, from_addr)
             except smtplib.SMTPNotSupportedError:  # raised before MAIL FROM
                 raise PermanentFailure(
                     "Der Mailserver nimmt keine Adressen mit Umlauten vor dem @ an (SMTPUTF8)."
                 ) from None
+        except Unconfirmed:
+            close_kept()
+            raise PermanentFailure(UNCONFIRMED) from None
         except smtplib.SMTPServerDisconnected as exc:
             close_kept()
             if attempt == 1 and reused:

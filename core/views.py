@@ -40,7 +40,7 @@ from core.forms import (
     RegisterForm,
 )
 from core.mail import build_message, system_sender
-from core.outbox import queue_system_mail
+from core.outbox import queue_system_mail, queue_template_mail
 from core.pages import external_url
 from core.ratelimit import limiter, login_key
 from core.types import PermanentFailure
@@ -283,20 +283,15 @@ def users() -> str | Response:
                 else:
                     template = "core/mail/invitation.txt"
                     link = external_url("core.accept_invitation", token=token)
-                queue_system_mail(
+                queue_template_mail(
                     account,
-                    build_message(
-                        sender=system_sender(),
-                        to=user.email,
-                        subject=_("Einladung zu %(company)s", company=account.company_name),
-                        text=render_template(
-                            template,
-                            user=user,
-                            account=account,
-                            link=link,
-                            inviter=current_user.user,
-                        ),
-                    ),
+                    user.email,
+                    _("Einladung zu %(company)s", company=account.company_name),
+                    template,
+                    user=user,
+                    account=account,
+                    link=link,
+                    inviter=current_user.user,
                 )
         except accounts.AccountError as exc:
             _field_error(form, exc)

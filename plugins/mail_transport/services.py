@@ -335,6 +335,7 @@ class ServiceTransport:
     """The operator's server with the company's name and reply-to address."""
 
     name = "service"
+    tracks_progress = True  # see core.mail.MailTransport
 
     def __init__(self, row: MailSettings) -> None:
         self.row = row
@@ -355,6 +356,7 @@ class OwnAccountTransport:
     """The account's own SMTP server, with a copy into its IMAP Sent folder."""
 
     name = "own"
+    tracks_progress = True  # see core.mail.MailTransport
 
     def __init__(self, row: MailSettings) -> None:
         self.row = row

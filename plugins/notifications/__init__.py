@@ -9,9 +9,10 @@ from flask import Blueprint
 from flask_babel import lazy_gettext as _l
 
 from core import hookimpl
-from core.migrations import create_tables
+from core.migrations import add_columns, create_tables
 from core.models import Account, Event
 from core.openapi import ACCOUNT_ID, errors, ok
+from core.outbox import STAGE_COLUMN
 from core.types import (
     Card,
     Channel,
@@ -30,7 +31,14 @@ from plugins.notifications.models import MODELS
 
 @hookimpl
 def kontor_schema() -> Schema:
-    return Schema("notifications", MODELS, [create_tables("0001_initial", MODELS)])
+    return Schema(
+        "notifications",
+        MODELS,
+        [
+            create_tables("0001_initial", MODELS),
+            add_columns("0002_delivery_stage", "notifications_delivery", stage=STAGE_COLUMN),
+        ],
+    )
 
 
 @hookimpl

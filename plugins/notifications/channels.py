@@ -17,6 +17,7 @@ class EmailChannel:
     label = _l("Per E-Mail")
     order = 10
     missing_target = _l("Keine E-Mail-Adresse für Benachrichtigungen hinterlegt")
+    tracks_progress = True  # send_via_operator reports when the content goes out
 
     def target(self, account: Account) -> str | None:
         return account.notification_email or None

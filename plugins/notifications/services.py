@@ -193,7 +193,11 @@ def deliver(delivery_id: int) -> None:
     else:
         notification = render(row.event_type, row.event.data, account)
     outbox.attempt(
-        row, lambda: ch.send(account, row.target, notification), DELIVER_JOB, "delivery_id"
+        row,
+        lambda: ch.send(account, row.target, notification),
+        DELIVER_JOB,
+        "delivery_id",
+        tracked=getattr(ch, "tracks_progress", False),
     )
 
 

@@ -1,5 +1,6 @@
-"""A channel whose send succeeds and then kills the worker process at once,
-the worst moment: after sending, before recording.
+"""Channels that kill the worker process: "crash" after sending, before
+recording (the worst moment); "crash_early" on its first message after the
+claim, before connecting to the mail server (later ones go out by e-mail).
 
 Run as a script it starts a real huey consumer with this plugin loaded.
 """
@@ -7,10 +8,12 @@ Run as a script it starts a real huey consumer with this plugin loaded.
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 from core import hookimpl
 from core.types import EventType
+from plugins.notifications.channels import EmailChannel
 
 
 class CrashChannel:
@@ -28,18 +31,40 @@ class CrashChannel:
         os._exit(9)
 
 
+class CrashBeforeConnecting(EmailChannel):
+    key = "crash_early"
+    label = "Absturz vor dem Verbinden"
+    order = 98
+
+    def target(self, account):
+        return "ziel@example.com"
+
+    def send(self, account, target, notification):
+        marker = Path(os.environ["CRASH_FILE"])
+        if not marker.exists():
+            marker.write_text("killed before connecting\n")
+            os.kill(os.getpid(), signal.SIGKILL)
+        super().send(account, target, notification)
+
+
 class CrashPlugin:
     __name__ = "crash_plugin"
 
     @hookimpl
     def kontor_event_types(self):
         return [
-            EventType("crash.test", "Absturztest", order=99, default_channels=frozenset({"crash"}))
+            EventType("crash.test", "Absturztest", order=99, default_channels=frozenset({"crash"})),
+            EventType(
+                "crash.early",
+                "Absturz vor dem Verbinden",
+                order=98,
+                default_channels=frozenset({"crash_early"}),
+            ),
         ]
 
     @hookimpl
     def kontor_notification_channels(self):
-        return [CrashChannel()]
+        return [CrashChannel(), CrashBeforeConnecting()]
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -34,6 +35,12 @@ class Inbox:
     data_reply: str | None = None  # e.g. "451 try later" for the next DATA
     auth_attempts: int = 0  # AUTH commands answered, successful or not
     quits: int = 0  # sessions the client closed with QUIT
+    #: Called with "MAIL" when MAIL FROM arrives and "DATA" once the content is stored.
+    on_command: Callable[[str], None] | None = None
+
+    def notify(self, command: str) -> None:
+        if self.on_command is not None:
+            self.on_command(command)
 
     def bodies(self) -> list[str]:
         return [m.get_body(("plain",)).get_content() for m in self.messages]
@@ -42,6 +49,12 @@ class Inbox:
 class Handler:
     def __init__(self, inbox: Inbox) -> None:
         self.inbox = inbox
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        self.inbox.notify("MAIL")
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         reply = self.inbox.reject_rcpt.get(address)
@@ -56,6 +69,7 @@ class Handler:
             return reply
         self.inbox.envelopes.append(envelope)
         self.inbox.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+        self.inbox.notify("DATA")
         return "250 Message accepted"
 
     async def handle_QUIT(self, server, session, envelope):
