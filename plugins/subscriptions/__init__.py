@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import click
-from flask import Blueprint
+from flask import Blueprint, url_for
 from flask_babel import lazy_gettext as _l
 
 from core import hookimpl
@@ -86,6 +86,11 @@ def kontor_limit(account: Account, resource: str) -> int | None:
 @hookimpl
 def kontor_plan_name(account: Account) -> str:
     return services.plan_of(services.subscription(account)).name
+
+
+@hookimpl
+def kontor_plans_url() -> str:
+    return url_for("subscriptions.change", _anchor="plans")
 
 
 @hookimpl

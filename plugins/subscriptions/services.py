@@ -51,6 +51,8 @@ class Blocker:
     label: str
     used: int
     limit: int
+    unit: str = "count"
+    manage_endpoint: str | None = None  # where the user can lower the usage
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,49 @@ def usage(account: Account) -> dict[str, int]:
     return merged
 
 
+@dataclass(frozen=True)
+class UsageRow:
+    """One resource's use against the plan, ready to show."""
+
+    resource: PlanResource
+    used: int
+    limit: int
+    percent: int  # of the limit, not capped (0 when the plan does not include it)
+    level: str  # "none" (not included), "ok", "warning" (80 %), "critical" (95 %), "full"
+
+    @property
+    def bar(self) -> int:
+        return min(100, self.percent)
+
+    @property
+    def near_limit(self) -> bool:
+        return self.level in ("warning", "critical", "full")
+
+
+def _level(used: int, cap: int) -> tuple[int, str]:
+    if cap == 0:
+        return (0, "none") if used == 0 else (100, "full")
+    percent = used * 100 // cap
+    for threshold, level in zip(reversed(THRESHOLDS), ("full", "critical", "warning"), strict=True):
+        if percent >= threshold:
+            return percent, level
+    return percent, "ok"
+
+
+def usage_overview(account: Account) -> list[UsageRow]:
+    """Every limited resource with its use, in display order."""
+    limits = plan_of(subscription(account)).limits
+    used = usage(account)
+    rows = []
+    for res in resources():
+        cap = limits.get(res.key)
+        if cap is not None:
+            rows.append(
+                UsageRow(res, used.get(res.key, 0), cap, *_level(used.get(res.key, 0), cap))
+            )
+    return rows
+
+
 def reported_usage(account: Account) -> dict[str, int]:
     return json.loads(subscription(account).reported_json)
 
@@ -183,13 +228,24 @@ def report_usage(account: Account, amounts: Mapping[str, int]) -> None:
 
 
 def _blockers(account: Account, target: Plan) -> list[Blocker]:
-    labels = {r.key: str(r.label) for r in resources()}
+    known = {r.key: r for r in resources()}
     used = usage(account)
-    return [
-        Blocker(key, labels.get(key, key), used.get(key, 0), cap)
-        for key, cap in target.limits.items()
-        if used.get(key, 0) > cap
-    ]
+    blockers = []
+    for key, cap in target.limits.items():
+        if used.get(key, 0) <= cap:
+            continue
+        res = known.get(key)
+        blockers.append(
+            Blocker(
+                key,
+                str(res.label) if res else key,
+                used.get(key, 0),
+                cap,
+                res.unit if res else "count",
+                res.manage_endpoint if res else None,
+            )
+        )
+    return blockers
 
 
 def preview(account: Account, plan_key: str, now: dt.datetime | None = None) -> Preview:

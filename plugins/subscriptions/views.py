@@ -23,27 +23,6 @@ def _managers_for_writes() -> None:
         abort(403, _("Nur Inhaber und Administratoren können das Abonnement ändern."))
 
 
-def _usage_rows(account):
-    sub = services.subscription(account)
-    limits = services.plan_of(sub).limits
-    used = services.usage(account)
-    rows = []
-    for res in services.resources():
-        cap = limits.get(res.key)
-        if cap is None:
-            continue
-        value = used.get(res.key, 0)
-        rows.append(
-            {
-                "resource": res,
-                "used": value,
-                "limit": cap,
-                "percent": min(100, round(value * 100 / cap)) if cap else 100,
-            }
-        )
-    return rows
-
-
 @bp.get("/account/subscription")
 def index() -> str:
     account = current_account()
@@ -54,9 +33,10 @@ def index() -> str:
         sub=sub,
         plan=services.plan_of(sub),
         scheduled=catalog().get(sub.scheduled_plan) if sub.scheduled_plan else None,
-        rows=_usage_rows(account),
+        rows=services.usage_overview(account),
         own_mail=bool(pm.hook.kontor_own_mail_account_in_use(account=account)),
         records=services.billing_records(account),
+        plan_names={p.key: p.name for p in catalog().plans},
         form=ButtonForm(),
     )
 
@@ -71,13 +51,19 @@ def change() -> str:
             result = services.preview(account, target)
         except services.SubscriptionError as exc:
             flash(str(exc), "error")
+    return _change_page(account, result, ConfirmChangeForm(data={"plan": target}))
+
+
+def _change_page(account, preview, form, **extra) -> str:
+    """The plan table with the preview of the chosen plan (if any)."""
     return render_template(
         "subscriptions/change.html",
         plans=catalog().plans,
+        resources=services.resources(),
         sub=services.subscription(account),
-        preview=result,
-        form=ConfirmChangeForm(data={"plan": target}),
-        withdraw_form=ButtonForm(),
+        preview=preview,
+        form=form,
+        **extra,
     )
 
 
@@ -90,15 +76,8 @@ def confirm_change() -> Response | tuple[str, int]:
     try:
         result = services.change_plan(account, form.plan.data)
     except services.SubscriptionError as exc:
-        return render_template(
-            "subscriptions/change.html",
-            plans=catalog().plans,
-            sub=services.subscription(account),
-            preview=services.preview(account, form.plan.data),
-            form=form,
-            withdraw_form=ButtonForm(),
-            error=str(exc),
-            blockers=exc.blockers,
+        return _change_page(
+            account, services.preview(account, form.plan.data), form, error=str(exc)
         ), 409
     if result.kind == "downgrade":
         flash(
