@@ -432,8 +432,17 @@ def mask_iban(iban: IBAN) -> str:
     return f"{compact[:4]} •••• •••• {compact[-4:]}"
 
 
+def mandate_reference(account: Account) -> str:
+    """The account's SEPA mandate reference: unique per creditor, shown before confirming."""
+    return f"KONTOR-{account.id:010d}"
+
+
 def save_billing(account: Account, values: Mapping[str, str]) -> None:
-    """Store billing data; a new IBAN replaces the old one, empty keeps it."""
+    """Store billing data; a new IBAN replaces the old one, empty keeps it.
+
+    Choosing SEPA with a new IBAN (or for the first time) records the mandate
+    the user just gave. Nothing is written when the data is refused.
+    """
     with database.atomic():
         info = BillingInfo.get_or_none(BillingInfo.account == account) or BillingInfo(
             account=account
@@ -446,13 +455,18 @@ def save_billing(account: Account, values: Mapping[str, str]) -> None:
             "country",
             "payment_method",
             "account_holder",
+            "vat_id",
+            "billing_email",
         ):
             setattr(info, name, values.get(name) or "")
-        if values.get("iban"):
-            iban = normalise_iban(values["iban"])
+        iban = normalise_iban(values["iban"]) if values.get("iban") else None
+        if info.payment_method == "sepa" and not (iban or info.iban_encrypted):
+            raise ValueError(_("Für die SEPA-Lastschrift wird eine IBAN benötigt."))
+        if info.payment_method == "sepa" and (iban or info.mandate_signed_at is None):
+            info.mandate_reference = mandate_reference(account)
+            info.mandate_signed_at = utcnow()
+        if iban is not None:
             info.save()  # an id binds the ciphertext to this row's account
             info.iban_encrypted = encrypt(iban.compact, IBAN_CONTEXT.format(account.id))
             info.iban_masked = mask_iban(iban)
-        if info.payment_method == "sepa" and not info.iban_encrypted:
-            raise ValueError(_("Für die SEPA-Lastschrift wird eine IBAN benötigt."))
         info.save()

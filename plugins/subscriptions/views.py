@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
+from core.accounts import members
 from core.formatting import format_when
 from core.pages import account_blueprint, current_account
 from plugins.subscriptions import services
@@ -127,7 +128,13 @@ def billing() -> Response | tuple[str, int]:
     account = current_account()
     info = BillingInfo.get_or_none(BillingInfo.account == account)
     sub = services.subscription(account)
-    form = BillingForm(obj=info, data=None if info else {"name": account.company_name})
+    defaults = {"name": account.company_name, "billing_email": _owner_email(account)}
+    form = BillingForm(
+        obj=info,
+        data=None if info else defaults,
+        has_iban=bool(info and info.iban_encrypted),
+        mandated=bool(info and info.mandate_signed_at),
+    )
     if request.method == "GET":
         form.interval.data = sub.scheduled_interval or sub.interval
     if form.validate_on_submit():
@@ -139,6 +146,19 @@ def billing() -> Response | tuple[str, int]:
             services.schedule_interval(account, form.interval.data)
             flash(_("Die Abrechnungsinformationen wurden gespeichert."), "success")
             return redirect(url_for("subscriptions.billing"))
-    return render_template("subscriptions/billing.html", form=form, info=info, sub=sub), (
-        422 if form.errors else 200
-    )
+    return render_template(
+        "subscriptions/billing.html",
+        form=form,
+        info=info,
+        sub=sub,
+        creditor_id=current_app.config["KONTOR_SUBSCRIPTIONS_CREDITOR_ID"],
+        mandate_reference=(info and info.mandate_reference) or services.mandate_reference(account),
+    ), (422 if form.errors else 200)
+
+
+def _owner_email(account) -> str:
+    """Where invoices go until the user names another address."""
+    if account.notification_email:
+        return account.notification_email
+    owner = next((m for m in members(account) if m.role == "owner"), None)
+    return owner.email if owner else ""
