@@ -94,11 +94,15 @@ class BillingForm(Form):
         filters=[strip_filter],
         validators=[DataRequired(_REQUIRED), Length(max=254, message=_MAX), EmailAddress()],
     )
-    account_holder = _text(_l("Kontoinhaber"), 200, required=False)
-    iban = StringField(
-        _l("IBAN"),
+    # No Optional() here: it would stop the chain before the checks below
+    # that require these fields for SEPA.
+    account_holder = StringField(
+        _l("Kontoinhaber"),
         filters=[strip_filter],
-        validators=[Optional(), Length(max=42, message=_MAX), PlainText()],
+        validators=[Length(max=200, message=_MAX), PlainText()],
+    )
+    iban = StringField(
+        _l("IBAN"), filters=[strip_filter], validators=[Length(max=42, message=_MAX), PlainText()]
     )
     sepa_mandate = BooleanField(_l("Ich erteile das SEPA-Lastschriftmandat."))
     interval = RadioField(
