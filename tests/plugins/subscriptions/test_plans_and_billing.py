@@ -31,9 +31,14 @@ def _report(app, account_id, **amounts):
 # --- 7. Usage at a glance -------------------------------------------------------------
 
 
-def test_usage_overview_levels_per_resource(app, ctx, owner):
+def _overview(app, account):
+    with app.app_context(), bind(app).connection_context():
+        return {row.resource.key: row for row in services.usage_overview(account)}
+
+
+def test_usage_overview_levels_per_resource(app, owner):
     _report(app, owner.account_id, storage_bytes=800_000_000, receipt_scans=48, webshops=0)
-    rows = {row.resource.key: row for row in services.usage_overview(owner.account)}
+    rows = _overview(app, owner.account)
     assert list(rows) == [
         "storage_bytes",
         "receipt_scans",
@@ -53,12 +58,11 @@ def test_usage_overview_levels_per_resource(app, ctx, owner):
     assert rows["users"].near_limit and not rows["webshops"].near_limit
 
 
-def test_usage_over_the_limit_is_full_and_the_bar_stops_at_100(app, ctx, owner):
+def test_usage_over_the_limit_is_full_and_the_bar_stops_at_100(app, owner):
     _report(app, owner.account_id, receipt_scans=75)
-    row = next(r for r in services.usage_overview(owner.account) if r.resource.key == "webshops")
-    assert row.level == "none"
+    assert _overview(app, owner.account)["webshops"].level == "none"
     _report(app, owner.account_id, webshops=1)
-    by_key = {r.resource.key: r for r in services.usage_overview(owner.account)}
+    by_key = _overview(app, owner.account)
     assert by_key["webshops"].level == "full"  # used although the plan has none
     assert (by_key["receipt_scans"].percent, by_key["receipt_scans"].bar) == (150, 100)
 
