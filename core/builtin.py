@@ -110,7 +110,7 @@ def kontor_overview_cards(account: Account, user: User) -> Sequence[Card]:
 
 @hookimpl
 def kontor_plan_resources() -> Sequence[PlanResource]:
-    return [PlanResource("users", _l("Benutzer"), "count", order=30)]
+    return [PlanResource("users", _l("Benutzer"), "count", order=30, manage_endpoint="core.users")]
 
 
 @hookimpl

@@ -239,6 +239,11 @@ def load_config(
     if plans and not Path(plans).is_file():
         raise ConfigError(f"KONTOR_PLANS_FILE: no such file {plans!r}")
     cfg["KONTOR_PLANS_FILE"] = plans or None
+    # The SEPA creditor identifier printed on direct-debit mandates; the
+    # subscriptions plugin checks it at start (empty: no direct debit offered).
+    cfg["KONTOR_SUBSCRIPTIONS_CREDITOR_ID"] = (
+        raw("KONTOR_SUBSCRIPTIONS_CREDITOR_ID").replace(" ", "").upper() or None
+    )
     cfg["KONTOR_COOKIE_SECURE"] = _bool("KONTOR_COOKIE_SECURE", raw("KONTOR_COOKIE_SECURE", "true"))
     # Links in mails never take their host from a request's Host header. In
     # production (secure cookies) the address must be given; dev gets localhost.

@@ -199,6 +199,12 @@ def kontor_plan_name(account: Account) -> str | None:
 
 
 @hookspec(firstresult=True)
+def kontor_plans_url() -> str | None:
+    """Return the address of the page that compares the plans, for errors
+    caused by a limit to link to. First result wins."""
+
+
+@hookspec(firstresult=True)
 def kontor_limit(account: Account, resource: str) -> int | None:
     """Return the account's limit for ``resource``. First result wins;
     ``None`` everywhere means unlimited."""

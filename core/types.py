@@ -110,6 +110,7 @@ class PlanResource:
     label: str
     unit: str = "count"  # "count" or "bytes"
     order: int = 100
+    manage_endpoint: str | None = None  # the page where the usage can be lowered
 
 
 @dataclass(frozen=True)

@@ -310,6 +310,7 @@ def users() -> str | Response:
         members=members,
         remove_form=ConfirmForm(),
         limit=accounts.seat_limit(account),
+        plans_url=current_app.extensions["kontor"].pm.hook.kontor_plans_url(),
     ), 200 if not form.errors else 422
 
 

@@ -20,6 +20,9 @@ from core.cli import apply_migrations
 from core.db import bind
 from tests.support.web import SERVICE_TOKEN, login
 
+# The Bundesbank's example creditor identifier, valid in form and check digits.
+CREDITOR_ID = "DE98ZZZ09999999999"
+
 pytest_plugins = ("tests.support.browser", "tests.support.mailservers")
 
 PASSWORD = "richtig-geheim-123"
@@ -75,6 +78,7 @@ def make_app(tmp_path: Path, database_url: str | None) -> Iterator[Callable[...,
             "KONTOR_BASE_URL": "http://localhost",
             "KONTOR_SERVICE_TOKENS": SERVICE_TOKEN,
             "KONTOR_DISABLED_PLUGINS": "",
+            "KONTOR_SUBSCRIPTIONS_CREDITOR_ID": CREDITOR_ID,
             "TESTING": True,
             **(config or {}),
         }

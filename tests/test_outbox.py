@@ -70,7 +70,7 @@ def test_existing_database_gets_the_new_columns(make_app, owner):
         db.execute_sql('ALTER TABLE notifications_delivery DROP COLUMN "stage"')
         db.execute_sql(
             "DELETE FROM core_migrations"
-            " WHERE id IN ('0003_outbox_stage', '0004_customer_mail_stage')"
+            " WHERE id IN ('0004_outbox_stage', '0005_customer_mail_stage')"
         )
         db.execute_sql("DELETE FROM notifications_migrations WHERE id = '0002_delivery_stage'")
         old = _message_text()
@@ -80,8 +80,8 @@ def test_existing_database_gets_the_new_columns(make_app, owner):
             (utcnow(), utcnow(), old),
         )
     assert sorted(apply_migrations(app)) == [
-        "core:0003_outbox_stage",
-        "core:0004_customer_mail_stage",
+        "core:0004_outbox_stage",
+        "core:0005_customer_mail_stage",
         "notifications:0002_delivery_stage",
     ]
     with app.app_context(), bind(app).connection_context():

@@ -6,10 +6,14 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import click
-from flask import Blueprint
+import peewee
+from flask import Blueprint, url_for
 from flask_babel import lazy_gettext as _l
+from playhouse.migrate import SchemaMigrator, migrate
+from stdnum.eu import at_02 as sepa_creditor_id
 
 from core import hookimpl
+from core.config import ConfigError
 from core.formatting import format_when
 from core.migrations import create_tables
 from core.models import Account
@@ -17,6 +21,7 @@ from core.openapi import ACCOUNT_ID, errors, json_body, ok
 from core.types import (
     Card,
     ExportPart,
+    Migration,
     PeriodicJob,
     PlanResource,
     Schema,
@@ -25,17 +30,47 @@ from core.types import (
 )
 from plugins.subscriptions import api, catalog, services, views
 from plugins.subscriptions.cli import renewals_command
-from plugins.subscriptions.models import MODELS, BillingInfo
+from plugins.subscriptions.models import BILLING_DETAILS, BILLING_TABLE, MODELS, BillingInfo
 
 
 @hookimpl
 def kontor_check_config(config: Mapping[str, Any]) -> None:
     catalog.load(config["KONTOR_PLANS_FILE"])
+    creditor_id = config.get("KONTOR_SUBSCRIPTIONS_CREDITOR_ID")
+    if creditor_id and not sepa_creditor_id.is_valid(creditor_id):
+        raise ConfigError(
+            "KONTOR_SUBSCRIPTIONS_CREDITOR_ID: not a valid SEPA creditor identifier "
+            "(e.g. DE98ZZZ09999999999)"
+        )
+
+
+def _add_billing_details(db: peewee.Database) -> None:
+    """Add the billing-detail columns to tables created before they existed.
+
+    ``0001_initial`` creates tables as the models are now, so a new database
+    already has them; only the missing ones are added.
+    """
+    present = {c.name for c in db.get_columns(BILLING_TABLE)}
+    migrator = SchemaMigrator.from_database(db)
+    migrate(
+        *(
+            migrator.add_column(BILLING_TABLE, f.column_name, f)
+            for f in BILLING_DETAILS
+            if f.column_name not in present
+        )
+    )
 
 
 @hookimpl
 def kontor_schema() -> Schema:
-    return Schema("subscriptions", MODELS, [create_tables("0001_initial", MODELS)])
+    return Schema(
+        "subscriptions",
+        MODELS,
+        [
+            create_tables("0001_initial", MODELS),
+            Migration("0002_billing_details", _add_billing_details),
+        ],
+    )
 
 
 @hookimpl
@@ -86,6 +121,11 @@ def kontor_limit(account: Account, resource: str) -> int | None:
 @hookimpl
 def kontor_plan_name(account: Account) -> str:
     return services.plan_of(services.subscription(account)).name
+
+
+@hookimpl
+def kontor_plans_url() -> str:
+    return url_for("subscriptions.change", _anchor="plans")
 
 
 @hookimpl

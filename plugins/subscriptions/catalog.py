@@ -35,6 +35,11 @@ class Plan:
     def price(self, interval: str) -> int:
         return self.price_year if interval == "year" else self.price_month
 
+    @property
+    def yearly_saving(self) -> int:
+        """What paying yearly saves against twelve monthly payments (cents, never negative)."""
+        return max(0, 12 * self.price_month - self.price_year)
+
 
 @dataclass(frozen=True)
 class Catalog:

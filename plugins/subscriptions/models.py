@@ -42,6 +42,9 @@ class ThresholdNotice(BaseModel):
         indexes = ((("account", "resource", "threshold", "period_start"), True),)
 
 
+BILLING_TABLE = "subscriptions_billing_info"
+
+
 class BillingInfo(BaseModel):
     """Billing address and payment method; the IBAN is stored encrypted."""
 
@@ -55,9 +58,13 @@ class BillingInfo(BaseModel):
     account_holder = peewee.CharField(max_length=200, default="")
     iban_encrypted = peewee.TextField(default="")
     iban_masked = peewee.CharField(max_length=40, default="")
+    vat_id = peewee.CharField(max_length=20, default="")
+    billing_email = peewee.CharField(max_length=254, default="")
+    mandate_reference = peewee.CharField(max_length=35, default="")
+    mandate_signed_at = peewee.DateTimeField(null=True)
 
     class Meta:
-        table_name = "subscriptions_billing_info"
+        table_name = BILLING_TABLE
 
 
 class BillingRecord(BaseModel):
@@ -78,3 +85,11 @@ class BillingRecord(BaseModel):
 
 
 MODELS = (Subscription, ThresholdNotice, BillingInfo, BillingRecord)
+
+# Columns added after the first release, with the migration that adds them.
+BILLING_DETAILS = (
+    BillingInfo.vat_id,
+    BillingInfo.billing_email,
+    BillingInfo.mandate_reference,
+    BillingInfo.mandate_signed_at,
+)

@@ -53,6 +53,8 @@ class Blocker:
     label: str
     used: int
     limit: int
+    unit: str = "count"
+    manage_endpoint: str | None = None  # where the user can lower the usage
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,49 @@ def usage(account: Account) -> dict[str, int]:
     for result in _pm().hook.kontor_usage(account=account):
         merged.update(result or {})
     return merged
+
+
+@dataclass(frozen=True)
+class UsageRow:
+    """One resource's use against the plan, ready to show."""
+
+    resource: PlanResource
+    used: int
+    limit: int
+    percent: int  # of the limit, not capped (0 when the plan does not include it)
+    level: str  # "none" (not included), "ok", "warning" (80 %), "critical" (95 %), "full"
+
+    @property
+    def bar(self) -> int:
+        return min(100, self.percent)
+
+    @property
+    def near_limit(self) -> bool:
+        return self.level in ("warning", "critical", "full")
+
+
+def _level(used: int, cap: int) -> tuple[int, str]:
+    if cap == 0:
+        return (0, "none") if used == 0 else (100, "full")
+    percent = used * 100 // cap
+    for threshold, level in zip(reversed(THRESHOLDS), ("full", "critical", "warning"), strict=True):
+        if percent >= threshold:
+            return percent, level
+    return percent, "ok"
+
+
+def usage_overview(account: Account) -> list[UsageRow]:
+    """Every limited resource with its use, in display order."""
+    limits = plan_of(subscription(account)).limits
+    used = usage(account)
+    rows = []
+    for res in resources():
+        cap = limits.get(res.key)
+        if cap is not None:
+            rows.append(
+                UsageRow(res, used.get(res.key, 0), cap, *_level(used.get(res.key, 0), cap))
+            )
+    return rows
 
 
 def reported_usage(account: Account) -> dict[str, int]:
@@ -224,13 +269,24 @@ def report_usage(account: Account, amounts: Mapping[str, int]) -> None:
 
 
 def _blockers(account: Account, target: Plan) -> list[Blocker]:
-    labels = {r.key: str(r.label) for r in resources()}
+    known = {r.key: r for r in resources()}
     used = usage(account)
-    return [
-        Blocker(key, labels.get(key, key), used.get(key, 0), cap)
-        for key, cap in target.limits.items()
-        if used.get(key, 0) > cap
-    ]
+    blockers = []
+    for key, cap in target.limits.items():
+        if used.get(key, 0) <= cap:
+            continue
+        res = known.get(key)
+        blockers.append(
+            Blocker(
+                key,
+                str(res.label) if res else key,
+                used.get(key, 0),
+                cap,
+                res.unit if res else "count",
+                res.manage_endpoint if res else None,
+            )
+        )
+    return blockers
 
 
 def preview(account: Account, plan_key: str, now: dt.datetime | None = None) -> Preview:
@@ -417,8 +473,17 @@ def mask_iban(iban: IBAN) -> str:
     return f"{compact[:4]} •••• •••• {compact[-4:]}"
 
 
+def mandate_reference(account: Account) -> str:
+    """The account's SEPA mandate reference: unique per creditor, shown before confirming."""
+    return f"KONTOR-{account.id:010d}"
+
+
 def save_billing(account: Account, values: Mapping[str, str]) -> None:
-    """Store billing data; a new IBAN replaces the old one, empty keeps it."""
+    """Store billing data; a new IBAN replaces the old one, empty keeps it.
+
+    Choosing SEPA with a new IBAN (or for the first time) records the mandate
+    the user just gave. Nothing is written when the data is refused.
+    """
     with database.atomic():
         info = BillingInfo.get_or_none(BillingInfo.account == account) or BillingInfo(
             account=account
@@ -431,13 +496,18 @@ def save_billing(account: Account, values: Mapping[str, str]) -> None:
             "country",
             "payment_method",
             "account_holder",
+            "vat_id",
+            "billing_email",
         ):
             setattr(info, name, values.get(name) or "")
-        if values.get("iban"):
-            iban = normalise_iban(values["iban"])
+        iban = normalise_iban(values["iban"]) if values.get("iban") else None
+        if info.payment_method == "sepa" and not (iban or info.iban_encrypted):
+            raise ValueError(_("Für die SEPA-Lastschrift wird eine IBAN benötigt."))
+        if info.payment_method == "sepa" and (iban or info.mandate_signed_at is None):
+            info.mandate_reference = mandate_reference(account)
+            info.mandate_signed_at = utcnow()
+        if iban is not None:
             info.save()  # an id binds the ciphertext to this row's account
             info.iban_encrypted = encrypt(iban.compact, IBAN_CONTEXT.format(account.id))
             info.iban_masked = mask_iban(iban)
-        if info.payment_method == "sepa" and not info.iban_encrypted:
-            raise ValueError(_("Für die SEPA-Lastschrift wird eine IBAN benötigt."))
         info.save()

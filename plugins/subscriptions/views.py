@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
+from core.accounts import members
 from core.formatting import format_when
 from core.pages import account_blueprint, current_account
 from plugins.subscriptions import services
@@ -23,27 +24,6 @@ def _managers_for_writes() -> None:
         abort(403, _("Nur Inhaber und Administratoren können das Abonnement ändern."))
 
 
-def _usage_rows(account):
-    sub = services.subscription(account)
-    limits = services.plan_of(sub).limits
-    used = services.usage(account)
-    rows = []
-    for res in services.resources():
-        cap = limits.get(res.key)
-        if cap is None:
-            continue
-        value = used.get(res.key, 0)
-        rows.append(
-            {
-                "resource": res,
-                "used": value,
-                "limit": cap,
-                "percent": min(100, round(value * 100 / cap)) if cap else 100,
-            }
-        )
-    return rows
-
-
 @bp.get("/account/subscription")
 def index() -> str:
     account = current_account()
@@ -54,9 +34,10 @@ def index() -> str:
         sub=sub,
         plan=services.plan_of(sub),
         scheduled=catalog().get(sub.scheduled_plan) if sub.scheduled_plan else None,
-        rows=_usage_rows(account),
+        rows=services.usage_overview(account),
         own_mail=bool(pm.hook.kontor_own_mail_account_in_use(account=account)),
         records=services.billing_records(account),
+        plan_names={p.key: p.name for p in catalog().plans},
         form=ButtonForm(),
     )
 
@@ -71,13 +52,19 @@ def change() -> str:
             result = services.preview(account, target)
         except services.SubscriptionError as exc:
             flash(str(exc), "error")
+    return _change_page(account, result, ConfirmChangeForm(data={"plan": target}))
+
+
+def _change_page(account, preview, form, **extra) -> str:
+    """The plan table with the preview of the chosen plan (if any)."""
     return render_template(
         "subscriptions/change.html",
         plans=catalog().plans,
+        resources=services.resources(),
         sub=services.subscription(account),
-        preview=result,
-        form=ConfirmChangeForm(data={"plan": target}),
-        withdraw_form=ButtonForm(),
+        preview=preview,
+        form=form,
+        **extra,
     )
 
 
@@ -90,15 +77,8 @@ def confirm_change() -> Response | tuple[str, int]:
     try:
         result = services.change_plan(account, form.plan.data)
     except services.SubscriptionError as exc:
-        return render_template(
-            "subscriptions/change.html",
-            plans=catalog().plans,
-            sub=services.subscription(account),
-            preview=services.preview(account, form.plan.data),
-            form=form,
-            withdraw_form=ButtonForm(),
-            error=str(exc),
-            blockers=exc.blockers,
+        return _change_page(
+            account, services.preview(account, form.plan.data), form, error=str(exc)
         ), 409
     if result.kind == "downgrade":
         flash(
@@ -148,7 +128,13 @@ def billing() -> Response | tuple[str, int]:
     account = current_account()
     info = BillingInfo.get_or_none(BillingInfo.account == account)
     sub = services.subscription(account)
-    form = BillingForm(obj=info, data=None if info else {"name": account.company_name})
+    defaults = {"name": account.company_name, "billing_email": _owner_email(account)}
+    form = BillingForm(
+        obj=info,
+        data=None if info else defaults,
+        has_iban=bool(info and info.iban_encrypted),
+        mandated=bool(info and info.mandate_signed_at),
+    )
     if request.method == "GET":
         form.interval.data = sub.scheduled_interval or sub.interval
     if form.validate_on_submit():
@@ -160,6 +146,19 @@ def billing() -> Response | tuple[str, int]:
             services.schedule_interval(account, form.interval.data)
             flash(_("Die Abrechnungsinformationen wurden gespeichert."), "success")
             return redirect(url_for("subscriptions.billing"))
-    return render_template("subscriptions/billing.html", form=form, info=info, sub=sub), (
-        422 if form.errors else 200
-    )
+    return render_template(
+        "subscriptions/billing.html",
+        form=form,
+        info=info,
+        sub=sub,
+        creditor_id=current_app.config["KONTOR_SUBSCRIPTIONS_CREDITOR_ID"],
+        mandate_reference=(info and info.mandate_reference) or services.mandate_reference(account),
+    ), (422 if form.errors else 200)
+
+
+def _owner_email(account) -> str:
+    """Where invoices go until the user names another address."""
+    if account.notification_email:
+        return account.notification_email
+    owner = next((m for m in members(account) if m.role == "owner"), None)
+    return owner.email if owner else ""

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import SERVICE_TOKEN, require_binary
+from tests.conftest import CREDITOR_ID, SERVICE_TOKEN, require_binary
 from tests.support.process import ROOT, gunicorn, kontor, queue_worker, start, stop, wait_for_http
 from tests.support.smtp import free_port
 
@@ -66,6 +66,7 @@ def serve(tmp_path: Path, database_url: str | None, extra: dict[str, str]) -> It
         "KONTOR_IMPRINT_URL": "/impressum",
         "KONTOR_PRIVACY_URL": "/datenschutz",
         "KONTOR_TERMS_URL": "/agb",
+        "KONTOR_SUBSCRIPTIONS_CREDITOR_ID": CREDITOR_ID,
         **extra,
     }
     if database_url:

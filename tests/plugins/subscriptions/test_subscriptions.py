@@ -236,6 +236,8 @@ def test_billing_info_with_iban_masked_and_encrypted(app, user_client, owner):
         "payment_method": "sepa",
         "account_holder": "Muster GmbH",
         "iban": "DE89 3704 0044 0532 0130 00",
+        "sepa_mandate": "y",
+        "billing_email": "rechnung@muster.example",
         "interval": "year",
     }
     assert submit(user_client, "/account/subscription/billing", data).status_code == 302
@@ -263,7 +265,10 @@ def test_invalid_iban_is_a_field_error_and_nothing_is_stored(app, user_client, o
             "city": "B",
             "country": "DE",
             "payment_method": "sepa",
+            "account_holder": "M",
             "iban": "DE00 1234",
+            "sepa_mandate": "y",
+            "billing_email": "m@example.com",
             "interval": "month",
         },
     )
