@@ -141,7 +141,7 @@ def test_support_writes_follow_the_policy_whatever_the_body(
                 continue  # staff routes answer with their own message
             if response.status_code == 403:
                 expected = (
-                    "Im Lesemodus des Supports" if scope == "read" else "in einer Support-Sitzung nicht"
+                    "Lesemodus" if scope == "read" else "in einer Support-Sitzung nicht"
                 )
                 assert expected in text, where
     assert _state(app, owner) == before
