@@ -23,7 +23,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import BaseConverter, IntegerConverter, Map
 from werkzeug.wrappers import Response
 
-from core import auth, db, formatting, logs, openapi, operator_mail, ratelimit
+from core import auth, db, formatting, logs, openapi, operator_mail, permissions, ratelimit
 from core.api import API_PREFIX, MAX_JSON_DEPTH, error_headers, error_response, handle_http_error
 from core.config import load_config
 from core.formatting import LANGUAGE_COOKIE, LANGUAGES
@@ -260,6 +260,8 @@ def _install_template_helpers(app: Flask) -> None:
         current_section=_current_section,
         overview_cards=overview_cards,
         get_locale=get_locale,
+        can=permissions.can,
+        write_refusal=permissions.write_refusal,
     )
 
 

@@ -12,11 +12,11 @@ import datetime as dt
 import functools
 import hashlib
 import secrets
-from typing import Any, TypeVar
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import Flask, abort, current_app, request, session
+from flask import Flask, current_app, request, session
 from flask_login import LoginManager, current_user, login_user, logout_user
 
 from core.db import utcnow
@@ -29,8 +29,6 @@ login_manager = LoginManager()
 login_manager.login_view = "core.login"
 login_manager.login_message = None
 login_manager.session_protection = None  # server-side sessions do this job
-
-F = TypeVar("F")
 
 
 class SessionUser:
@@ -162,18 +160,6 @@ def _load_user(token: str) -> SessionUser | None:
     if now - row.last_seen_at > dt.timedelta(minutes=5):
         UserSession.update(last_seen_at=now).where(UserSession.id == row.id).execute()
     return SessionUser(row.user, row, token)
-
-
-def managers_only(view: F) -> F:
-    """Refuse the view (403) unless the current user is owner or admin."""
-
-    @functools.wraps(view)  # type: ignore[arg-type]
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if not current_user.is_authenticated or not current_user.is_manager:
-            abort(403)
-        return view(*args, **kwargs)  # type: ignore[operator]
-
-    return wrapper  # type: ignore[return-value]
 
 
 def init_app(app: Flask) -> None:

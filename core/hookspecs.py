@@ -232,6 +232,16 @@ def kontor_load_actor(kind: str, token: str) -> Any | None:
     """
 
 
+@hookspec(firstresult=True)
+def kontor_write_refusal(endpoint: str) -> str | None:
+    """Return why the current actor may not post to ``endpoint``, or None.
+
+    The plugin's own request guard must refuse with the same answer: pages ask
+    it through ``core.permissions.can`` before they show a form, so page and
+    guard never disagree. First refusal wins.
+    """
+
+
 @hookspec
 def kontor_sensitive_actions() -> Sequence[SensitiveAction] | None:
     """Return actions that only the account's own users may perform.

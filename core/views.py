@@ -10,7 +10,6 @@ from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
-    abort,
     current_app,
     flash,
     redirect,
@@ -19,11 +18,12 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from core import accounts
-from core.auth import end_session, managers_only, revoke_sessions, start_session
+from core.auth import end_session, revoke_sessions, start_session
 from core.db import database
 from core.formatting import LANGUAGE_COOKIE, LANGUAGES
 from core.forms import (
@@ -42,10 +42,12 @@ from core.forms import (
 from core.mail import build_message, system_sender
 from core.outbox import queue_system_mail, queue_template_mail
 from core.pages import external_url
+from core.permissions import managers_only, managers_write
 from core.ratelimit import limiter, login_key
 from core.types import PermanentFailure
 
 bp = Blueprint("core", __name__)
+USERS_MANAGERS = _l("Nur Inhaber und Administratoren können Benutzer verwalten.")
 
 
 def _safe_next(target: str | None) -> str:
@@ -238,12 +240,11 @@ def logout_others() -> tuple[str, int] | Response:
 
 @bp.route("/account/company", methods=["GET", "POST"])
 @login_required
+@managers_write(_l("Nur Inhaber und Administratoren können die Firmendaten ändern."))
 def company() -> str | Response:
     account = current_user.account
     form = CompanyForm(obj=account)
     if request.method == "POST":
-        if not current_user.is_manager:
-            abort(403)
         if form.validate_on_submit():
             accounts.update_company(
                 account,
@@ -259,7 +260,7 @@ def company() -> str | Response:
 
 @bp.route("/account/users", methods=["GET", "POST"])
 @login_required
-@managers_only
+@managers_only(USERS_MANAGERS)
 @limiter.limit(
     "20 per hour", key_func=lambda: f"invite:{current_user.account.id}", methods=["POST"]
 )
@@ -316,7 +317,7 @@ def users() -> str | Response:
 
 @bp.post("/account/users/<int:user_id>/remove")
 @login_required
-@managers_only
+@managers_only(USERS_MANAGERS)
 def remove_user(user_id: int) -> Response:
     form = ConfirmForm()
     if form.validate_on_submit():

@@ -71,10 +71,9 @@ def test_new_user_walks_every_section(live, page, smtp_server):
     expect(log).to_contain_text("gesendet")
 
     _nav(page, "Support")
-    page.get_by_label("Genehmigung erteilt").check()
     page.get_by_label("Dauer").select_option(label="30 Tage")
     page.get_by_label("Nur lesen").check()
-    page.get_by_role("button", name="Speichern").click()
+    page.get_by_role("button", name="Genehmigung erteilen").click()
     expect(page.get_by_text("Erteilt von: Jana Sonnenberg")).to_be_visible()
 
     _nav(page, "Abonnement")
@@ -111,11 +110,9 @@ def test_granting_support_by_keyboard_only(live, page):
     log_in(page, "kim@example.com", "tastatur-passwort")
     expect(page.get_by_role("heading", name="Mein Konto")).to_be_visible()
     page.goto(f"{live.url}/account/support")
-    page.get_by_label("Genehmigung erteilt").focus()
-    page.keyboard.press("Space")
-    page.keyboard.press("Tab")  # Dauer
+    page.get_by_label("Dauer").focus()
     page.keyboard.press("Tab")  # Umfang: Vollzugriff
-    page.keyboard.press("Tab")  # Speichern (radios are one tab stop)
+    page.keyboard.press("Tab")  # Genehmigung erteilen (radios are one tab stop)
     page.keyboard.press("Enter")
     expect(page.get_by_text("Die Genehmigung zur Fernwartung wurde erteilt.")).to_be_visible()
     page.get_by_role("button", name="Genehmigung widerrufen").focus()
@@ -152,8 +149,7 @@ def test_support_session_banner_and_revocation(live, page):
     page.get_by_role("button", name="Registrieren").click()
     log_in(page, "kai@example.com", "kunden-passwort-1")
     _nav(page, "Support")
-    page.get_by_label("Genehmigung erteilt").check()
-    page.get_by_role("button", name="Speichern").click()
+    page.get_by_role("button", name="Genehmigung erteilen").click()
 
     staff = page.context.browser.new_context().new_page()
     staff.goto(f"{live.url}/staff/login")

@@ -243,9 +243,8 @@ def _support_session(browser, live, page, shots: bool):
     from playwright.sync_api import expect
 
     page.goto(f"{live.url}/account/support")
-    page.get_by_label("Genehmigung erteilt").check()
     page.get_by_label("Nur lesen").check()
-    page.get_by_role("button", name="Speichern").click()
+    page.get_by_role("button", name="Genehmigung erteilen").click()
     out = live.kontor(
         "staff",
         "create",

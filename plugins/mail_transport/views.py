@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from core.customer_mail import CustomerMail, delivery_state, history, queue_customer_mail
 from core.pages import account_blueprint, current_account
+from core.permissions import managers_write_blueprint
 from core.ratelimit import limiter
 from plugins.mail_transport import presets, services
 from plugins.mail_transport.forms import ConnectForm, MailSettingsForm, TestMailForm
@@ -16,10 +18,9 @@ from plugins.mail_transport.forms import ConnectForm, MailSettingsForm, TestMail
 bp = account_blueprint("mail_transport", __name__)
 
 
-@bp.before_request
-def _managers_for_writes() -> None:
-    if request.method == "POST" and not current_user.is_manager:
-        abort(403, _("Nur Inhaber und Administratoren können den E-Mail-Versand ändern."))
+managers_write_blueprint(
+    bp, _l("Nur Inhaber und Administratoren können den E-Mail-Versand ändern.")
+)
 
 
 def _render(form: MailSettingsForm, status: int = 200) -> tuple[str, int]:

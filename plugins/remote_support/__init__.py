@@ -73,6 +73,11 @@ def kontor_sensitive_actions() -> Sequence[SensitiveAction]:
 
 
 @hookimpl
+def kontor_write_refusal(endpoint: str) -> str | None:
+    return views.write_refusal(endpoint)
+
+
+@hookimpl
 def kontor_template_slot(slot: str) -> Sequence[SlotContent] | None:
     if slot != "banner" or not getattr(current_user, "is_support", False):
         return None

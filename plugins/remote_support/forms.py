@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from wtforms import (
-    BooleanField,
     EmailField,
     IntegerField,
     PasswordField,
@@ -24,7 +23,6 @@ _REQUIRED = _l("Dieses Feld ist erforderlich.")
 
 
 class GrantForm(Form):
-    granted = BooleanField(_l("Genehmigung erteilt"))
     duration = SelectField(
         _l("Dauer"),
         choices=[SelectChoice(k, v) for k, v in DURATION_LABELS.items()],
@@ -36,7 +34,7 @@ class GrantForm(Form):
         default="full",
         validators=[InputRequired(_REQUIRED)],
     )
-    submit = SubmitField(_l("Speichern"))
+    submit = SubmitField(_l("Genehmigung erteilen"))
 
 
 class RevokeForm(Form):

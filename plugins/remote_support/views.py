@@ -15,10 +15,12 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.wrappers import Response
 
 from core.auth import end_session
+from core.permissions import managers_write
 from core.ratelimit import limiter, submitted_address
 from plugins.remote_support import services
 from plugins.remote_support.forms import (
@@ -28,12 +30,14 @@ from plugins.remote_support.forms import (
     StaffLoginForm,
     StartSessionForm,
 )
+from plugins.remote_support.log_text import sentence
 
 bp = Blueprint("remote_support", __name__, template_folder="templates")
 STAFF_KEY = "_kontor_staff"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 # Ways out of a support session, open in every scope.
 ALWAYS_ALLOWED = ("remote_support.end_support", "remote_support.staff_logout", "core.logout")
+MANAGERS_ONLY = _l("Nur Inhaber und Administratoren können die Genehmigung ändern.")
 
 
 def _is_support() -> bool:
@@ -54,17 +58,29 @@ def _sensitive(endpoint: str | None) -> bool:
     )
 
 
+def write_refusal(endpoint: str | None) -> str | None:
+    """Why the running support session may not write to ``endpoint``, or None.
+
+    The guard below refuses with it, and pages ask it (``kontor_write_refusal``)
+    before they show a form.
+    """
+    if not _is_support() or endpoint in ALWAYS_ALLOWED:
+        return None
+    if current_user.read_only:
+        return _("Im Lesemodus des Supports ist nichts änderbar.")
+    if _sensitive(endpoint):
+        return _("Diese Änderung ist in einer Support-Sitzung nicht erlaubt.")
+    return None
+
+
 @bp.before_app_request
 def guard_support_sessions() -> None:
     """Refuse writes outside the scope of the running support session."""
-    if request.method in SAFE_METHODS or not _is_support():
+    if request.method in SAFE_METHODS:
         return
-    if request.endpoint in ALWAYS_ALLOWED:
-        return
-    if current_user.read_only:
-        abort(403, _("Die Support-Sitzung hat nur Lesezugriff."))
-    if _sensitive(request.endpoint):
-        abort(403, _("Diese Änderung ist in einer Support-Sitzung nicht erlaubt."))
+    reason = write_refusal(request.endpoint)
+    if reason:
+        abort(403, reason)
 
 
 @bp.after_app_request
@@ -75,12 +91,13 @@ def log_support_writes(response: Response) -> Response:
         and response.status_code < 400
         and _is_support()
         and request.endpoint not in ALWAYS_ALLOWED
+        and request.endpoint != "remote_support.start_support"  # logged as session_start
     ):
         services.log(
             current_user.account,
             current_user.staff.name,
             "write",
-            f"{request.method} {request.path}",
+            request.endpoint or f"{request.method} {request.path}",
         )
     return response
 
@@ -90,16 +107,12 @@ def log_support_writes(response: Response) -> Response:
 
 def _page(form: GrantForm | None = None, status: int = 200) -> tuple[str, int]:
     account = current_user.account
-    current = services.active_grant(account)
-    form = form or GrantForm(
-        data={"granted": current is not None, "scope": current.scope if current else "full"}
-    )
     return render_template(
         "remote_support/index.html",
-        form=form,
+        form=form or GrantForm(),
         revoke_form=RevokeForm(),
-        grant=current,
-        log=services.access_log(account),
+        grant=services.active_grant(account),
+        log=[(entry.at, sentence(entry)) for entry in services.access_log(account)],
         scopes=services.SCOPE_LABELS,
     ), status
 
@@ -112,25 +125,20 @@ def index() -> tuple[str, int]:
 
 @bp.post("/account/support")
 @login_required
+@managers_write(MANAGERS_ONLY)
 def save() -> Response | tuple[str, int]:
-    if not current_user.is_manager:
-        abort(403, _("Nur Inhaber und Administratoren können die Genehmigung ändern."))
     form = GrantForm()
     if not form.validate_on_submit():
         return _page(form, 422)
-    if form.granted.data:
-        services.grant(current_user.account, current_user.user, form.duration.data, form.scope.data)
-        flash(_("Die Genehmigung zur Fernwartung wurde erteilt."), "success")
-    elif services.revoke(current_user.account, current_user.user):
-        flash(_("Die Genehmigung zur Fernwartung wurde widerrufen."), "success")
+    services.grant(current_user.account, current_user.user, form.duration.data, form.scope.data)
+    flash(_("Die Genehmigung zur Fernwartung wurde erteilt."), "success")
     return redirect(url_for("remote_support.index"))
 
 
 @bp.post("/account/support/revoke")
 @login_required
+@managers_write(MANAGERS_ONLY)
 def revoke() -> Response:
-    if not current_user.is_manager:
-        abort(403, _("Nur Inhaber und Administratoren können die Genehmigung ändern."))
     if RevokeForm().validate_on_submit() and services.revoke(
         current_user.account, current_user.user
     ):

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
+from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 
 from core.accounts import members
 from core.formatting import format_when
 from core.pages import account_blueprint, current_account
+from core.permissions import managers_write_blueprint
 from plugins.subscriptions import services
 from plugins.subscriptions.catalog import catalog
 from plugins.subscriptions.forms import BillingForm, ButtonForm, CancelForm, ConfirmChangeForm
@@ -18,10 +19,7 @@ from plugins.subscriptions.models import BillingInfo
 bp = account_blueprint("subscriptions", __name__)
 
 
-@bp.before_request
-def _managers_for_writes() -> None:
-    if request.method == "POST" and not current_user.is_manager:
-        abort(403, _("Nur Inhaber und Administratoren können das Abonnement ändern."))
+managers_write_blueprint(bp, _l("Nur Inhaber und Administratoren können das Abonnement ändern."))
 
 
 @bp.get("/account/subscription")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from core.db import bind, utcnow
 from plugins.notifications.models import Delivery
@@ -41,6 +42,7 @@ def test_grant_shows_who_when_until_and_lists_account_for_staff(
     page = user_client.get("/account/support").get_data(as_text=True)
     assert "Erteilt von: Erika Mustermann" in page
     assert "Gültig bis" in page and "Vollzugriff" in page
+    assert "Erika Mustermann hat die Fernwartung genehmigt (Vollzugriff, bis " in page
     console = staff_client.get("/staff/").get_data(as_text=True)
     assert "Muster GmbH" in console
 
@@ -123,9 +125,12 @@ def test_writes_in_support_session_are_logged_with_staff_name(
         prefix="profile-",
     )
     assert response.status_code == 302
-    assert ("Susi Support", "write", "POST /account/profile") in _log(app, owner.account_id)
+    writes = [d for actor, action, d in _log(app, owner.account_id) if action == "write"]
+    assert writes == ["core.profile"]  # starting the session is its own entry, not a write
     page = user_client.get("/account/support").get_data(as_text=True)
-    assert "Änderung im Auftrag" in page and "POST /account/profile" in page
+    assert "Susi Support hat die Nutzerdaten geändert." in page
+    assert "Susi Support hat sich angemeldet. Grund: Ticket 4711" in page
+    assert "POST /" not in page and "/staff/sessions" not in page
 
 
 def test_no_nested_sessions(app, user_client, owner, staff_client, make_owner):
@@ -248,3 +253,48 @@ def test_staff_login_starts_a_fresh_session_and_form_token(app, staff):
     stale = client.post("/staff/logout", data={"csrf_token": before})
     assert stale.status_code == 400
     assert client.get("/staff/").status_code == 200  # the stale token logged nobody out
+
+
+def _forms(page):
+    return re.findall(r'<form method="post" action="([^"]*)"', page)
+
+
+def test_support_page_shows_one_control_per_decision(app, user_client, owner):
+    """No grant: only the grant form. A grant: only the grant and its revoke button."""
+    page = user_client.get("/account/support").get_data(as_text=True)
+    assert _forms(page) == ["/logout", "/account/support"]
+    assert "Derzeit ist keine Genehmigung erteilt." in page
+    assert "Genehmigung widerrufen" not in page
+    grant_access(user_client, duration="unlimited", scope="read")
+    page = user_client.get("/account/support").get_data(as_text=True)
+    assert _forms(page) == ["/logout", "/account/support/revoke"]
+    assert "Umfang: Nur lesen" in page
+    assert "Gültig: bis auf Widerruf" in page and "Gültig bis" not in page
+    assert "Genehmigung widerrufen" in page and "Genehmigung erteilen" not in page
+
+
+def test_access_log_reads_as_sentences(app, user_client, owner, staff_client):
+    grant_access(user_client, scope="full")
+    start_session(staff_client, owner.account_id)
+    submit(staff_client, "/account/notifications", {"submit": "1"})
+    staff_client.post("/support/end", data={"csrf_token": csrf_token(staff_client, "/account/")})
+    with app.app_context(), bind(app).connection_context():
+        # entries written before writes were logged by endpoint, and unknown ones
+        services.log(owner.account_id, "Susi Support", "write", "POST /account/company")
+        services.log(owner.account_id, "Susi Support", "write", "POST /nirgendwo")
+        services.log(owner.account_id, "Susi Support", "write", "mail_transport.unknown")
+    user_client.post(
+        "/account/support/revoke", data={"csrf_token": csrf_token(user_client, "/account/support")}
+    )
+    page = user_client.get("/account/support").get_data(as_text=True)
+    for text in (
+        "Erika Mustermann hat die Fernwartung genehmigt (Vollzugriff, bis ",
+        "Susi Support hat sich angemeldet. Grund: Ticket 4711",
+        "Susi Support hat die Benachrichtigungseinstellungen geändert.",
+        "Die Sitzung von Susi Support wurde beendet (Vom Support beendet).",
+        "Susi Support hat die Firmendaten geändert.",
+        "Susi Support hat eine Änderung vorgenommen.",
+        "Susi Support hat im Bereich „E-Mail-Versand“ etwas geändert.",
+        "Erika Mustermann hat die Genehmigung widerrufen.",
+    ):
+        assert text in page, text

@@ -140,9 +140,7 @@ def test_support_writes_follow_the_policy_whatever_the_body(
             if endpoint.startswith("remote_support.") and endpoint != "remote_support.save":
                 continue  # staff routes answer with their own message
             if response.status_code == 403:
-                expected = (
-                    "nur Lesezugriff" if scope == "read" else "in einer Support-Sitzung nicht"
-                )
+                expected = "Lesemodus" if scope == "read" else "in einer Support-Sitzung nicht"
                 assert expected in text, where
     assert _state(app, owner) == before
     assert staff_client.get("/account/").status_code == 200  # the session is still running

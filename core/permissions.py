@@ -1,0 +1,85 @@
+"""Who may write where: one answer for the page and for the request guard.
+
+A page asks ``can(endpoint)`` before it shows a form that posts to
+``endpoint``; the view (``managers_only``/``managers_write``) and the plugins'
+guards (``kontor_write_refusal``, e.g. support sessions) ask the same
+``write_refusal`` when the form arrives. So a page never shows a live form
+that ends in a 403 and loses what was typed.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import Blueprint, abort, current_app, request
+from flask_babel import gettext as _
+from flask_login import current_user
+
+F = TypeVar("F", bound=Callable[..., Any])
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+# Marks a view function whose writes only owners and admins may make; the
+# value is the message that says so.
+_MARK = "kontor_managers_refusal"
+# The same for every view of a blueprint, by blueprint name.
+_MANAGER_BLUEPRINTS: dict[str, str] = {}
+
+
+def _managers(message: str, reads_too: bool) -> Callable[[F], F]:
+    def decorate(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if reads_too and not (current_user.is_authenticated and current_user.is_manager):
+                abort(403, str(message))
+            if request.method not in SAFE_METHODS:
+                reason = write_refusal(request.endpoint or "")
+                if reason:
+                    abort(403, reason)
+            return view(*args, **kwargs)
+
+        setattr(wrapper, _MARK, message)
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def managers_only(message: str) -> Callable[[F], F]:
+    """Only owners and admins may open the view at all (403 with ``message``)."""
+    return _managers(message, reads_too=True)
+
+
+def managers_write(message: str) -> Callable[[F], F]:
+    """Everyone may read the view; only owners and admins may post to it."""
+    return _managers(message, reads_too=False)
+
+
+def managers_write_blueprint(bp: Blueprint, message: str) -> None:
+    """Every view of ``bp`` may be read by all; only owners and admins may post."""
+    _MANAGER_BLUEPRINTS[bp.name] = message
+
+    @bp.before_request
+    def _managers_for_writes() -> None:
+        if request.method not in SAFE_METHODS:
+            reason = write_refusal(request.endpoint or "")
+            if reason:
+                abort(403, reason)
+
+
+def write_refusal(endpoint: str) -> str | None:
+    """Why the current user may not post to ``endpoint``, or None if they may."""
+    if not current_user.is_authenticated:
+        return _("Bitte melden Sie sich an.")
+    view = current_app.view_functions.get(endpoint)
+    message = getattr(view, _MARK, None) or _MANAGER_BLUEPRINTS.get(endpoint.rpartition(".")[0])
+    if message is not None and not current_user.is_manager:
+        return str(message)
+    pm = current_app.extensions["kontor"].pm
+    reason = pm.hook.kontor_write_refusal(endpoint=endpoint)
+    return str(reason) if reason else None
+
+
+def can(endpoint: str) -> bool:
+    """Whether the current user may post to ``endpoint``: what pages ask
+    before they show a form or a button."""
+    return write_refusal(endpoint) is None
