@@ -19,6 +19,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
@@ -117,6 +118,8 @@ def register() -> str | Response:
     lambda: current_app.config["KONTOR_LOGIN_LIMIT"], key_func=login_key, methods=["POST"]
 )
 def login() -> str | Response:
+    if current_user.is_authenticated:
+        return redirect(_safe_next(request.args.get("next")))
     form = LoginForm()
     if form.validate_on_submit():
         user = accounts.authenticate(form.email.data, form.password.data)
@@ -132,6 +135,7 @@ def logout() -> Response:
     form = ConfirmForm()
     if form.validate_on_submit():
         end_session()
+        flash(_("Sie wurden abgemeldet."), "success")
     return redirect(url_for("core.login"))
 
 
@@ -230,7 +234,17 @@ def logout_others() -> tuple[str, int] | Response:
     if not form.validate_on_submit():
         return _profile_page(422, others_form=form)
     count = revoke_sessions(current_user.user, keep=current_user.session)
-    flash(_("%(count)d andere Sitzung(en) abgemeldet.", count=count), "success")
+    if count:
+        flash(
+            ngettext(
+                "%(num)d andere Sitzung wurde abgemeldet.",
+                "%(num)d andere Sitzungen wurden abgemeldet.",
+                count,
+            ),
+            "success",
+        )
+    else:
+        flash(_("Es gab keine anderen Sitzungen."), "success")
     return redirect(url_for("core.profile"))
 
 
@@ -306,6 +320,17 @@ def users() -> str | Response:
         remove_form=ConfirmForm(),
         limit=accounts.seat_limit(account),
     ), 200 if not form.errors else 422
+
+
+@bp.get("/account/users/<int:user_id>/remove")
+@login_required
+@managers_only
+def confirm_remove_user(user_id: int) -> str:
+    """Removing a user cannot be undone: ask on a page of its own (no script needed)."""
+    member = next((m for m in accounts.members(current_user.account) if m.id == user_id), None)
+    if member is None or member.role == "owner" or member.id == current_user.id:
+        abort(404)
+    return render_template("core/remove_user.html", member=member, form=ConfirmForm())
 
 
 @bp.post("/account/users/<int:user_id>/remove")

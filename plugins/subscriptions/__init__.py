@@ -23,7 +23,7 @@ from core.types import (
     Section,
     SensitiveAction,
 )
-from plugins.subscriptions import api, catalog, services, views
+from plugins.subscriptions import api, catalog, demo, services, views
 from plugins.subscriptions.cli import renewals_command
 from plugins.subscriptions.models import MODELS, BillingInfo
 
@@ -200,3 +200,8 @@ def kontor_openapi_paths() -> Mapping[str, Any]:
             }
         },
     }
+
+
+@hookimpl
+def kontor_demo_data(account: Account) -> None:
+    demo.fill(account)
