@@ -109,6 +109,7 @@ def test_downgrade_blocked_lists_every_blocker(app, user_client, owner):
 def test_cancel_in_two_steps_and_take_it_back(app, user_client, owner):
     page = user_client.get("/account/subscription/cancel").get_data(as_text=True)
     assert "Abonnement kündigen" in page and "Jetzt kündigen" in page
+    assert "endet dann am" in page
     assert not _sub(app, owner.account_id).cancel_at_period_end  # step 1 changes nothing
     response = submit(
         user_client, "/account/subscription/cancel", {"reason": "Zu teuer", "submit": "1"}
