@@ -322,21 +322,18 @@ def users() -> str | Response:
     ), 200 if not form.errors else 422
 
 
-@bp.get("/account/users/<int:user_id>/remove")
+@bp.route("/account/users/<int:user_id>/remove", methods=["GET", "POST"])
 @login_required
 @managers_only
-def confirm_remove_user(user_id: int) -> str:
-    """Removing a user cannot be undone: ask on a page of its own (no script needed)."""
-    member = next((m for m in accounts.members(current_user.account) if m.id == user_id), None)
-    if member is None or member.role == "owner" or member.id == current_user.id:
-        abort(404)
-    return render_template("core/remove_user.html", member=member, form=ConfirmForm())
-
-
-@bp.post("/account/users/<int:user_id>/remove")
-@login_required
-@managers_only
-def remove_user(user_id: int) -> Response:
+def remove_user(user_id: int) -> str | Response:
+    """Removing a user cannot be undone: GET asks on a page of its own (no
+    script needed), POST removes."""
+    if request.method == "GET":
+        members = accounts.members(current_user.account)
+        member = next((m for m in members if m.id == user_id), None)
+        if member is None or member.role == "owner" or member.id == current_user.id:
+            abort(404)
+        return render_template("core/remove_user.html", member=member, form=ConfirmForm())
     form = ConfirmForm()
     if form.validate_on_submit():
         try:
