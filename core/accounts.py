@@ -148,7 +148,7 @@ def invite_user(
         if limit is not None and used >= limit:
             raise AccountError(
                 _(
-                    "Ihr Tarif erlaubt höchstens %(limit)d Benutzer. Wechseln Sie den Plan, "
+                    "Ihr Tarif erlaubt höchstens %(limit)d Benutzer. Wechseln Sie den Tarif, "
                     "um weitere Benutzer hinzuzufügen.",
                     limit=limit,
                 ),

@@ -56,8 +56,9 @@ def format_amount(amount: int, unit: str = "count") -> str:
 
 
 def format_cents(cents: int) -> str:
-    """Integer cents in euros: 123456 -> "1.234,56 €" / "€1,234.56"."""
-    return babel_currency(Decimal(cents).scaleb(-2), CURRENCY)
+    """Integer cents in euros: 123456 -> "1.234,56 €" / "€1,234.56"; a negative
+    amount gets a real minus sign (U+2212), not the hyphen that the locale data has."""
+    return babel_currency(Decimal(cents).scaleb(-2), CURRENCY).replace("-", "\u2212")
 
 
 def init_app(app: Flask) -> None:

@@ -8,7 +8,7 @@ from flask import abort, request
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from werkzeug.datastructures import MultiDict
-from wtforms import EmailField, PasswordField, SelectField, StringField, SubmitField
+from wtforms import EmailField, PasswordField, SelectField, StringField, SubmitField, TelField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
@@ -169,9 +169,13 @@ class CompanyForm(Form):
     notification_email = EmailField(
         _l("E-Mail-Adresse für Benachrichtigungen"),
         filters=[strip_filter],
-        validators=[Optional(), Length(max=254, message=_MAX), EmailAddress()],
+        validators=[
+            DataRequired(_l("Bitte geben Sie eine E-Mail-Adresse für Benachrichtigungen ein.")),
+            Length(max=254, message=_MAX),
+            EmailAddress(),
+        ],
     )
-    mobile_number = StringField(
+    mobile_number = TelField(
         _l("Mobilfunknummer"),
         filters=[strip_filter],
         validators=[Optional(), Length(max=40, message=_MAX), MobileNumber()],

@@ -273,3 +273,16 @@ def kontor_account_export(account: Account) -> ExportPart | None:
     """Return this plugin's share of the account's data for a full export.
 
     Never include secrets (passwords, keys, tokens)."""
+
+
+# ---------------------------------------------------------------------------
+# Demo
+# ---------------------------------------------------------------------------
+
+
+@hookspec
+def kontor_demo_data(account: Account, owner: User) -> None:
+    """Fill the fresh ``kontor demo`` account with believable data of the plugin's
+    own section, through the plugin's services, so that a first look at every
+    page shows it in use. Called once, right after the demo account is created,
+    inside an app context with the database connected."""

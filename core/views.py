@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
+    abort,
     current_app,
     flash,
     redirect,
@@ -19,6 +20,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
@@ -121,6 +123,8 @@ def register() -> str | Response:
     lambda: current_app.config["KONTOR_LOGIN_LIMIT"], key_func=login_key, methods=["POST"]
 )
 def login() -> str | Response:
+    if current_user.is_authenticated:
+        return redirect(_safe_next(request.args.get("next")))
     form = LoginForm()
     if form.validate_on_submit():
         user = accounts.authenticate(form.email.data, form.password.data)
@@ -136,6 +140,7 @@ def logout() -> Response:
     form = ConfirmForm()
     if form.validate_on_submit():
         end_session()
+        flash(_("Sie wurden abgemeldet."), "success")
     return redirect(url_for("core.login"))
 
 
@@ -234,7 +239,17 @@ def logout_others() -> tuple[str, int] | Response:
     if not form.validate_on_submit():
         return _profile_page(422, others_form=form)
     count = revoke_sessions(current_user.user, keep=current_user.session)
-    flash(_("%(count)d andere Sitzung(en) abgemeldet.", count=count), "success")
+    if count:
+        flash(
+            ngettext(
+                "%(num)d andere Sitzung wurde abgemeldet.",
+                "%(num)d andere Sitzungen wurden abgemeldet.",
+                count,
+            ),
+            "success",
+        )
+    else:
+        flash(_("Es gab keine anderen Sitzungen."), "success")
     return redirect(url_for("core.profile"))
 
 
@@ -315,10 +330,18 @@ def users() -> str | Response:
     ), 200 if not form.errors else 422
 
 
-@bp.post("/account/users/<int:user_id>/remove")
+@bp.route("/account/users/<int:user_id>/remove", methods=["GET", "POST"])
 @login_required
 @managers_only(USERS_MANAGERS)
-def remove_user(user_id: int) -> Response:
+def remove_user(user_id: int) -> str | Response:
+    """Removing a user cannot be undone: GET asks on a page of its own (no
+    script needed), POST removes."""
+    if request.method == "GET":
+        members = accounts.members(current_user.account)
+        member = next((m for m in members if m.id == user_id), None)
+        if member is None or member.role == "owner" or member.id == current_user.id:
+            abort(404)
+        return render_template("core/remove_user.html", member=member, form=ConfirmForm())
     form = ConfirmForm()
     if form.validate_on_submit():
         try:

@@ -31,24 +31,33 @@ def pybabel(*args: str) -> None:
     )
 
 
-def extract(pot: Path) -> set[str]:
+def _key(value: str | list[str] | tuple[str, ...]) -> str | tuple[str, ...]:
+    """A message id or translation as a hashable, comparable value (plurals are
+    sequences: babel reads them as tuples from .po and lists from .mo files)."""
+    return value if isinstance(value, str) else tuple(value)
+
+
+def extract(pot: Path) -> set[str | tuple[str, ...]]:
     """Every translatable German string in core, plugins and templates."""
     pybabel("extract", "-F", "babel.cfg", "-k", "_l", "--no-location", "-o", str(pot), ".")
-    return {m.id for m in read_po(pot.open("rb")) if m.id}
+    return {_key(m.id) for m in read_po(pot.open("rb")) if m.id}
 
 
 def problems() -> list[str]:
     """Strings missing, untranslated or stale in the English catalog."""
     with tempfile.TemporaryDirectory() as tmp:
         wanted = extract(Path(tmp) / "messages.pot")
-    po = {m.id: m for m in read_po(PO.open("rb")) if m.id}
-    mo = {m.id: m.string for m in read_mo(MO.open("rb")) if m.id}
+    po = {_key(m.id): m for m in read_po(PO.open("rb")) if m.id}
+    mo = {_key(m.id): _key(m.string) for m in read_mo(MO.open("rb")) if m.id}
     found = []
     for msgid in sorted(wanted, key=str):
         entry = po.get(msgid)
-        if entry is None or not entry.string or entry.fuzzy:
+        strings = (
+            [entry.string] if entry and isinstance(entry.string, str) else entry and entry.string
+        )
+        if entry is None or not all(strings or [""]) or entry.fuzzy:
             found.append(f"untranslated: {msgid!r}")
-        elif mo.get(msgid) != entry.string:
+        elif mo.get(msgid) != _key(entry.string):
             found.append(f"not compiled: {msgid!r}")
     return found
 

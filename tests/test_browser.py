@@ -77,7 +77,7 @@ def test_new_user_walks_every_section(live, page, smtp_server):
     expect(page.get_by_text("Erteilt von: Jana Sonnenberg")).to_be_visible()
 
     _nav(page, "Abonnement")
-    page.get_by_role("link", name="Plan wechseln").click()
+    page.get_by_role("link", name="Tarif wechseln").click()
     page.get_by_label("Premium").check()
     page.get_by_role("button", name="Vorschau anzeigen").click()
     expect(page.get_by_text("Anteilig für den Rest des Zeitraums")).to_be_visible()
@@ -192,7 +192,7 @@ def test_blocked_downgrade_lists_blockers(live, page):
 
     _register(page, live, "Wachstum GmbH", "pia@example.com")
     _nav(page, "Abonnement")
-    page.get_by_role("link", name="Plan wechseln").click()
+    page.get_by_role("link", name="Tarif wechseln").click()
     page.get_by_label("Premium").check()
     page.get_by_role("button", name="Vorschau anzeigen").click()
     page.get_by_role("button", name="Wechsel bestätigen").click()
@@ -205,7 +205,7 @@ def test_blocked_downgrade_lists_blockers(live, page):
         json={"storage_bytes": 3_000_000_000, "webshops": 2},
         timeout=10,
     )
-    page.get_by_role("link", name="Plan wechseln").click()
+    page.get_by_role("link", name="Tarif wechseln").click()
     page.get_by_label("Start").check()
     page.get_by_role("button", name="Vorschau anzeigen").click()
     alert = page.get_by_role("alert")
@@ -242,8 +242,13 @@ def test_own_mail_account_connects_step_by_step(live_mail, page):
     smtp_port = live_mail.env["KONTOR_MAIL_ALLOWED_HOSTS"].split(",")[0].split(":")[1]
     imap_port = live_mail.env["KONTOR_MAIL_ALLOWED_HOSTS"].split(",")[1].split(":")[1]
 
+    # The own-account fields appear only once that way is chosen (shipped script).
+    page.get_by_label("Versand über den Kontor-Mailserver").check()
+    expect(page.get_by_label("IMAP-Server")).to_be_hidden()
+
     def fill(password):
         page.get_by_label("Versand über eigenes E-Mail-Konto").check()
+        expect(page.get_by_label("IMAP-Server")).to_be_visible()
         page.get_by_label("E-Mail-Adresse", exact=True).fill(OWN_EMAIL)
         page.get_by_label("Passwort").fill(password)
         for label, value in (
@@ -257,9 +262,8 @@ def test_own_mail_account_connects_step_by_step(live_mail, page):
             page.get_by_label(label).fill(value)
         page.get_by_label("IMAP-Verschlüsselung").select_option(label="SSL/TLS")
         page.get_by_label("SMTP-Verschlüsselung").select_option(label="STARTTLS")
-        page.get_by_role("button", name="Speichern").click()
+        page.get_by_role("button", name="Verbinden", exact=True).click()  # saves and connects
         expect(page.get_by_text("Die Einstellungen wurden gespeichert.")).to_be_visible()
-        page.get_by_role("button", name="Verbinden").click()
 
     fill("falsches-passwort")
     expect(

@@ -14,6 +14,7 @@ from core.db import bind
 from tests.conftest import upgrade
 
 NBSP, NNBSP = "\u00a0", "\u202f"  # Babel's spaces before € (German) and before PM (English)
+MINUS = "\u2212"  # a real minus sign, not the hyphen of the locale data
 WINTER = dt.datetime(2026, 11, 30, 13, 5)  # stored as naive UTC; 14:05 in Berlin
 SUMMER = dt.datetime(2026, 7, 1, 22, 30)  # 00:30 on the next day in Berlin
 FILTERS = (
@@ -25,7 +26,7 @@ VALUES = {"cents": 123456, "minus": -1000, "when": WINTER, "summer": SUMMER, "no
 
 GERMAN = [
     f"1.234,56{NBSP}€",
-    f"-10,00{NBSP}€",
+    f"{MINUS}10,00{NBSP}€",
     "30.11.2026, 14:05",
     "30.11.2026",
     "02.07.2026, 00:30",
@@ -37,7 +38,7 @@ GERMAN = [
 ]
 ENGLISH = [
     "€1,234.56",
-    "-€10.00",
+    f"{MINUS}€10.00",
     f"Nov 30, 2026, 2:05{NNBSP}PM",
     "Nov 30, 2026",
     f"Jul 2, 2026, 12:30{NNBSP}AM",

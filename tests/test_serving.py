@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import socket
 import subprocess
 from pathlib import Path
 
@@ -18,6 +21,7 @@ from tests.support.process import (
     start,
     stop,
     wait_for_http,
+    wait_until,
 )
 from tests.support.smtp import free_port
 
@@ -78,24 +82,53 @@ def test_gunicorn_two_workers_serves_health_and_login(tmp_path, database_url):
         stop(proc)
 
 
-def test_kontor_demo_serves_and_its_printed_login_works(tmp_path):
-    port = free_port()
-    proc = start(
-        [KONTOR_SCRIPT, "demo", "--port", str(port)],
-        {"PYTHONUNBUFFERED": "1"},
+def _demo(tmp_path: Path, port: int, *options: str) -> subprocess.Popen:
+    return start(
+        [KONTOR_SCRIPT, "demo", "--port", str(port), *options],
+        {"PYTHONUNBUFFERED": "1", "KONTOR_SERVICE_TOKENS": ""},
         tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
+
+
+def _printed(proc: subprocess.Popen) -> dict[str, str]:
+    """The login block ``kontor demo`` prints before it serves."""
+    lines = [proc.stdout.readline() for _ in range(5)]
+    found = {}
+    for key, pattern in (
+        ("email", r"E-Mail-Adresse:\s+(\S+)"),
+        ("password", r"Passwort:\s+(\S+)"),
+        ("token", r"Service-Token:\s+(\S+)"),
+        ("api", r"(http://\S+/api/v1/accounts/\d+/subscription)"),
+    ):
+        found[key] = next(m.group(1) for line in lines if (m := re.search(pattern, line)))
+    return found
+
+
+def _children(pid: int) -> list[int]:
+    return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def _gone(pid: int) -> bool:
     try:
-        lines = [proc.stdout.readline() for _ in range(3)]
-        email = re.search(r"E-Mail-Adresse:\s+(\S+)", lines[1]).group(1)
-        password = re.search(r"Passwort:\s+(\S+)", lines[2]).group(1)
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"  # a zombie is gone
+    except FileNotFoundError:
+        return True
+
+
+def test_kontor_demo_serves_and_its_printed_login_works(tmp_path):
+    port = free_port()
+    proc = _demo(tmp_path, port)
+    try:
+        login = _printed(proc)
         base = f"http://127.0.0.1:{port}"
         wait_for_http(f"{base}/healthz", proc)
         browser = requests.Session()
-        response = form_post(browser, f"{base}/login", {"email": email, "password": password})
+        response = form_post(
+            browser, f"{base}/login", {"email": login["email"], "password": login["password"]}
+        )
         assert response.status_code == 302
         for path, heading in SECTIONS.items():
             page = browser.get(base + path, timeout=10)
@@ -103,5 +136,81 @@ def test_kontor_demo_serves_and_its_printed_login_works(tmp_path):
             assert f"<h1>{heading}</h1>" in page.text, path
             assert '<html lang="de">' in page.text
         assert (tmp_path / "instance" / "kontor.db").exists()
+
+        # The printed token works at once, and the account is lived in.
+        auth = {"Authorization": f"Bearer {login['token']}"}
+        state = requests.get(login["api"], headers=auth, timeout=10).json()
+        usage, limits = state["usage"], state["limits"]
+        assert usage["receipt_scans"] >= 0.95 * limits["receipt_scans"]
+        assert usage["storage_bytes"] >= 0.8 * limits["storage_bytes"]
+        assert state["ends_at"] is None  # cancelled, then the cancellation was undone
+        account = login["api"].rsplit("/", 1)[0]
+        log = requests.get(f"{account}/support-access", headers=auth, timeout=10).json()["log"]
+        assert [e["action"] for e in log] == ["revoke", "session_end", "session_start", "grant"]
+        mails = requests.get(f"{account}/customers/K-1001/emails", headers=auth, timeout=10)
+        assert len(mails.json()["emails"]) == 2
+        deliveries = requests.get(f"{account}/notifications", headers=auth, timeout=10).json()
+        assert {"quote.accepted", "dunning.sent"} <= {
+            d["event_type"] for d in deliveries["deliveries"]
+        }
+
+        # SIGTERM stops the server and the worker it started.
+        [worker] = _children(proc.pid)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+        assert wait_until(lambda: _gone(worker), seconds=15)
+
+        # The next start prints the same password; --reset-password changes it.
+        again = _demo(tmp_path, port)
+        assert _printed(again)["password"] == login["password"]
+        stop(again)
+        reset = _demo(tmp_path, port, "--reset-password")
+        fresh = _printed(reset)
+        assert fresh["password"] != login["password"] and fresh["token"] == login["token"]
+        wait_for_http(f"{base}/healthz", reset)
+        old = form_post(
+            requests.Session(),
+            f"{base}/login",
+            {"email": login["email"], "password": login["password"]},
+        )
+        assert old.status_code == 422
+        stop(reset)
     finally:
         stop(proc)
+
+
+def test_kontor_demo_on_a_busy_port_changes_nothing(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run(
+            [KONTOR_SCRIPT, "demo", "--port", str(port)],
+            env={**os.environ, "KONTOR_SERVICE_TOKENS": ""},
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode != 0
+    assert f"Port {port} is in use by another program." in result.stderr
+    assert list(tmp_path.iterdir()) == []  # no instance folder, no database, no account
+
+
+def test_kontor_help_lists_kontors_commands_only(tmp_path):
+    result = subprocess.run(
+        [KONTOR_SCRIPT, "--help"],
+        env={**os.environ, "KONTOR_COOKIE_SECURE": "false"},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0
+    commands = re.findall(r"^  (\w+)\s", result.stdout.split("Commands:")[1], re.M)
+    assert commands == [
+        "backup", "demo", "init", "keys", "migrate", "plugins",
+        "renewals", "serve", "staff", "worker",
+    ]  # fmt: skip
+    for foreign in ("--app", "--env-file", "--debug", "python-dotenv"):
+        assert foreign not in result.stdout

@@ -50,7 +50,11 @@ def test_a_cookie_carrying_messages_reads_as_sent_every_time(app, user_client):
     profile = {"first_name": "Erika", "last_name": "Muster", "submit": "1"}
     assert submit(user_client, "/account/profile", profile, prefix="profile-").status_code == 302
     carrying = _cookie(user_client)  # "Ihre Nutzerdaten wurden gespeichert." waits in it
-    company = {"company_name": "Neu GmbH", "notification_email": "", "mobile_number": ""}
+    company = {
+        "company_name": "Neu GmbH",
+        "notification_email": "info@neu.example",
+        "mobile_number": "",
+    }
     added = user_client.post("/account/company", data={"csrf_token": company_token, **company})
     assert added.status_code == 302
     shown = _replay(app, carrying).get_data(as_text=True)

@@ -11,7 +11,7 @@ from core import hookimpl
 from core.migrations import create_tables
 from core.models import Account
 from core.types import Card, EventType, ExportPart, Job, Schema, Section, SensitiveAction
-from plugins.mail_transport import services, views
+from plugins.mail_transport import demo, services, views
 from plugins.mail_transport.models import MODELS, MailSettings
 
 
@@ -97,3 +97,8 @@ def kontor_rotate_secrets(rotate: Callable[[str, str], str]) -> int:
             MailSettings.update(password_encrypted=new).where(MailSettings.id == row.id).execute()
             changed += 1
     return changed
+
+
+@hookimpl
+def kontor_demo_data(account: Account) -> None:
+    demo.fill(account)

@@ -93,6 +93,7 @@ class MailSettingsForm(Form):
     )
     smtp_security = SelectField(_l("SMTP-Verschlüsselung"), choices=SECURITY, default="starttls")
     preset = SubmitField(_l("Servereinstellungen vorschlagen"))
+    connect = SubmitField(_l("Verbinden"))  # saves, then starts the connection check
     submit = SubmitField(_l("Speichern"))
 
     def validate(self, extra_validators=None) -> bool:  # type: ignore[no-untyped-def]
@@ -113,7 +114,7 @@ class MailSettingsForm(Form):
 
 
 class ConnectForm(Form):
-    submit = SubmitField(_l("Verbinden"))
+    submit = SubmitField(_l("Verbindung erneut prüfen"))
 
 
 class TestMailForm(Form):

@@ -363,7 +363,11 @@ class OwnAccountTransport:
         self.keep_history = row.keep_history
 
     def sender(self, account: Account) -> tuple[Address, Address | None]:
-        return address(self.row.sender_name or account.company_name, self.row.own_email), None
+        reply = self.row.reply_to
+        return (
+            address(self.row.sender_name or account.company_name, self.row.own_email),
+            address("", reply) if reply else None,
+        )
 
     def send(self, account: Account, message: Message) -> SentMail:
         row = self.row

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -16,6 +16,13 @@ from plugins.mail_transport import presets, services
 from plugins.mail_transport.forms import ConnectForm, MailSettingsForm, TestMailForm
 
 bp = account_blueprint("mail_transport", __name__)
+# "Verbinden" starts a check in the worker: both routes that can start one share the limit.
+connect_limit = limiter.shared_limit(
+    "10 per hour",
+    scope="mail-connect",
+    key_func=lambda: f"mail-connect:{current_account().id}",
+    exempt_when=lambda: request.endpoint == "mail_transport.save" and "connect" not in request.form,
+)
 
 
 managers_write_blueprint(
@@ -64,6 +71,7 @@ def index() -> tuple[str, int]:
 
 
 @bp.post("/account/mail")
+@connect_limit
 def save() -> Response | tuple[str, int]:
     form = MailSettingsForm()
     if form.preset.data:
@@ -105,11 +113,14 @@ def save() -> Response | tuple[str, int]:
         getattr(form, exc.field).errors = [str(exc)]
         return _render(form, 422)
     flash(_("Die Einstellungen wurden gespeichert."), "success")
+    if form.connect.data and form.mode.data == "own":
+        services.start_check(current_account())
+        return redirect(url_for("mail_transport.index") + "#verbinden")
     return redirect(url_for("mail_transport.index"))
 
 
 @bp.post("/account/mail/connect")
-@limiter.limit("10 per hour", key_func=lambda: f"mail-connect:{current_account().id}")
+@connect_limit
 def connect() -> Response:
     row = services.settings(current_account())
     if not ConnectForm().validate_on_submit():

@@ -24,7 +24,7 @@ from core.types import (
     Schema,
     Section,
 )
-from plugins.notifications import api, services, views
+from plugins.notifications import api, demo, services, views
 from plugins.notifications.channels import EmailChannel, SmsChannel
 from plugins.notifications.models import MODELS
 
@@ -175,3 +175,8 @@ def kontor_openapi_paths() -> Mapping[str, Any]:
             }
         }
     }
+
+
+@hookimpl
+def kontor_demo_data(account: Account) -> None:
+    demo.fill(account)

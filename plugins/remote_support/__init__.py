@@ -14,7 +14,7 @@ from markupsafe import Markup
 from core import hookimpl
 from core.formatting import format_when
 from core.migrations import create_tables
-from core.models import Account
+from core.models import Account, User
 from core.openapi import ACCOUNT_ID, errors, ok
 from core.types import (
     Card,
@@ -26,7 +26,7 @@ from core.types import (
     SensitiveAction,
     SlotContent,
 )
-from plugins.remote_support import api, services, views
+from plugins.remote_support import api, demo, services, views
 from plugins.remote_support.cli import staff_group
 from plugins.remote_support.models import MODELS, Staff
 
@@ -162,3 +162,8 @@ def kontor_openapi_paths() -> Mapping[str, Any]:
             }
         }
     }
+
+
+@hookimpl
+def kontor_demo_data(account: Account, owner: User) -> None:
+    demo.fill(account, owner)

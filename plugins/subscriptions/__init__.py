@@ -28,7 +28,7 @@ from core.types import (
     Section,
     SensitiveAction,
 )
-from plugins.subscriptions import api, catalog, services, views
+from plugins.subscriptions import api, catalog, demo, services, views
 from plugins.subscriptions.cli import renewals_command
 from plugins.subscriptions.models import BILLING_DETAILS, BILLING_TABLE, MODELS, BillingInfo
 
@@ -240,3 +240,8 @@ def kontor_openapi_paths() -> Mapping[str, Any]:
             }
         },
     }
+
+
+@hookimpl
+def kontor_demo_data(account: Account) -> None:
+    demo.fill(account)

@@ -72,10 +72,16 @@ def _sent_folder(dovecot) -> list[bytes]:
 
 
 def test_connect_send_and_copy_to_sent(mail_app, client, owner, own_smtp, dovecot):
-    response = submit(client, "/account/mail", own_settings(own_smtp.port, dovecot.imaps_port))
+    values = own_settings(own_smtp.port, dovecot.imaps_port, reply_to="antwort@kunde.example")
+    response = submit(client, "/account/mail", values)
     assert response.status_code == 302, _text(response.get_data(as_text=True))
     assert not _settings(mail_app, owner.account_id).own_active  # not before Verbinden
-    text = _connect(client)
+    # "Verbinden" in the settings form saves and starts the check in one step.
+    values = {**values, "submit": None, "connect": "Verbinden", "sender_name": "Muster GmbH"}
+    response = submit(client, "/account/mail", {k: v for k, v in values.items() if v})
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/account/mail#verbinden")
+    text = _text(client.get("/account/mail").get_data(as_text=True))
     for label in (
         "SMTP-Server erreichbar: erfolgreich",
         "SMTP: Verschlüsselung mit gültigem Zertifikat: erfolgreich",
@@ -90,7 +96,7 @@ def test_connect_send_and_copy_to_sent(mail_app, client, owner, own_smtp, doveco
     settings = _settings(mail_app, owner.account_id)
     assert settings.own_active and settings.sent_folder == "Sent"
     sub_page = _text(client.get("/account/subscription").get_data(as_text=True))
-    assert "Eigenen E-Mail-Account nutzen: Ja" in sub_page
+    assert "Eigenes E-Mail-Konto nutzen: Ja" in sub_page
 
     api = mail_app.test_client()
     status = send_customer_mail(
@@ -105,6 +111,7 @@ def test_connect_send_and_copy_to_sent(mail_app, client, owner, own_smtp, doveco
     )
     [message] = own_smtp.inbox.messages
     assert message["From"] == f"Muster GmbH <{OWN_EMAIL}>"
+    assert message["Reply-To"] == "antwort@kunde.example"  # applies to the own account too
     assert message["To"] == "rechnung@kunde.example"
     [copy] = _sent_folder(dovecot)
     assert b"Ihre Rechnung RE-1" in copy
@@ -292,6 +299,11 @@ def test_password_kept_when_empty_and_required_when_server_changes(
     )
     assert response.status_code == 422
     assert "Bitte geben Sie das Passwort erneut ein" in response.get_data(as_text=True)
+    # A failed save keeps saying that a password is stored.
+    assert "Ein Passwort ist gespeichert." in response.get_data(as_text=True)
+    response = submit(client, "/account/mail", {**values, "password": "", "smtp_port": "x"})
+    assert response.status_code == 422
+    assert "Ein Passwort ist gespeichert." in response.get_data(as_text=True)
     assert _settings(mail_app, owner.account_id).smtp_user == OWN_EMAIL
 
 

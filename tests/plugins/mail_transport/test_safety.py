@@ -293,3 +293,28 @@ def test_bad_customer_names_are_422(app, owner, name):
         f"/api/v1/accounts/{owner.account_id}/mails", headers=AUTH, json=body
     )
     assert response.status_code == 422
+
+
+def test_own_account_fields_are_disclosed_by_a_shipped_script(user_client):
+    page = user_client.get("/account/mail").get_data(as_text=True)
+    # The fields sit in one block the script hides while "Kontor-Mailserver" is chosen;
+    # without the script the block stays in the page, fully usable.
+    assert '<div id="own-settings" data-shown-when="mode=own">' in page
+    assert 'src="/static/disclosure.js"' in page and "<script>" not in page
+    block = page.split('id="own-settings"', 1)[1]
+    assert 'name="smtp_host"' in block and 'name="connect"' in block
+    assert "bei beiden Versandwegen" in page  # the reply-to hint says where it applies
+
+
+def test_both_connect_buttons_share_one_limit(app, user_client):
+    statuses = []
+    for _ in range(10):
+        token = csrf_token(user_client, "/account/mail")
+        response = user_client.post("/account/mail/connect", data={"csrf_token": token})
+        statuses.append(response.status_code)
+    assert statuses == [302] * 10
+    # Saving alone is not limited; "Verbinden" in the settings form is.
+    saved = submit(user_client, "/account/mail", {"mode": "service", "submit": "1"})
+    assert saved.status_code == 302
+    refused = submit(user_client, "/account/mail", {"mode": "service", "connect": "1"})
+    assert refused.status_code == 429

@@ -42,7 +42,7 @@ def test_overview_shows_plan_renewal_usage_users_and_own_mail(app, user_client, 
     assert "Nächste Erneuerung:" in text
     assert "Speicherplatz: 1,2 GB von 5 GB" in text
     assert "Benutzer: 1 von 3" in text
-    assert "Eigenen E-Mail-Account nutzen: Nein" in text
+    assert "Eigenes E-Mail-Konto nutzen: Nein" in text
     assert "monatlich, 19,90 €" in text
 
 
@@ -109,6 +109,7 @@ def test_downgrade_blocked_lists_every_blocker(app, user_client, owner):
 def test_cancel_in_two_steps_and_take_it_back(app, user_client, owner):
     page = user_client.get("/account/subscription/cancel").get_data(as_text=True)
     assert "Abonnement kündigen" in page and "Jetzt kündigen" in page
+    assert "endet dann am" in page
     assert not _sub(app, owner.account_id).cancel_at_period_end  # step 1 changes nothing
     response = submit(
         user_client, "/account/subscription/cancel", {"reason": "Zu teuer", "submit": "1"}

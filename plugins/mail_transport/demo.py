@@ -1,0 +1,24 @@
+"""Demo data: e-mails to customers in the e-mail history."""
+
+from __future__ import annotations
+
+from core.customer_mail import queue_customer_mail
+from core.models import Account
+from plugins.mail_transport import services
+
+MAILS = (
+    ("K-1001", "einkauf@baeckerei-schmidt.example", "Ihre Rechnung RE-2026-0112"),
+    ("K-1001", "einkauf@baeckerei-schmidt.example", "Zahlungserinnerung RE-2026-0112"),
+    ("K-1002", "praxis@dr-weber.example", "Ihr Angebot AN-2026-0042"),
+    ("K-1003", "buchhaltung@autohaus-krueger.example", "Mahnung MA-2026-0008"),
+)
+
+
+def fill(account: Account) -> None:
+    """Keep the history, then queue the mails; the worker sends them."""
+    row = services.settings(account)
+    row.keep_history = True
+    row.save()
+    for ref, to, subject in MAILS:
+        text = f"Guten Tag,\n\nanbei erhalten Sie: {subject}.\n\nMit freundlichen Grüßen\n"
+        queue_customer_mail(account, [to], subject, text, ref)
