@@ -8,7 +8,6 @@ server with the account's display name.
 
 from __future__ import annotations
 
-import functools
 import mailbox
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -58,22 +57,16 @@ def _on_the_wire(a: Address) -> tuple[str, str, str]:
     return a.display_name, a.username, _ascii_domain(a.domain)
 
 
-@functools.lru_cache(maxsize=1024)
 def _address_header(
     mime_policy: Policy, name: str, addresses: tuple[tuple[str, str, str], ...]
 ) -> BaseHeader:
-    """An address header built from ``Address`` objects, never from a joined string.
-
-    Header objects are immutable and ``header_store_parse`` stores one whose
-    ``name`` matches as it is, so a sender or recipient that repeats (the
-    operator's address with a company name) is parsed once, not on every mail.
-    """
+    """An address header built from ``Address`` objects, never from a joined
+    string, so a display name can never add or change an address."""
     return mime_policy.header_factory(name, [Address(*a) for a in addresses])
 
 
-@functools.lru_cache(maxsize=1024)
 def _header(mime_policy: Policy, name: str, value: str) -> BaseHeader:
-    """A header whose value repeats (an event type's subject), parsed once."""
+    """A header parsed by the policy's own header registry."""
     return mime_policy.header_factory(name, value)
 
 
