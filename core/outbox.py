@@ -16,13 +16,14 @@ from email import message_from_string, policy
 from email.message import Message
 
 import peewee
+from playhouse.migrate import SchemaMigrator, migrate
 from flask_babel import gettext as _
 
 from core.db import BaseModel, database, utcnow
 from core.mail import send_via_operator
 from core.models import Account
 from core.queue import enqueue
-from core.types import PermanentFailure, TemporaryFailure
+from core.types import Migration, PermanentFailure, TemporaryFailure
 
 #: Seconds to wait before attempt 2, 3, ...; after the last, the row fails.
 RETRY_DELAYS = (30, 120, 600, 1800, 7200, 21600)
@@ -121,18 +122,42 @@ class MailOutbox(OutboxRow):
 
     account = peewee.ForeignKeyField(Account, null=True, on_delete="CASCADE")
     message = peewee.TextField()
+    #: The body holds a one-time link: it is dropped once the row is finished.
+    one_time = peewee.BooleanField(default=False)
 
     class Meta:
         table_name = "core_mail_outbox"
 
 
+def _add_one_time(db: peewee.Database) -> None:
+    """Add the column to tables made before it existed (0001 creates the table
+    as the model is defined now, so a fresh database has it already)."""
+    if any(column.name == "one_time" for column in db.get_columns("core_mail_outbox")):
+        return
+    migrator = SchemaMigrator.from_database(db)
+    migrate(migrator.add_column("core_mail_outbox", "one_time", MailOutbox.one_time))
+
+
+ONE_TIME_MIGRATION = Migration(id="0004_outbox_one_time", apply=_add_one_time)
+
+#: What a finished one-time mail keeps in place of its body.
+REDACTED_BODY = "(Inhalt nach dem Versand entfernt: er enthielt einen einmaligen Link.)\n"
+
+
 SYSTEM_MAIL_JOB = "core.send_mail"
 
 
-def queue_system_mail(account: Account | None, message: Message) -> MailOutbox:
-    """Store a system mail and hand it to the worker after commit."""
+def queue_system_mail(
+    account: Account | None, message: Message, one_time: bool = False
+) -> MailOutbox:
+    """Store a system mail and hand it to the worker after commit.
+
+    ``one_time``: the body holds a one-time link, so no reusable secret may
+    stay in the table once the mail is sent or has failed for good; only the
+    headers are kept then (for the history).
+    """
     with database.atomic():
-        row = MailOutbox.create(account=account, message=message.as_string())
+        row = MailOutbox.create(account=account, message=message.as_string(), one_time=one_time)
         enqueue(SYSTEM_MAIL_JOB, outbox_id=row.id)
     return row
 
@@ -143,7 +168,12 @@ def send_system_mail(outbox_id: int) -> None:
         return
     row = MailOutbox.get_by_id(outbox_id)
     message = message_from_string(row.message, policy=policy.default)
-    attempt(row, lambda: send_via_operator(message), SYSTEM_MAIL_JOB, "outbox_id")
+    status = attempt(row, lambda: send_via_operator(message), SYSTEM_MAIL_JOB, "outbox_id")
+    if row.one_time and status != "pending":
+        headers = row.message.split("\n\n", 1)[0]
+        MailOutbox.update(message=f"{headers}\n\n{REDACTED_BODY}").where(
+            MailOutbox.id == row.id
+        ).execute()
 
 
 def sweep_system_mail() -> int:

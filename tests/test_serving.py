@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mailbox
 import re
 import subprocess
 from pathlib import Path
@@ -14,6 +15,7 @@ from tests.support.process import (
     form_post,
     gunicorn,
     kontor,
+    queue_worker,
     register,
     start,
     stop,
@@ -56,6 +58,9 @@ def test_gunicorn_two_workers_serves_health_and_login(tmp_path, database_url):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
+    # the worker delivers the registration mail into the instance's Maildir
+    worker = start(queue_worker(1), env, ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    maildir = mailbox.Maildir(tmp_path / "instance" / "mail")
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for_http(f"{base}/healthz", proc)
@@ -63,7 +68,9 @@ def test_gunicorn_two_workers_serves_health_and_login(tmp_path, database_url):
         ready = requests.get(f"{base}/readyz", timeout=5)
         assert ready.status_code == 200 and ready.json()["checks"]["database"] == "ok"
         browser = requests.Session()
-        response = register(browser, base, "g@example.com", PASSWORD, "Gunicorn GmbH")
+        response = register(
+            browser, base, "g@example.com", PASSWORD, "Gunicorn GmbH", lambda: list(maildir)
+        )
         assert response.status_code == 302
         fresh = requests.Session()
         response = form_post(
@@ -76,6 +83,7 @@ def test_gunicorn_two_workers_serves_health_and_login(tmp_path, database_url):
             assert "Gunicorn GmbH" in page.text
     finally:
         stop(proc)
+        stop(worker)
 
 
 def test_kontor_demo_serves_and_its_printed_login_works(tmp_path):
