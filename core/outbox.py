@@ -16,8 +16,8 @@ from email import message_from_string, policy
 from email.message import Message
 
 import peewee
-from playhouse.migrate import SchemaMigrator, migrate
 from flask_babel import gettext as _
+from playhouse.migrate import SchemaMigrator, migrate
 
 from core.db import BaseModel, database, utcnow
 from core.mail import send_via_operator

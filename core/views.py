@@ -25,6 +25,7 @@ from werkzeug.wrappers import Response
 
 from core import accounts
 from core.auth import end_session, managers_only, revoke_sessions, start_session
+from core.db import utcnow
 from core.formatting import LANGUAGE_COOKIE, LANGUAGES
 from core.forms import (
     AcceptInvitationForm,
@@ -43,10 +44,9 @@ from core.forms import (
     ResetPasswordForm,
 )
 from core.mail import build_message, system_sender
+from core.models import Account, User
 from core.outbox import queue_system_mail
 from core.pages import external_url
-from core.db import utcnow
-from core.models import Account, User
 from core.ratelimit import limiter, login_key, submitted_address
 
 bp = Blueprint("core", __name__)
@@ -262,7 +262,8 @@ def reset_password(token: str) -> str | Response | tuple[str, int]:
         _notice(user, user.email, _("Ihr Passwort wurde geändert"), "password_changed")
         flash(
             _(
-                "Ihr Passwort wurde geändert. Alle Sitzungen wurden abgemeldet. Bitte melden Sie sich an."
+                "Ihr Passwort wurde geändert. Alle Sitzungen wurden abgemeldet. "
+                "Bitte melden Sie sich an."
             ),
             "success",
         )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from axe_playwright_python.sync_playwright import Axe
 
-from tests.support.browser import WIDTHS, confirm_sign_up, log_in, set_width
+from tests.support.browser import WIDTHS, confirm_sign_up, set_width
 from tests.support.web import section_urls
 
 EXTRA_PAGES = [

@@ -6,7 +6,7 @@ from core.accounts import register
 from core.db import bind
 from core.models import Account, User
 from tests.conftest import PASSWORD
-from tests.support.process import mailed_link, maildir_messages
+from tests.support.process import maildir_messages, mailed_link
 from tests.support.web import csrf_token, login, submit
 
 NEW = {

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import requests
 
-from tests.support.browser import WIDTHS, confirm_sign_up, log_in, screenshot, set_width
+from tests.support.browser import WIDTHS, confirm_sign_up, screenshot, set_width
 from tests.support.process import wait_until
 from tests.support.web import AUTH
 

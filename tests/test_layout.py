@@ -11,7 +11,7 @@ import re
 import pytest
 import requests
 
-from tests.support.browser import WIDTHS, confirm_sign_up, log_in, screenshot, set_width
+from tests.support.browser import WIDTHS, confirm_sign_up, screenshot, set_width
 from tests.support.process import wait_until
 from tests.support.web import AUTH
 
