@@ -110,7 +110,7 @@ def _notice(user: User, to: str, subject: str, template: str, **context: Any) ->
         when=utcnow(),
         ip=request.remote_addr or "",
         agent=(request.user_agent.string or "")[:200],
-        forgot_link=url_for("core.forgot_password", _external=True),
+        forgot_link=external_url("core.forgot_password"),
         **context,
     )
 
@@ -125,8 +125,8 @@ def _sign_up_mail(email: str, existing: User | None, token: str | None) -> None:
             _("Ihre Registrierung bei Kontor"),
             "registration_attempt",
             user=existing,
-            link=url_for("core.login", _external=True),
-            forgot_link=url_for("core.forgot_password", _external=True),
+            link=external_url("core.login"),
+            forgot_link=external_url("core.forgot_password"),
         )
     elif token is not None:
         _mail(
@@ -363,7 +363,7 @@ def _email_change_mails(user: User, new_email: str, token: str) -> None:
         _("Ihre E-Mail-Adresse soll geändert werden"),
         "email_change_requested",
         new_email=new_email,
-        profile_link=url_for("core.profile", _external=True),
+        profile_link=external_url("core.profile"),
     )
 
 

@@ -108,8 +108,9 @@ def test_two_instances_one_worker(tmp_path, database_url, redis_db, smtp_server)
         "KONTOR_COOKIE_SECURE": "false",
         **smtp_server.config(),
     }
-    kontor(env, "init")
     ports = [free_port(), free_port()]
+    env["KONTOR_BASE_URL"] = f"http://127.0.0.1:{ports[0]}"  # links in mails lead to A
+    kontor(env, "init")
     procs = [
         start(
             gunicorn(port),

@@ -48,9 +48,9 @@ def _env(tmp_path: Path, database_url: str | None) -> dict[str, str]:
 
 
 def test_gunicorn_two_workers_serves_health_and_login(tmp_path, database_url):
-    env = _env(tmp_path, database_url)
-    kontor(env, "init")
     port = free_port()
+    env = {**_env(tmp_path, database_url), "KONTOR_BASE_URL": f"http://127.0.0.1:{port}"}
+    kontor(env, "init")
     proc = start(
         gunicorn(port),
         env,

@@ -75,7 +75,9 @@ class LiveServer:
 @contextmanager
 def serve(tmp_path: Path, database_url: str | None, extra: dict[str, str]) -> Iterator[LiveServer]:
     """gunicorn (2 workers) and a queue worker on a fresh instance."""
+    port = free_port()
     env = {
+        "KONTOR_BASE_URL": f"http://127.0.0.1:{port}",
         "KONTOR_INSTANCE_PATH": str(tmp_path / "instance"),
         "KONTOR_COOKIE_SECURE": "false",
         "KONTOR_SECRET_KEY": "browser-test-secret-0123456789",
@@ -90,7 +92,6 @@ def serve(tmp_path: Path, database_url: str | None, extra: dict[str, str]) -> It
         env["KONTOR_DATABASE_URL"] = database_url
     server = LiveServer("", env)
     server.kontor("init")
-    port = free_port()
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
     web = start(
         gunicorn(port),
