@@ -31,22 +31,11 @@ def email_taken(email: str, exclude: User | None = None) -> bool:
     return query.exists()
 
 
-def sign_up(
-    company_name: str, first_name: str, last_name: str, email: str, password: str
-) -> tuple[User, bool]:
-    """Create an account and its owner; return the owner and True.
-
-    When the address is taken, nothing changes and its user comes back with
-    False, for the caller to answer exactly as for a new address (and to mail
-    the owner of the address instead). The password is hashed either way, so
-    both cases take as long.
-    """
-    return _create_owner(company_name, first_name, last_name, email, hash_password(password))
-
-
 def _create_owner(
     company_name: str, first_name: str, last_name: str, email: str, password_hash: str
 ) -> tuple[User, bool]:
+    """Create an account and its owner; return the owner and True, or, when the
+    address is taken (also by a concurrent request), its user and False."""
     email = email.lower()
     try:
         with database.atomic():
@@ -68,8 +57,12 @@ def _create_owner(
 
 
 def register(company_name: str, first_name: str, last_name: str, email: str, password: str) -> User:
-    """Create an account and its owner. Raises AccountError if the address is taken."""
-    user, created = sign_up(company_name, first_name, last_name, email, password)
+    """Create an account and its owner at once (the command line and tests; the
+    sign-up form confirms the address first). Raises AccountError if the address
+    is taken."""
+    user, created = _create_owner(
+        company_name, first_name, last_name, email, hash_password(password)
+    )
     if not created:
         raise AccountError(_("Die Registrierung war nicht möglich."), "email")
     return user
