@@ -8,9 +8,11 @@ from __future__ import annotations
 import datetime as dt
 from email.header import decode_header, make_header
 
+import peewee
+
 from core.db import bind, utcnow
 from core.models import Account, EmailLink, User, UserSession
-from core.outbox import REDACTED_BODY, MailOutbox
+from core.outbox import ONE_TIME_MIGRATION, REDACTED_BODY, MailOutbox
 from tests.conftest import PASSWORD
 from tests.support.process import LINK_RE, body_text, maildir_messages, mailed_link
 from tests.support.web import csrf_token, login, submit
@@ -305,3 +307,13 @@ def test_resend_for_an_unknown_address_answers_alike_and_sends_nothing(app, clie
     )
     assert response.status_code == 302 and response.headers["Location"] == "/register/sent"
     assert _mails_to(app, "wer@example.com") == []
+
+
+def test_outbox_migration_adds_the_one_time_column_to_an_older_table(tmp_path):
+    db = peewee.SqliteDatabase(str(tmp_path / "old.db"))
+    db.execute_sql("CREATE TABLE core_mail_outbox (id INTEGER PRIMARY KEY, message TEXT)")
+    db.execute_sql("INSERT INTO core_mail_outbox (message) VALUES ('Subject: alt')")
+    ONE_TIME_MIGRATION.apply(db)
+    ONE_TIME_MIGRATION.apply(db)  # a database made with the column already is left alone
+    assert "one_time" in {column.name for column in db.get_columns("core_mail_outbox")}
+    assert db.execute_sql("SELECT one_time FROM core_mail_outbox").fetchall() == [(0,)]
