@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import secrets
 
 import peewee
@@ -12,7 +13,7 @@ from flask_babel import gettext as _
 from core.auth import hash_password, revoke_sessions, token_hash, verify_password
 from core.cache import per_request
 from core.db import database, for_update, utcnow
-from core.models import Account, Invitation, User, UserSession
+from core.models import Account, EmailLink, Invitation, User, UserSession
 
 
 class AccountError(ValueError):
@@ -30,17 +31,11 @@ def email_taken(email: str, exclude: User | None = None) -> bool:
     return query.exists()
 
 
-def sign_up(
-    company_name: str, first_name: str, last_name: str, email: str, password: str
+def _create_owner(
+    company_name: str, first_name: str, last_name: str, email: str, password_hash: str
 ) -> tuple[User, bool]:
-    """Create an account and its owner; return the owner and True.
-
-    When the address is taken, nothing changes and its user comes back with
-    False, for the caller to answer exactly as for a new address (and to mail
-    the owner of the address instead). The password is hashed either way, so
-    both cases take as long.
-    """
-    password_hash = hash_password(password)
+    """Create an account and its owner; return the owner and True, or, when the
+    address is taken (also by a concurrent request), its user and False."""
     email = email.lower()
     try:
         with database.atomic():
@@ -62,8 +57,12 @@ def sign_up(
 
 
 def register(company_name: str, first_name: str, last_name: str, email: str, password: str) -> User:
-    """Create an account and its owner. Raises AccountError if the address is taken."""
-    user, created = sign_up(company_name, first_name, last_name, email, password)
+    """Create an account and its owner at once (the command line and tests; the
+    sign-up form confirms the address first). Raises AccountError if the address
+    is taken."""
+    user, created = _create_owner(
+        company_name, first_name, last_name, email, hash_password(password)
+    )
     if not created:
         raise AccountError(_("Die Registrierung war nicht möglich."), "email")
     return user
@@ -79,15 +78,203 @@ def update_profile(user: User, first_name: str, last_name: str) -> None:
     User.update(first_name=first_name, last_name=last_name).where(User.id == user.id).execute()
 
 
-def change_email(user: User, current_password: str, new_email: str, keep: UserSession) -> None:
-    """Change the login address; ends every other session of the user."""
+# --- One-time links by mail ---------------------------------------------------
+
+RESET_VALID = dt.timedelta(hours=1)
+CONFIRM_VALID = dt.timedelta(hours=24)
+
+
+def _issue(
+    purpose: str, email: str, valid: dt.timedelta, user: User | None = None, data: str = "{}"
+) -> str:
+    """Store a new link for ``purpose`` and return its token (kept only as a hash).
+
+    A new link replaces the older ones of the same purpose for that user or
+    address, so only the last mail works.
+    """
+    token = secrets.token_urlsafe(32)
+    with database.atomic():
+        older = EmailLink.delete().where(EmailLink.purpose == purpose)
+        older = (
+            older.where(EmailLink.user == user) if user else older.where(EmailLink.email == email)
+        )
+        older.execute()
+        EmailLink.create(
+            purpose=purpose,
+            token_hash=token_hash(token),
+            user=user,
+            email=email,
+            data_json=data,
+            expires_at=utcnow() + valid,
+        )
+    return token
+
+
+def find_link(purpose: str, token: str) -> EmailLink | None:
+    """The live link for ``token`` (None when unknown, used, expired or mangled)."""
+    return EmailLink.get_or_none(
+        EmailLink.purpose == purpose,
+        EmailLink.token_hash == token_hash(token[:100]),
+        EmailLink.expires_at > utcnow(),
+    )
+
+
+def _redeem(purpose: str, token: str) -> EmailLink | None:
+    """Take the live link out of the table: whoever deletes it may use it, once."""
+    link = find_link(purpose, token)
+    if link is None:
+        return None
+    deleted = EmailLink.delete().where(EmailLink.id == link.id).execute()
+    return link if deleted else None
+
+
+def request_password_reset(email: str) -> tuple[User | None, str]:
+    """Return the user of ``email`` with a fresh reset token (valid 1 hour).
+
+    For an unknown address a token is made and hashed too but nothing is
+    stored or sent, so the caller answers both alike after the same work.
+    """
+    email = email.strip().lower()
+    user = User.get_or_none(User.email == email)
+    if user is None:
+        token = secrets.token_urlsafe(32)
+        token_hash(token)
+        return None, token
+    return user, _issue("reset", email, RESET_VALID, user=user)
+
+
+def reset_password(token: str, new_password: str) -> User | None:
+    """Set a new password through a reset link; ends every session of the user.
+
+    None (and no change) when the link is unknown, used or expired.
+    """
+    password_hash = hash_password(new_password)
+    with database.atomic():
+        link = _redeem("reset", token)
+        if link is None:
+            return None
+        user = link.user
+        User.update(password_hash=password_hash).where(User.id == user.id).execute()
+        revoke_sessions(user)
+        Invitation.delete().where(Invitation.user == user).execute()
+    return user
+
+
+def change_email(user: User, current_password: str, new_email: str) -> str:
+    """Ask for a new login address: return the token of the link to send to it.
+
+    The address changes only when that link is opened (valid 24 hours).
+    """
     if not verify_password(user, current_password):
         raise AccountError(_("Das aktuelle Passwort ist falsch."), "current_password")
+    new_email = new_email.lower()
+    if new_email == user.email or email_taken(new_email, exclude=user):
+        raise AccountError(_("Diese E-Mail-Adresse kann nicht verwendet werden."), "new_email")
+    return _issue("email", new_email, CONFIRM_VALID, user=user)
+
+
+def pending_email(user: User) -> EmailLink | None:
+    """The address change waiting for its confirmation, if any."""
+    return (
+        EmailLink.select()
+        .where(
+            EmailLink.purpose == "email", EmailLink.user == user, EmailLink.expires_at > utcnow()
+        )
+        .first()
+    )
+
+
+def resend_email_change(user: User) -> tuple[str, str] | None:
+    """A new link for the pending address change: (address, token), or None."""
+    pending = pending_email(user)
+    if pending is None:
+        return None
+    return pending.email, _issue("email", pending.email, CONFIRM_VALID, user=user)
+
+
+def cancel_email_change(user: User) -> None:
+    EmailLink.delete().where(EmailLink.purpose == "email", EmailLink.user == user).execute()
+
+
+def confirm_email_change(token: str, keep: UserSession | None) -> tuple[User, str] | None:
+    """Make the confirmed address the login address; return (user, old address).
+
+    Ends every session of the user but ``keep``. None when the link is not
+    live; AccountError when the address was taken in the meantime.
+    """
     with database.atomic():
-        if email_taken(new_email, exclude=user):
-            raise AccountError(_("Diese E-Mail-Adresse kann nicht verwendet werden."), "new_email")
-        User.update(email=new_email.lower()).where(User.id == user.id).execute()
-        revoke_sessions(user, keep=keep)
+        link = _redeem("email", token)
+        if link is None:
+            return None
+        user = link.user
+        if email_taken(link.email, exclude=user):
+            raise AccountError(_("Diese E-Mail-Adresse kann nicht verwendet werden."))
+        old = user.email
+        User.update(email=link.email).where(User.id == user.id).execute()
+        revoke_sessions(user, keep=keep if keep and keep.user_id == user.id else None)
+        user.email = link.email
+    return user, old
+
+
+def start_sign_up(
+    company_name: str, first_name: str, last_name: str, email: str, password: str
+) -> tuple[User | None, str | None]:
+    """Register without creating anything yet: (None, token) for a new address,
+    whose account is created when the link is opened; (its user, None) for a
+    registered one, which changes nothing. The password is hashed either way."""
+    password_hash = hash_password(password)
+    email = email.lower()
+    existing = User.get_or_none(User.email == email)
+    if existing is not None:
+        return existing, None
+    data = {
+        "company_name": company_name,
+        "first_name": first_name,
+        "last_name": last_name,
+        "password_hash": password_hash,
+    }
+    return None, _issue("signup", email, CONFIRM_VALID, data=json.dumps(data))
+
+
+def resend_sign_up(email: str) -> tuple[User | None, str | None]:
+    """Send the registration mail again: like :func:`start_sign_up`, with the
+    details of the pending registration; (None, None) when there is none."""
+    email = email.strip().lower()
+    existing = User.get_or_none(User.email == email)
+    if existing is not None:
+        return existing, None
+    pending = (
+        EmailLink.select()
+        .where(
+            EmailLink.purpose == "signup",
+            EmailLink.email == email,
+            EmailLink.expires_at > utcnow(),
+        )
+        .first()
+    )
+    if pending is None:
+        return None, None
+    return None, _issue("signup", email, CONFIRM_VALID, data=pending.data_json)
+
+
+def confirm_sign_up(token: str) -> User | None:
+    """Create the account of a confirmed registration and return its owner.
+
+    None when the link is not live or the address was registered since.
+    """
+    with database.atomic():
+        link = _redeem("signup", token)
+        if link is None:
+            return None
+        data = link.data
+        user, created = _create_owner(
+            data["company_name"],
+            data["first_name"],
+            data["last_name"],
+            link.email,
+            data["password_hash"],
+        )
+    return user if created else None
 
 
 def change_password(

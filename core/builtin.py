@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from core import accounts, api, customer_mail, openapi, outbox, views
 from core.hookspecs import hookimpl
 from core.migrations import add_columns, create_tables
-from core.models import CORE_MODELS, Account, User
+from core.models import CORE_MODELS, Account, EmailLink, User
 from core.types import (
     Card,
     ExportPart,
@@ -28,7 +28,7 @@ from core.types import (
 def kontor_schema() -> Schema:
     return Schema(
         name="core",
-        models=(*CORE_MODELS, outbox.MailOutbox, *customer_mail.MODELS),
+        models=(*CORE_MODELS, EmailLink, outbox.MailOutbox, *customer_mail.MODELS),
         migrations=[
             create_tables("0001_initial", (*CORE_MODELS, outbox.MailOutbox)),
             create_tables("0002_customer_mail", customer_mail.MODELS),
@@ -42,6 +42,7 @@ def kontor_schema() -> Schema:
             add_columns(
                 "0005_customer_mail_stage", "core_customer_mail", stage=outbox.STAGE_COLUMN
             ),
+            create_tables("0006_email_links", (EmailLink,)),
         ],
     )
 
@@ -125,6 +126,9 @@ def kontor_sensitive_actions() -> Sequence[SensitiveAction]:
         SensitiveAction("core.change_email"),
         SensitiveAction("core.change_password"),
         SensitiveAction("core.logout_others"),
+        SensitiveAction("core.resend_email_change"),
+        SensitiveAction("core.cancel_email_change"),
+        SensitiveAction("core.confirm_email"),
         # who belongs to the account (an invitation is a credential)
         SensitiveAction("core.users"),
         SensitiveAction("core.remove_user"),
@@ -134,6 +138,10 @@ def kontor_sensitive_actions() -> Sequence[SensitiveAction]:
         SensitiveAction("core.login"),
         SensitiveAction("core.register"),
         SensitiveAction("core.accept_invitation"),
+        SensitiveAction("core.forgot_password"),
+        SensitiveAction("core.reset_password"),
+        SensitiveAction("core.resend_sign_up"),
+        SensitiveAction("core.confirm_sign_up"),
     ]
 
 

@@ -147,17 +147,37 @@ class ChangeEmailForm(Form):
     submit = SubmitField(_l("E-Mail-Adresse ändern"))
 
 
-class ChangePasswordForm(Form):
-    current_password = _current_password()
-    new_password = _new_password(_l("Neues Passwort"))
-    confirm = PasswordField(
+def _repeat_password() -> PasswordField:
+    return PasswordField(
         _l("Neues Passwort wiederholen"),
         validators=[
             DataRequired(_REQUIRED),
             EqualTo("new_password", message=_l("Die Passwörter stimmen nicht überein.")),
         ],
     )
+
+
+class ChangePasswordForm(Form):
+    current_password = _current_password()
+    new_password = _new_password(_l("Neues Passwort"))
+    confirm = _repeat_password()
     submit = SubmitField(_l("Passwort ändern"))
+
+
+class ForgotPasswordForm(Form):
+    email = _email(_l("E-Mail-Adresse"))
+    submit = SubmitField(_l("Link zum Zurücksetzen senden"))
+
+
+class ResetPasswordForm(Form):
+    new_password = _new_password(_l("Neues Passwort"))
+    confirm = _repeat_password()
+    submit = SubmitField(_l("Passwort speichern"))
+
+
+class ResendSignUpForm(Form):
+    email = _email(_l("E-Mail-Adresse"))
+    submit = SubmitField(_l("E-Mail erneut senden"))
 
 
 class LogoutOthersForm(Form):

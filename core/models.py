@@ -77,6 +77,31 @@ class Invitation(BaseModel):
         table_name = "core_invitation"
 
 
+class EmailLink(BaseModel):
+    """A one-time link sent by mail: a password reset, a new login address or a
+    new account waiting for its address to be confirmed.
+
+    Only the token's SHA-256 is stored; the link is deleted when used, so it
+    works once. ``email`` is where the link went; ``data_json`` holds what a
+    confirmed sign-up creates (names and the password's argon2id hash).
+    """
+
+    purpose = peewee.CharField(max_length=10)  # "reset", "email" or "signup"
+    token_hash = peewee.CharField(max_length=64, unique=True)
+    user = peewee.ForeignKeyField(User, null=True, on_delete="CASCADE")
+    email = peewee.CharField(max_length=254, index=True)
+    data_json = peewee.TextField(default="{}")
+    created_at = peewee.DateTimeField(default=utcnow)
+    expires_at = peewee.DateTimeField()
+
+    class Meta:
+        table_name = "core_email_link"
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return json.loads(self.data_json)
+
+
 class Event(BaseModel):
     """Something that happened in an account and may notify its users."""
 

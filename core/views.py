@@ -16,6 +16,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_babel import gettext as _
@@ -26,7 +27,7 @@ from werkzeug.wrappers import Response
 
 from core import accounts
 from core.auth import end_session, revoke_sessions, start_session
-from core.db import database
+from core.db import database, utcnow
 from core.formatting import LANGUAGE_COOKIE, LANGUAGES
 from core.forms import (
     AcceptInvitationForm,
@@ -35,17 +36,20 @@ from core.forms import (
     ChangePasswordForm,
     CompanyForm,
     ConfirmForm,
+    ForgotPasswordForm,
     Form,
     LoginForm,
     LogoutOthersForm,
     ProfileForm,
     RegisterForm,
+    ResendSignUpForm,
+    ResetPasswordForm,
 )
-from core.mail import build_message, system_sender
-from core.outbox import queue_system_mail, queue_template_mail
+from core.models import Account, User
+from core.outbox import queue_template_mail
 from core.pages import external_url
 from core.permissions import managers_only, managers_write
-from core.ratelimit import limiter, login_key
+from core.ratelimit import limiter, login_key, submitted_address
 from core.types import PermanentFailure
 
 bp = Blueprint("core", __name__)
@@ -74,47 +78,183 @@ def index() -> Response:
     return redirect(url_for("core.overview" if current_user.is_authenticated else "core.login"))
 
 
+def _mail(account: Account | None, to: str, subject: str, template: str, **context: Any) -> None:
+    """Queue a system mail rendered from ``core/mail/<template>.txt``; the
+    outbox keeps its body encrypted and drops it once the mail is settled."""
+    queue_template_mail(account, to, subject, f"core/mail/{template}.txt", **context)
+
+
+def _notice(user: User, to: str, subject: str, template: str, **context: Any) -> None:
+    """A security notice: what happened, when, from where and what to do.
+
+    Sent whatever the notification settings say: it is about the login itself.
+    """
+    _mail(
+        user.account,
+        to,
+        subject,
+        template,
+        user=user,
+        when=utcnow(),
+        ip=request.remote_addr or "",
+        agent=(request.user_agent.string or "")[:200],
+        forgot_link=external_url("core.forgot_password"),
+        **context,
+    )
+
+
+def _sign_up_mail(email: str, existing: User | None, token: str | None) -> None:
+    """The mail after a registration: the link for a new address, a warning
+    with a way to reset the password for a registered one."""
+    if existing is not None:
+        _mail(
+            existing.account,
+            existing.email,
+            _("Ihre Registrierung bei Kontor"),
+            "registration_attempt",
+            user=existing,
+            link=external_url("core.login"),
+            forgot_link=external_url("core.forgot_password"),
+        )
+    elif token is not None:
+        _mail(
+            None,
+            email,
+            _("Bitte bestätigen Sie Ihre E-Mail-Adresse"),
+            "confirm_sign_up",
+            link=external_url("core.confirm_sign_up", token=token),
+        )
+
+
+def _address_key(prefix: str) -> Callable[[], str]:
+    return lambda: f"{prefix}:{submitted_address()}"
+
+
 @bp.route("/register", methods=["GET", "POST"])
 @limiter.limit("10 per hour", methods=["POST"])
 def register() -> str | Response:
     """Sign up. A new and a registered address get the same answer after the
     same work; only the mail that follows differs, so the page never tells
-    whether an address is registered."""
+    whether an address is registered. Nothing is created before the link
+    mailed to a new address is opened."""
     form = RegisterForm()
     if form.validate_on_submit():
-        user, created = accounts.sign_up(
+        existing, token = accounts.start_sign_up(
             form.company_name.data,
             form.first_name.data,
             form.last_name.data,
             form.email.data,
             form.password.data,
         )
-        template = "core/mail/welcome.txt" if created else "core/mail/registration_attempt.txt"
-        subject = _("Willkommen bei Kontor") if created else _("Ihre Registrierung bei Kontor")
-        queue_system_mail(
-            user.account,
-            build_message(
-                sender=system_sender(),
-                to=user.email,
-                subject=subject,
-                text=render_template(
-                    template,
-                    user=user,
-                    account=user.account,
-                    link=url_for("core.login", _external=True),
-                ),
-            ),
-        )
+        _sign_up_mail(form.email.data.lower(), existing, token)
+        session["sign_up_email"] = form.email.data.lower()
+        return redirect(url_for("core.sign_up_sent"))
+    return render_template("core/register.html", form=form), 200 if not form.errors else 422
+
+
+@bp.get("/register/sent")
+def sign_up_sent() -> str:
+    """ "Bitte bestätigen Sie Ihre E-Mail-Adresse", with a way to send it again."""
+    email = session.get("sign_up_email", "")
+    return render_template(
+        "core/sign_up_sent.html", email=email, form=ResendSignUpForm(data={"email": email})
+    )
+
+
+@bp.post("/register/resend")
+@limiter.limit("10 per hour", methods=["POST"])
+@limiter.limit("3 per hour", key_func=_address_key("sign-up"), methods=["POST"])
+def resend_sign_up() -> str | Response:
+    form = ResendSignUpForm()
+    if not form.validate_on_submit():
+        return render_template("core/sign_up_sent.html", email="", form=form), 422
+    existing, token = accounts.resend_sign_up(form.email.data)
+    _sign_up_mail(form.email.data.lower(), existing, token)
+    session["sign_up_email"] = form.email.data.lower()
+    flash(_("Wir haben die E-Mail erneut gesendet."), "success")
+    return redirect(url_for("core.sign_up_sent"))
+
+
+def _invalid_link() -> tuple[str, int]:
+    """Expired, used and mangled links all get this page and change nothing."""
+    return render_template("core/invalid_link.html"), 400
+
+
+@bp.route("/register/confirm/<token>", methods=["GET", "POST"])
+@limiter.limit("20 per hour", methods=["POST"])
+def confirm_sign_up(token: str) -> str | Response | tuple[str, int]:
+    """Opening the link shows a button (a mail scanner fetching the link
+    activates nothing); pressing it creates the account and logs in."""
+    form = ConfirmForm()
+    if accounts.find_link("signup", token) is None:
+        return _invalid_link()
+    if form.validate_on_submit():
+        user = accounts.confirm_sign_up(token)
+        if user is None:
+            return _invalid_link()
+        start_session(user)
+        flash(_("Ihre E-Mail-Adresse ist bestätigt. Willkommen bei Kontor!"), "success")
+        return redirect(url_for("core.overview"))
+    return render_template(
+        "core/confirm_link.html",
+        form=form,
+        title=_("Konto aktivieren"),
+        text=_("Bestätigen Sie Ihre E-Mail-Adresse, um Ihr Konto zu aktivieren."),
+        button=_("Konto aktivieren"),
+    )
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+@limiter.limit("10 per hour", methods=["POST"])
+@limiter.limit("3 per hour", key_func=_address_key("reset"), methods=["POST"])
+def forgot_password() -> str | Response | tuple[str, int]:
+    """ "Passwort vergessen?": the same answer for every address."""
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        user, token = accounts.request_password_reset(form.email.data)
+        if user is not None:
+            _mail(
+                user.account,
+                user.email,
+                _("Passwort zurücksetzen"),
+                "password_reset",
+                user=user,
+                link=external_url("core.reset_password", token=token),
+            )
         flash(
             _(
-                "Vielen Dank! Wir haben Ihnen eine E-Mail an %(email)s geschickt. "
-                "Bitte prüfen Sie Ihr Postfach.",
+                "Wenn zu %(email)s ein Konto besteht, haben wir einen Link zum Zurücksetzen "
+                "geschickt. Er ist eine Stunde gültig.",
                 email=form.email.data,
             ),
             "success",
         )
         return redirect(url_for("core.login"))
-    return render_template("core/register.html", form=form), 200 if not form.errors else 422
+    return render_template("core/forgot_password.html", form=form), 200 if not form.errors else 422
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+@limiter.limit("20 per hour", methods=["POST"])
+def reset_password(token: str) -> str | Response | tuple[str, int]:
+    if accounts.find_link("reset", token) is None:
+        return _invalid_link()
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        user = accounts.reset_password(token, form.new_password.data)
+        if user is None:
+            return _invalid_link()
+        if current_user.is_authenticated:
+            end_session()
+        _notice(user, user.email, _("Ihr Passwort wurde geändert"), "password_changed")
+        flash(
+            _(
+                "Ihr Passwort wurde geändert. Alle Sitzungen wurden abgemeldet. "
+                "Bitte melden Sie sich an."
+            ),
+            "success",
+        )
+        return redirect(url_for("core.login"))
+    return render_template("core/reset_password.html", form=form), 200 if not form.errors else 422
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -155,10 +295,10 @@ def _user_key() -> str:
 
 
 @limiter.limit("5 per minute;20 per hour", key_func=_user_key)
-def _with_current_password(change: Callable[..., None], *args: Any, **kwargs: Any) -> None:
+def _with_current_password(change: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Run an account change that checks the current password, counted per
     user: a stolen session must not be able to guess the password here."""
-    change(*args, **kwargs)
+    return change(*args, **kwargs)
 
 
 def _profile_page(status: int = 200, **forms: Form) -> tuple[str, int]:
@@ -169,7 +309,12 @@ def _profile_page(status: int = 200, **forms: Form) -> tuple[str, int]:
         "password_form": ChangePasswordForm(prefix="password"),
         "others_form": LogoutOthersForm(prefix="others"),
     }
-    return render_template("core/profile.html", **{**pages, **forms}), status
+    return render_template(
+        "core/profile.html",
+        pending=accounts.pending_email(current_user.user),
+        pending_form=ConfirmForm(),
+        **{**pages, **forms},
+    ), status
 
 
 @bp.route("/account/profile", methods=["GET", "POST"])
@@ -190,25 +335,105 @@ def profile() -> tuple[str, int] | Response:
 # what the body happens to contain.
 
 
+def _email_change_mails(user: User, new_email: str, token: str) -> None:
+    """The link to the new address, and a notice with a way to react to the old one."""
+    _mail(
+        user.account,
+        new_email,
+        _("Bitte bestätigen Sie Ihre neue E-Mail-Adresse"),
+        "confirm_email",
+        user=user,
+        link=external_url("core.confirm_email", token=token),
+    )
+    _notice(
+        user,
+        user.email,
+        _("Ihre E-Mail-Adresse soll geändert werden"),
+        "email_change_requested",
+        new_email=new_email,
+        profile_link=external_url("core.profile"),
+    )
+
+
 @bp.post("/account/profile/email")
 @login_required
 def change_email() -> tuple[str, int] | Response:
     form = ChangeEmailForm(prefix="email")
     if form.validate_on_submit():
         try:
-            _with_current_password(
+            token = _with_current_password(
                 accounts.change_email,
                 current_user.user,
                 form.current_password.data,
                 form.new_email.data,
-                keep=current_user.session,
             )
         except accounts.AccountError as exc:
             _field_error(form, exc)
         else:
-            flash(_("Ihre E-Mail-Adresse wurde geändert."), "success")
+            _email_change_mails(current_user.user, form.new_email.data.lower(), token)
+            flash(
+                _(
+                    "Wir haben einen Bestätigungslink an %(email)s geschickt. Die neue Adresse "
+                    "gilt, sobald Sie ihn öffnen.",
+                    email=form.new_email.data.lower(),
+                ),
+                "success",
+            )
             return redirect(url_for("core.profile"))
     return _profile_page(422, email_form=form)
+
+
+@bp.post("/account/profile/email/resend")
+@login_required
+@limiter.limit("5 per hour", key_func=lambda: f"email-change:{current_user.user.id}")
+def resend_email_change() -> Response:
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        sent = accounts.resend_email_change(current_user.user)
+        if sent is not None:
+            _email_change_mails(current_user.user, *sent)
+            flash(_("Wir haben den Bestätigungslink erneut gesendet."), "success")
+    return redirect(url_for("core.profile"))
+
+
+@bp.post("/account/profile/email/cancel")
+@login_required
+def cancel_email_change() -> Response:
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        accounts.cancel_email_change(current_user.user)
+        flash(_("Die Änderung der E-Mail-Adresse wurde abgebrochen."), "success")
+    return redirect(url_for("core.profile"))
+
+
+@bp.route("/email/confirm/<token>", methods=["GET", "POST"])
+@limiter.limit("20 per hour", methods=["POST"])
+def confirm_email(token: str) -> str | Response | tuple[str, int]:
+    """Opening the link shows a button; pressing it makes the address the
+    login address and ends the user's other sessions."""
+    if accounts.find_link("email", token) is None:
+        return _invalid_link()
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        keep = current_user.session if current_user.is_authenticated else None
+        try:
+            changed = accounts.confirm_email_change(token, keep)
+        except accounts.AccountError as exc:
+            flash(str(exc), "error")
+            return _invalid_link()
+        if changed is None:
+            return _invalid_link()
+        user, old = changed
+        _notice(user, old, _("Ihre E-Mail-Adresse wurde geändert"), "email_changed")
+        flash(_("Ihre neue E-Mail-Adresse %(email)s ist bestätigt.", email=user.email), "success")
+        return redirect(url_for("core.profile" if keep else "core.login"))
+    return render_template(
+        "core/confirm_link.html",
+        form=form,
+        title=_("Neue E-Mail-Adresse bestätigen"),
+        text=_("Bestätigen Sie, dass Sie Ihre Anmeldung auf diese Adresse umstellen möchten."),
+        button=_("E-Mail-Adresse bestätigen"),
+    )
 
 
 @bp.post("/account/profile/password")

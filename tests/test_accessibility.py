@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from axe_playwright_python.sync_playwright import Axe
 
-from tests.support.browser import WIDTHS, log_in, set_width
+from tests.support.browser import WIDTHS, confirm_sign_up, set_width
 from tests.support.web import section_urls
 
 EXTRA_PAGES = [
@@ -57,6 +57,6 @@ def test_entry_pages_and_every_section_pass_axe(app, live, page):
     ):
         page.get_by_label(label).fill(value)
     page.get_by_role("button", name="Registrieren").click()
-    log_in(page, "axe@example.com", "axe-passwort-123")
+    confirm_sign_up(page, live, "axe@example.com")
     for path in [*section_urls(app), *EXTRA_PAGES]:
         _check(page, live.url + path)

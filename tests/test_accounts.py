@@ -6,6 +6,7 @@ from core.accounts import register
 from core.db import bind
 from core.models import Account, User
 from tests.conftest import PASSWORD
+from tests.support.process import maildir_messages, mailed_link
 from tests.support.web import csrf_token, login, submit
 
 NEW = {
@@ -22,16 +23,20 @@ def _user(app, email):
         return User.select(User, Account).join(Account).where(User.email == email).first()
 
 
-def test_register_creates_account_and_owner_who_logs_in(app, client):
+def test_register_creates_account_and_owner_once_the_link_is_opened(app, client):
     response = submit(client, "/register", NEW)
-    assert response.status_code == 302 and response.headers["Location"] == "/login"
+    assert response.status_code == 302 and response.headers["Location"] == "/register/sent"
+    assert _user(app, "jana@example.com") is None
+    link = mailed_link(lambda: maildir_messages(app), "jana@example.com", "register/confirm")
+    response = submit(client, link, {})
+    assert response.status_code == 302 and response.headers["Location"] == "/account/"
     user = _user(app, "jana@example.com")
     assert user.role == "owner"
     assert user.account.company_name == "Bäckerei Schmidt"
     assert user.password_hash.startswith("$argon2id$")
-    assert login(client, "jana@example.com", PASSWORD).status_code == 302
-    page = client.get("/account/").get_data(as_text=True)
+    page = client.get("/account/").get_data(as_text=True)  # the link logged the user in
     assert "Bäckerei Schmidt" in page and "Mein Konto" in page
+    assert login(app.test_client(), "jana@example.com", PASSWORD).status_code == 302
 
 
 def test_register_rejects_bad_fields_in_german(app, client):
@@ -116,7 +121,9 @@ def test_change_email_requires_current_password(app, user_client, owner):
         page="/account/profile",
     )
     assert response.status_code == 302
-    assert _user(app, "neu@example.com").id == owner.id
+    # the new address waits for its confirmation (tests/test_email_links.py)
+    assert _user(app, "neu@example.com") is None and _user(app, owner.email).id == owner.id
+    assert "Bestätigung ausstehend" in user_client.get("/account/profile").get_data(as_text=True)
 
 
 def test_change_email_refuses_an_address_in_use(app, user_client, make_owner):

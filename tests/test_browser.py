@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import requests
 
-from tests.support.browser import WIDTHS, log_in, screenshot, set_width
+from tests.support.browser import WIDTHS, confirm_sign_up, screenshot, set_width
 from tests.support.process import wait_until
 from tests.support.web import AUTH
 
@@ -28,9 +28,12 @@ def test_new_user_walks_every_section(live, page, smtp_server):
     page.get_by_label("Passwort").fill("sonnenschein-42")
     page.get_by_role("button", name="Registrieren").click()
     expect(
+        page.get_by_role("heading", name="Bitte bestätigen Sie Ihre E-Mail-Adresse")
+    ).to_be_visible()
+    expect(
         page.get_by_text("Wir haben Ihnen eine E-Mail an jana@example.com geschickt.")
     ).to_be_visible()
-    log_in(page, "jana@example.com", "sonnenschein-42")
+    confirm_sign_up(page, live, "jana@example.com")
     expect(page.get_by_role("heading", name="Mein Konto")).to_be_visible()
 
     _nav(page, "Nutzerdaten")
@@ -107,7 +110,7 @@ def test_granting_support_by_keyboard_only(live, page):
     ):
         page.get_by_label(label).fill(value)
     page.get_by_label("Passwort").press("Enter")
-    log_in(page, "kim@example.com", "tastatur-passwort")
+    confirm_sign_up(page, live, "kim@example.com")
     expect(page.get_by_role("heading", name="Mein Konto")).to_be_visible()
     page.goto(f"{live.url}/account/support")
     page.get_by_label("Dauer").focus()
@@ -147,7 +150,7 @@ def test_support_session_banner_and_revocation(live, page):
     ):
         page.get_by_label(label).fill(value)
     page.get_by_role("button", name="Registrieren").click()
-    log_in(page, "kai@example.com", "kunden-passwort-1")
+    confirm_sign_up(page, live, "kai@example.com")
     _nav(page, "Support")
     page.get_by_role("button", name="Genehmigung erteilen").click()
 
@@ -184,7 +187,7 @@ def _register(page, live, company, email):
     ):
         page.get_by_label(label).fill(value)
     page.get_by_role("button", name="Registrieren").click()
-    log_in(page, email, "plan-passwort-123")
+    confirm_sign_up(page, live, email)
 
 
 def test_blocked_downgrade_lists_blockers(live, page):

@@ -36,8 +36,9 @@ def test_register_answers_a_known_address_as_a_new_one(app, owner):
     for email in ("nina@example.com", owner.email):
         client = app.test_client()
         response = _sign_up(client, email)
-        assert response.status_code == 302 and response.headers["Location"] == "/login"
-        page = client.get("/login").get_data(as_text=True)
+        assert response.status_code == 302 and response.headers["Location"] == "/register/sent"
+        page = client.get("/register/sent").get_data(as_text=True)
+        assert "Bitte bestätigen Sie Ihre E-Mail-Adresse" in page
         assert f"Wir haben Ihnen eine E-Mail an {email} geschickt." in page
         answers[email] = _neutral(page, email)
         assert client.get("/account/").status_code == 302  # nobody logged in
@@ -53,15 +54,18 @@ def test_a_known_address_gets_a_mail_and_nothing_changes(app, owner):
     mail = _mails(app)[owner.email]
     assert "jemand hat versucht, mit Ihrer E-Mail-Adresse ein neues Konto" in mail
     assert "http://localhost/login" in mail and ATTEMPT_PASSWORD not in mail
+    assert "http://localhost/password/forgot" in mail
     assert login(app.test_client(), owner.email, ATTEMPT_PASSWORD).status_code == 422
     assert login(app.test_client(), owner.email, PASSWORD).status_code == 302
 
 
-def test_a_new_address_gets_a_welcome_mail(app):
+def test_a_new_address_gets_a_link_and_the_account_waits_for_it(app):
     _sign_up(app.test_client(), "nina@example.com")
     mail = _mails(app)["nina@example.com"]
-    assert "Das Konto für Neu GmbH ist angelegt." in mail and ATTEMPT_PASSWORD not in mail
-    assert login(app.test_client(), "nina@example.com", ATTEMPT_PASSWORD).status_code == 302
+    assert "http://localhost/register/confirm/" in mail and ATTEMPT_PASSWORD not in mail
+    with app.app_context(), bind(app).connection_context():
+        assert not User.select().where(User.email == "nina@example.com").exists()
+    assert login(app.test_client(), "nina@example.com", ATTEMPT_PASSWORD).status_code == 422
 
 
 def test_both_answers_hash_a_password(app, owner, monkeypatch):

@@ -11,7 +11,7 @@ import re
 import pytest
 import requests
 
-from tests.support.browser import WIDTHS, log_in, screenshot, set_width
+from tests.support.browser import WIDTHS, confirm_sign_up, screenshot, set_width
 from tests.support.process import wait_until
 from tests.support.web import AUTH
 
@@ -153,7 +153,8 @@ def _walk(page, base: str, label: str, shots: bool = False, widths=WIDTHS) -> No
     set_width(page, WIDTHS["desktop"])
 
 
-def _register(page, base: str) -> int:
+def _register(page, live) -> int:
+    base = live.url
     page.goto(f"{base}/register")
     for field, value in (
         ("Firmenname", "Bäckerei Sonnenschein GmbH & Co. KG"),
@@ -164,7 +165,7 @@ def _register(page, base: str) -> int:
     ):
         page.get_by_label(field).fill(value)
     page.get_by_role("button", name="Registrieren").click()
-    log_in(page, "jana.sonnenberg@baeckerei-sonnenschein.example", PASSWORD)
+    confirm_sign_up(page, live, "jana.sonnenberg@baeckerei-sonnenschein.example")
     return requests.get(
         f"{base}/api/v1/accounts",
         params={"email": "jana.sonnenberg@baeckerei-sonnenschein.example"},
@@ -296,7 +297,7 @@ def test_every_page_fits_phone_and_desktop_for_each_role(live, page, smtp_server
                 screenshot(page, f"{name}-{width_name}")
     set_width(page, WIDTHS["desktop"])
 
-    account_id = _register(page, base)
+    account_id = _register(page, live)
     _live_in(page, base, account_id, smtp_server)
     browser = page.context.browser
     member = _accept_invitation(browser, base, smtp_server)

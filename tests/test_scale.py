@@ -108,8 +108,9 @@ def test_two_instances_one_worker(tmp_path, database_url, redis_db, smtp_server)
         "KONTOR_COOKIE_SECURE": "false",
         **smtp_server.config(),
     }
-    kontor(env, "init")
     ports = [free_port(), free_port()]
+    env["KONTOR_BASE_URL"] = f"http://127.0.0.1:{ports[0]}"  # links in mails lead to A
+    kontor(env, "init")
     procs = [
         start(
             gunicorn(port),
@@ -134,10 +135,11 @@ def test_two_instances_one_worker(tmp_path, database_url, redis_db, smtp_server)
         for base, proc in zip((a, b), procs, strict=False):
             wait_for_http(f"{base}/healthz", proc)
         browser = requests.Session()
-        assert (
-            register(browser, a, "zwei@example.com", PASSWORD, "Zwei Instanzen GmbH").status_code
-            == 302
+        inbox = smtp_server.inbox
+        confirmed = register(
+            browser, a, "zwei@example.com", PASSWORD, "Zwei Instanzen GmbH", lambda: inbox.messages
         )
+        assert confirmed.status_code == 302
         credentials = {"email": "zwei@example.com", "password": PASSWORD}
         assert form_post(browser, f"{a}/login", credentials).status_code == 302
         # A login made on A works on B.

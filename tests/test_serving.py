@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mailbox
 import os
 import re
 import signal
@@ -17,6 +18,7 @@ from tests.support.process import (
     form_post,
     gunicorn,
     kontor,
+    queue_worker,
     register,
     start,
     stop,
@@ -50,9 +52,9 @@ def _env(tmp_path: Path, database_url: str | None) -> dict[str, str]:
 
 
 def test_gunicorn_two_workers_serves_health_and_login(tmp_path, database_url):
-    env = _env(tmp_path, database_url)
-    kontor(env, "init")
     port = free_port()
+    env = {**_env(tmp_path, database_url), "KONTOR_BASE_URL": f"http://127.0.0.1:{port}"}
+    kontor(env, "init")
     proc = start(
         gunicorn(port),
         env,
@@ -60,6 +62,9 @@ def test_gunicorn_two_workers_serves_health_and_login(tmp_path, database_url):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
+    # the worker delivers the registration mail into the instance's Maildir
+    worker = start(queue_worker(1), env, ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    maildir = mailbox.Maildir(tmp_path / "instance" / "mail")
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for_http(f"{base}/healthz", proc)
@@ -67,7 +72,9 @@ def test_gunicorn_two_workers_serves_health_and_login(tmp_path, database_url):
         ready = requests.get(f"{base}/readyz", timeout=5)
         assert ready.status_code == 200 and ready.json()["checks"]["database"] == "ok"
         browser = requests.Session()
-        response = register(browser, base, "g@example.com", PASSWORD, "Gunicorn GmbH")
+        response = register(
+            browser, base, "g@example.com", PASSWORD, "Gunicorn GmbH", lambda: list(maildir)
+        )
         assert response.status_code == 302
         fresh = requests.Session()
         response = form_post(
@@ -80,6 +87,7 @@ def test_gunicorn_two_workers_serves_health_and_login(tmp_path, database_url):
             assert "Gunicorn GmbH" in page.text
     finally:
         stop(proc)
+        stop(worker)
 
 
 def _demo(tmp_path: Path, port: int, *options: str) -> subprocess.Popen:

@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+import mailbox
 import os
+import re
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from email.message import Message
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import CREDITOR_ID, SERVICE_TOKEN, require_binary
-from tests.support.process import ROOT, gunicorn, kontor, queue_worker, start, stop, wait_for_http
+from tests.support.process import (
+    ROOT,
+    gunicorn,
+    kontor,
+    mailed_link,
+    queue_worker,
+    start,
+    stop,
+    wait_for_http,
+)
 from tests.support.smtp import free_port
 
 CHROMIUM = "/usr/bin/chromium"
@@ -48,6 +60,12 @@ def screenshot(page: Any, name: str) -> None:
 class LiveServer:
     url: str
     env: dict[str, str]
+    #: The system mails that arrived so far (the SMTP server's or the Maildir's).
+    mails: Callable[[], Iterable[Message]] = list
+
+    def link(self, to: str, kind: str) -> str:
+        """The one-time link of ``kind`` (e.g. "register/confirm") mailed to ``to``."""
+        return mailed_link(self.mails, to, kind)
 
     def kontor(self, *args: str, stdin: str = "") -> str:
         """Run a ``kontor`` command against this server's database."""
@@ -57,7 +75,9 @@ class LiveServer:
 @contextmanager
 def serve(tmp_path: Path, database_url: str | None, extra: dict[str, str]) -> Iterator[LiveServer]:
     """gunicorn (2 workers) and a queue worker on a fresh instance."""
+    port = free_port()
     env = {
+        "KONTOR_BASE_URL": f"http://127.0.0.1:{port}",
         "KONTOR_INSTANCE_PATH": str(tmp_path / "instance"),
         "KONTOR_COOKIE_SECURE": "false",
         "KONTOR_SECRET_KEY": "browser-test-secret-0123456789",
@@ -73,7 +93,6 @@ def serve(tmp_path: Path, database_url: str | None, extra: dict[str, str]) -> It
         env["KONTOR_DATABASE_URL"] = database_url
     server = LiveServer("", env)
     server.kontor("init")
-    port = free_port()
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
     web = start(
         gunicorn(port),
@@ -103,6 +122,7 @@ def serve(tmp_path: Path, database_url: str | None, extra: dict[str, str]) -> It
 def live(tmp_path, smtp_server, database_url, make_app):
     make_app()  # on PostgreSQL its teardown empties the shared test database
     with serve(tmp_path, database_url, smtp_server.config()) as server:
+        server.mails = lambda: list(smtp_server.inbox.messages)
         yield server
 
 
@@ -120,6 +140,7 @@ def live_mail(tmp_path, database_url, ca, own_smtp, dovecot, make_app):
             "KONTOR_MAIL_ALLOWED_HOSTS": hosts,
         },
     ) as server:
+        server.mails = lambda: list(mailbox.Maildir(tmp_path / "instance" / "mail"))
         yield server
 
 
@@ -133,6 +154,13 @@ def page():
         context = browser.new_context(viewport={"width": 1200, "height": 900}, locale="de-DE")
         yield context.new_page()
         browser.close()
+
+
+def confirm_sign_up(page: Any, live: LiveServer, email: str) -> None:
+    """Open the registration link mailed to ``email`` and activate the account
+    (which logs the page in)."""
+    page.goto(live.link(email, "register/confirm"))
+    page.get_by_role("button", name=re.compile("Konto aktivieren|Activate account")).click()
 
 
 def log_in(page: object, email: str, password: str) -> None:

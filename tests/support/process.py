@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import mailbox
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from email.message import Message
 from pathlib import Path
 
@@ -60,11 +61,52 @@ def form_post(session: requests.Session, url: str, data: dict[str, str]) -> requ
 
 
 def register(
-    session: requests.Session, base: str, email: str, password: str, company: str
+    session: requests.Session,
+    base: str,
+    email: str,
+    password: str,
+    company: str,
+    mails: Callable[[], Iterable[Message]],
 ) -> requests.Response:
-    """Register an account through the sign-up form of a running server."""
+    """Register an account through the sign-up form of a running server and
+    confirm it with the link from the mail (``mails`` lists what arrived);
+    the session is then logged in. Returns the confirmation's answer."""
     fields = {"company_name": company, "first_name": "A", "last_name": "B"}
-    return form_post(session, f"{base}/register", {**fields, "email": email, "password": password})
+    answer = form_post(
+        session, f"{base}/register", {**fields, "email": email, "password": password}
+    )
+    assert answer.status_code == 302, answer.text
+    link = mailed_link(mails, email, "register/confirm")
+    return form_post(session, link, {})
+
+
+#: A one-time link in a mail body; the group is its kind (the path before the token).
+LINK_RE = re.compile(r"https?://[^\s/]+/(register/confirm|email/confirm|password/reset)/[\w-]+")
+
+
+def body_text(message: Message) -> str:
+    """The plain-text body of a single-part mail, decoded."""
+    return message.get_payload(decode=True).decode()
+
+
+def mailed_link(mails: Callable[[], Iterable[Message]], to: str, kind: str) -> str:
+    """Wait for a mail to ``to`` holding a link of ``kind`` and return the last such
+    link listed (in arrival order for the SMTP server's inbox)."""
+    found: list[str] = []
+
+    def arrived() -> bool:
+        links = [
+            match.group(0)
+            for message in mails()
+            if message["To"] == to
+            for match in LINK_RE.finditer(body_text(message))
+            if match.group(1) == kind
+        ]
+        found[:] = links
+        return bool(links)
+
+    assert wait_until(arrived), f"no {kind} link mailed to {to}"
+    return found[-1]
 
 
 def queue_worker(threads: int = 1, *options: str) -> list[str]:

@@ -27,10 +27,18 @@ SUPPORT_WRITE_POLICY = {
     "core.login": NEVER,
     "core.register": NEVER,
     "core.accept_invitation": NEVER,
+    # one-time links by mail: a support session uses none of them
+    "core.forgot_password": NEVER,
+    "core.reset_password": NEVER,
+    "core.resend_sign_up": NEVER,
+    "core.confirm_sign_up": NEVER,
+    "core.confirm_email": NEVER,
     "core.logout": EXIT,
     # Nutzerdaten: the names, yes; credentials and sessions, never
     "core.profile": FULL,
     "core.change_email": NEVER,
+    "core.resend_email_change": NEVER,
+    "core.cancel_email_change": NEVER,
     "core.change_password": NEVER,
     "core.logout_others": NEVER,
     # notification e-mail and mobile number
