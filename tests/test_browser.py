@@ -70,7 +70,7 @@ def test_new_user_walks_every_section(live, page, smtp_server):
     assert wait_until(lambda: len(smtp_server.inbox.messages) == 2, seconds=20)
     page.reload()
     log = page.get_by_role("region", name="Benachrichtigungsverlauf")
-    expect(log).to_contain_text("Angenommene Angebote")
+    expect(log).to_contain_text("Angebot angenommen: AN-7")
     expect(log).to_contain_text("gesendet")
 
     _nav(page, "Support")
@@ -81,8 +81,7 @@ def test_new_user_walks_every_section(live, page, smtp_server):
 
     _nav(page, "Abonnement")
     page.get_by_role("link", name="Tarif wechseln").click()
-    page.get_by_label("Premium").check()
-    page.get_by_role("button", name="Vorschau anzeigen").click()
+    page.get_by_role("link", name="Diesen Plan wählen: Premium").click()
     expect(page.get_by_text("Anteilig für den Rest des Zeitraums")).to_be_visible()
     page.get_by_role("button", name="Wechsel bestätigen").click()
     expect(page.get_by_role("heading", name="Ihr Tarif: Premium")).to_be_visible()
@@ -196,8 +195,7 @@ def test_blocked_downgrade_lists_blockers(live, page):
     _register(page, live, "Wachstum GmbH", "pia@example.com")
     _nav(page, "Abonnement")
     page.get_by_role("link", name="Tarif wechseln").click()
-    page.get_by_label("Premium").check()
-    page.get_by_role("button", name="Vorschau anzeigen").click()
+    page.get_by_role("link", name="Diesen Plan wählen: Premium").click()
     page.get_by_role("button", name="Wechsel bestätigen").click()
     account = requests.get(
         f"{live.url}/api/v1/accounts", params={"email": "pia@example.com"}, headers=AUTH, timeout=10
@@ -209,8 +207,7 @@ def test_blocked_downgrade_lists_blockers(live, page):
         timeout=10,
     )
     page.get_by_role("link", name="Tarif wechseln").click()
-    page.get_by_label("Start").check()
-    page.get_by_role("button", name="Vorschau anzeigen").click()
+    page.get_by_role("link", name="Diesen Plan wählen: Start").click()
     alert = page.get_by_role("alert")
     expect(alert).to_contain_text("Speicherplatz: 3 GB genutzt, erlaubt sind 1 GB")
     expect(alert).to_contain_text("Webshops: 2 genutzt, erlaubt sind 0")

@@ -187,7 +187,7 @@ def test_two_instances_one_worker(tmp_path, database_url, redis_db, smtp_server)
             assert response.status_code == 202
 
         def notifications():  # besides the welcome mail of the registration
-            subject = "Kontor: Angenommene Angebote"
+            subject = "Kontor: Angebot angenommen"
             return [m for m in smtp_server.inbox.messages if m["Subject"] == subject]
 
         assert wait_until(lambda: len(notifications()) >= 1)
