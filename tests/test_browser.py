@@ -81,7 +81,7 @@ def test_new_user_walks_every_section(live, page, smtp_server):
 
     _nav(page, "Abonnement")
     page.get_by_role("link", name="Tarif wechseln").click()
-    page.get_by_role("link", name="Diesen Plan wählen: Premium").click()
+    page.get_by_role("link", name="Diesen Tarif wählen: Premium").click()
     expect(page.get_by_text("Anteilig für den Rest des Zeitraums")).to_be_visible()
     page.get_by_role("button", name="Wechsel bestätigen").click()
     expect(page.get_by_role("heading", name="Ihr Tarif: Premium")).to_be_visible()
@@ -195,7 +195,7 @@ def test_blocked_downgrade_lists_blockers(live, page):
     _register(page, live, "Wachstum GmbH", "pia@example.com")
     _nav(page, "Abonnement")
     page.get_by_role("link", name="Tarif wechseln").click()
-    page.get_by_role("link", name="Diesen Plan wählen: Premium").click()
+    page.get_by_role("link", name="Diesen Tarif wählen: Premium").click()
     page.get_by_role("button", name="Wechsel bestätigen").click()
     account = requests.get(
         f"{live.url}/api/v1/accounts", params={"email": "pia@example.com"}, headers=AUTH, timeout=10
@@ -207,7 +207,7 @@ def test_blocked_downgrade_lists_blockers(live, page):
         timeout=10,
     )
     page.get_by_role("link", name="Tarif wechseln").click()
-    page.get_by_role("link", name="Diesen Plan wählen: Start").click()
+    page.get_by_role("link", name="Diesen Tarif wählen: Start").click()
     alert = page.get_by_role("alert")
     expect(alert).to_contain_text("Speicherplatz: 3 GB genutzt, erlaubt sind 1 GB")
     expect(alert).to_contain_text("Webshops: 2 genutzt, erlaubt sind 0")

@@ -102,7 +102,7 @@ def test_plan_table_lists_every_plan_with_limits_prices_and_choice(user_client):
     assert "Ihr Tarif" in text  # the current plan is marked
     assert 'href="/account/subscription/change?plan=premium#preview"' in html
     assert "/account/subscription/change?plan=start#preview" not in html  # current plan
-    assert html.count("Diesen Plan wählen</a>") == 2
+    assert html.count("Diesen Tarif wählen</a>") == 2
 
 
 def test_choosing_a_plan_shows_todays_preview_above_the_table(user_client):
