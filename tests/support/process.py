@@ -164,7 +164,10 @@ def run_worker_until(app: object, check: Callable[[], bool], threads: int = 1) -
 def maildir_messages(app: object) -> list[Message]:
     """The mails the app dropped into its instance Maildir (no mail server set)."""
     folder = Path(app.config["KONTOR_INSTANCE_PATH"]) / "mail"  # type: ignore[attr-defined]
-    return list(mailbox.Maildir(folder)) if folder.exists() else []
+    # The worker may be creating the folder right now: read it once it is whole.
+    if not all((folder / sub).is_dir() for sub in ("cur", "new", "tmp")):
+        return []
+    return list(mailbox.Maildir(folder))
 
 
 def kontor(env: Mapping[str, str], *args: str, stdin: str = "") -> str:
