@@ -9,9 +9,8 @@ import io
 
 import pytest
 
-from core.db import bind
-from core.models import Account, User
 from tests.conftest import PASSWORD
+from tests.support.db import owner_state
 from tests.support.web import AUTH, csrf_token
 
 TEXT_EXPECTED = "Bitte geben Sie hier Text ein."
@@ -20,21 +19,6 @@ NO_CONTROL = "Steuerzeichen sind in diesem Feld nicht erlaubt."
 
 def _deep(levels: int) -> str:
     return '{"type": "x", "data": ' + '{"a": ' * levels + "1" + "}" * levels + "}"
-
-
-def _state(app, owner):
-    with app.app_context(), bind(app).connection_context():
-        account = Account.get_by_id(owner.account_id)
-        user = User.get_by_id(owner.id)
-        return (
-            account.company_name,
-            account.notification_email,
-            account.mobile_number,
-            user.email,
-            user.first_name,
-            user.last_name,
-            user.password_hash,
-        )
 
 
 @pytest.mark.parametrize("levels", [330, 5000, 100_000])
@@ -94,11 +78,11 @@ def test_file_parts_for_text_fields_get_a_german_message(
     data = {f"{prefix}{k}": v for k, v in fields.items()}
     data[f"{prefix}{target}"] = (io.BytesIO(b"Neu GmbH"), "firma.txt")
     data[f"{prefix}csrf_token"] = token
-    before = _state(app, owner)
+    before = owner_state(app, owner)
     response = user_client.post(url, data=data, content_type="multipart/form-data")
     assert response.status_code == 422
     assert TEXT_EXPECTED in response.get_data(as_text=True)
-    assert _state(app, owner) == before
+    assert owner_state(app, owner) == before
 
 
 @pytest.mark.parametrize("url,prefix,fields,target", PAGES)
@@ -106,14 +90,14 @@ def test_json_values_that_are_not_text_get_a_german_message(
     app, user_client, owner, url, prefix, fields, target
 ):
     token = csrf_token(user_client, _form_page(url))
-    before = _state(app, owner)
+    before = owner_state(app, owner)
     for value in (5, 1.5, True, None, [1, 2], {"a": "b"}, [["Neu GmbH"]]):
         body = {f"{prefix}{k}": v for k, v in fields.items()}
         body[f"{prefix}{target}"] = value
         response = user_client.post(url, json=body, headers={"X-CSRFToken": token})
         assert response.status_code == 422, value
         assert TEXT_EXPECTED in response.get_data(as_text=True)
-        assert _state(app, owner) == before
+        assert owner_state(app, owner) == before
 
 
 @pytest.mark.parametrize("body", ["[1, 2]", '"text"', "3", "null"])

@@ -16,8 +16,8 @@ from werkzeug.routing import Rule
 
 from core.accounts import invite_user
 from core.db import bind
-from core.models import Account, User
 from tests.conftest import PASSWORD
+from tests.support.db import owner_state
 from tests.support.fuzz import FILE_PART, JSON_VALUE, RAW_JSON_BODIES, REMOTE_ADDR, SEGMENT, TEXT
 from tests.support.web import csrf_token, login
 
@@ -91,21 +91,6 @@ def _post(client, url, token, fields, data):
     return response, shown
 
 
-def _state(app, owner):
-    with app.app_context(), bind(app).connection_context():
-        account = Account.get_by_id(owner.account_id)
-        user = User.get_by_id(owner.id)
-        return (
-            account.company_name,
-            account.notification_email,
-            account.mobile_number,
-            user.email,
-            user.first_name,
-            user.last_name,
-            user.password_hash,
-        )
-
-
 def _fuzz_settings(examples: int):
     return settings(
         max_examples=examples, deadline=None, suppress_health_check=[HealthCheck.too_slow]
@@ -125,11 +110,11 @@ def test_fuzzed_forms_never_fail_with_500(make_app, owner):
     @given(route=st.sampled_from(routes), data=st.data())
     def fuzz(route, data):
         rule, fields = route
-        before = _state(app, owner)
+        before = owner_state(app, owner)
         response, sent = _post(client, _url(app, rule, data, {}), token, fields, data)
         assert response.status_code < 500, (rule.endpoint, sent, response.status_code)
         if response.status_code >= 400:
-            assert _state(app, owner) == before, rule.endpoint
+            assert owner_state(app, owner) == before, rule.endpoint
 
     fuzz()
     assert client.get("/account/").status_code == 200  # still logged in: the posts were real
@@ -152,11 +137,11 @@ def test_fuzzed_entry_forms_never_fail_with_500(make_app, roomy_owner):
     @given(route=st.sampled_from(routes), data=st.data())
     def fuzz(route, data):
         rule, fields = route
-        before = _state(app, owner)
+        before = owner_state(app, owner)
         url = _url(app, rule, data, {"token": invitation})
         response, sent = _post(client, url, token, fields, data)
         assert response.status_code < 500, (rule.endpoint, sent, response.status_code)
-        assert _state(app, owner) == before, rule.endpoint
+        assert owner_state(app, owner) == before, rule.endpoint
         client.post("/logout", data={"csrf_token": token})  # a lucky guess stays a visitor
 
     fuzz()

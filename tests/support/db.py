@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 
 class _Statements(logging.Handler):
@@ -30,3 +31,24 @@ def statements() -> Iterator[list[str]]:
     finally:
         log.removeHandler(handler)
         log.setLevel(level)
+
+
+def owner_state(app: Any, owner: Any) -> tuple[Any, ...]:
+    """What a refused request must leave as it was: the owner's account and
+    user data, password hash included, and the number of users in the account."""
+    from core.db import bind
+    from core.models import Account, User
+
+    with app.app_context(), bind(app).connection_context():
+        account = Account.get_by_id(owner.account_id)
+        user = User.get_by_id(owner.id)
+        return (
+            account.company_name,
+            account.notification_email,
+            account.mobile_number,
+            user.email,
+            user.first_name,
+            user.last_name,
+            user.password_hash,
+            User.select().where(User.account == owner.account_id).count(),
+        )

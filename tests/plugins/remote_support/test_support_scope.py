@@ -12,10 +12,11 @@ import pytest
 from flask import url_for
 
 from core.db import bind
-from core.models import Account, Invitation, User, UserSession
+from core.models import Invitation, User, UserSession
 from plugins.remote_support.models import StaffSession, SupportSession
 from tests.conftest import PASSWORD
 from tests.plugins.remote_support.conftest import grant_access, start_session
+from tests.support.db import owner_state
 from tests.support.web import csrf_token, login, submit
 
 NEVER = "refused in every scope"
@@ -75,20 +76,6 @@ def _write_routes(app):
                 yield rule.endpoint, method, url_for(rule.endpoint, **values)
 
 
-def _state(app, owner):
-    with app.app_context(), bind(app).connection_context():
-        account = Account.get_by_id(owner.account_id)
-        user = User.get_by_id(owner.id)
-        return (
-            account.company_name,
-            account.notification_email,
-            account.mobile_number,
-            user.email,
-            user.password_hash,
-            User.select().where(User.account == owner.account_id).count(),
-        )
-
-
 def test_every_write_route_has_a_support_decision(app):
     routes = list(_write_routes(app))
     session_routes = {e for e, _, url in routes if not url.startswith("/api/")}
@@ -103,7 +90,7 @@ def test_support_writes_follow_the_policy_whatever_the_body(
     grant_access(user_client, scope=scope)
     assert start_session(staff_client, owner.account_id).status_code == 302
     token = csrf_token(staff_client, "/account/")
-    before = _state(app, owner)
+    before = owner_state(app, owner)
     fields = {
         "company_name": "Übernommen GmbH",
         "notification_email": "support@evil.example",
@@ -150,7 +137,7 @@ def test_support_writes_follow_the_policy_whatever_the_body(
             if response.status_code == 403:
                 expected = "Lesemodus" if scope == "read" else "in einer Support-Sitzung nicht"
                 assert expected in text, where
-    assert _state(app, owner) == before
+    assert owner_state(app, owner) == before
     assert staff_client.get("/account/").status_code == 200  # the session is still running
     with app.app_context(), bind(app).connection_context():
         assert Invitation.select().count() == 0
