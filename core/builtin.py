@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from flask import Blueprint
+import peewee
+from flask import Blueprint, render_template
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from markupsafe import Markup
 
-from core import accounts, api, customer_mail, openapi, outbox, views
+from core import accounts, api, customer_mail, lifecycle, openapi, outbox, views
 from core.hookspecs import hookimpl
 from core.migrations import add_columns, create_tables
 from core.models import CORE_MODELS, Account, EmailLink, User
@@ -21,14 +24,32 @@ from core.types import (
     Schema,
     Section,
     SensitiveAction,
+    SlotContent,
 )
+
+LIFECYCLE_COLUMNS = {
+    name: "TIMESTAMP NULL DEFAULT NULL"
+    for name in ("closing_requested_at", "erase_at", "erased_at")
+}
+
+
+def _account_lifecycle(db: peewee.Database) -> None:
+    """Migration 0010: closing dates on the account and the export table."""
+    add_columns("0010_account_lifecycle", "core_account", **LIFECYCLE_COLUMNS).apply(db)
+    db.create_tables(list(lifecycle.MODELS), safe=True)
 
 
 @hookimpl
 def kontor_schema() -> Schema:
     return Schema(
         name="core",
-        models=(*CORE_MODELS, EmailLink, outbox.MailOutbox, *customer_mail.MODELS),
+        models=(
+            *CORE_MODELS,
+            EmailLink,
+            outbox.MailOutbox,
+            *customer_mail.MODELS,
+            *lifecycle.MODELS,
+        ),
         migrations=[
             create_tables("0001_initial", (*CORE_MODELS, outbox.MailOutbox)),
             create_tables("0002_customer_mail", customer_mail.MODELS),
@@ -43,6 +64,7 @@ def kontor_schema() -> Schema:
                 "0005_customer_mail_stage", "core_customer_mail", stage=outbox.STAGE_COLUMN
             ),
             create_tables("0006_email_links", (EmailLink,)),
+            Migration("0010_account_lifecycle", _account_lifecycle),
         ],
     )
 
@@ -57,6 +79,7 @@ def kontor_jobs() -> Sequence[Job]:
     return [
         Job(outbox.SYSTEM_MAIL_JOB, outbox.send_system_mail),
         Job(customer_mail.JOB, customer_mail.send_customer_mail),
+        Job(lifecycle.EXPORT_JOB, lifecycle.build_export, retries=2, retry_delay=60),
     ]
 
 
@@ -65,6 +88,8 @@ def kontor_periodic_jobs() -> Sequence[PeriodicJob]:
     return [
         PeriodicJob("core.sweep_mail", outbox.sweep_system_mail, minute="*"),
         PeriodicJob("core.sweep_customer_mail", customer_mail.sweep, minute="*"),
+        PeriodicJob("core.sweep_exports", lifecycle.sweep_exports, minute="7"),
+        PeriodicJob("core.erase_closed_accounts", lifecycle.erase_due, minute="17"),
     ]
 
 
@@ -142,6 +167,10 @@ def kontor_sensitive_actions() -> Sequence[SensitiveAction]:
         SensitiveAction("core.reset_password"),
         SensitiveAction("core.resend_sign_up"),
         SensitiveAction("core.confirm_sign_up"),
+        # the account's data and its existence
+        SensitiveAction("core.request_export"),
+        SensitiveAction("core.close_account"),
+        SensitiveAction("core.undo_close_account"),
     ]
 
 
@@ -168,3 +197,17 @@ def kontor_account_export(account: Account) -> ExportPart:
             ],
         },
     )
+
+
+@hookimpl
+def kontor_erase_account(account: Account) -> None:
+    lifecycle.erase_core(account)
+
+
+@hookimpl
+def kontor_template_slot(slot: str, account: Account | None) -> Sequence[SlotContent] | None:
+    """The banner of a closing account, with the undo for its owner."""
+    if slot != "banner" or account is None or not account.is_closing:
+        return None
+    html = render_template("core/closing_banner.html", account=account, user=current_user)
+    return [SlotContent(Markup(html), priority=10)]  # noqa: S704 - autoescaped template output

@@ -8,7 +8,15 @@ from flask import abort, request
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from werkzeug.datastructures import MultiDict
-from wtforms import EmailField, PasswordField, SelectField, StringField, SubmitField, TelField
+from wtforms import (
+    EmailField,
+    PasswordField,
+    RadioField,
+    SelectField,
+    StringField,
+    SubmitField,
+    TelField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
@@ -221,6 +229,28 @@ class AddUserForm(Form):
 class AcceptInvitationForm(Form):
     password = _new_password(_l("Passwort"))
     submit = SubmitField(_l("Passwort festlegen"))
+
+
+class ExportForm(Form):
+    submit = SubmitField(_l("Daten exportieren"))
+
+
+class CloseAccountForm(Form):
+    when = RadioField(
+        _l("Abonnement beenden"),
+        choices=[
+            SelectChoice("period_end", _l("zum Ende des bezahlten Zeitraums")),
+            SelectChoice("now", _l("sofort, ohne Erstattung")),
+        ],
+        default="period_end",
+        validators=[DataRequired(_l("Bitte wählen Sie, wann das Abonnement endet."))],
+    )
+    current_password = _current_password()
+    submit = SubmitField(_l("Konto schließen"))
+
+
+class UndoCloseForm(Form):
+    submit = SubmitField(_l("Kontoschließung zurücknehmen"))
 
 
 class ConfirmForm(Form):

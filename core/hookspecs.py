@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    import datetime as dt
+
     import click
     from flask import Blueprint
 
@@ -272,7 +274,38 @@ def kontor_rotate_secrets(rotate: Callable[[str, str], str]) -> int | None:
 def kontor_account_export(account: Account) -> ExportPart | None:
     """Return this plugin's share of the account's data for a full export.
 
-    Never include secrets (passwords, keys, tokens)."""
+    Never include secrets (passwords, keys, tokens, full IBANs: mask them).
+    ``data`` becomes ``<key>.json`` in the export's ZIP; ``files`` (e.g.
+    invoice PDFs) are stored as ``<key>/<name>``."""
+
+
+@hookspec
+def kontor_account_closing(account: Account, immediately: bool) -> dt.datetime | None:
+    """The owner asked to close the account: end what the plugin provides.
+
+    ``immediately`` means at once and without refund, else at the end of the
+    paid period. Return when the paid service ends (naive UTC) if it runs
+    past the 30-day grace period: the account is erased at the latest of
+    these. Called inside the closing transaction.
+    """
+
+
+@hookspec
+def kontor_account_reopened(account: Account) -> None:
+    """The owner took the closing back within the grace period: undo what
+    ``kontor_account_closing`` did, where that is still possible."""
+
+
+@hookspec
+def kontor_erase_account(account: Account) -> None:
+    """Erase the account's personal data in the plugin's tables, for good.
+
+    Keep only what § 147 AO and § 257 HGB require (invoices, billing records
+    and the billing address on them) and strip everything else from those
+    rows; core deletes the rest with the anonymised account row when the
+    ten-year retention period ends. Called by the worker inside one
+    transaction per account; no request, no logged-in user.
+    """
 
 
 # ---------------------------------------------------------------------------

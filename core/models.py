@@ -17,9 +17,19 @@ class Account(BaseModel):
     notification_email = peewee.CharField(max_length=254, null=True)
     mobile_number = peewee.CharField(max_length=20, null=True)
     created_at = peewee.DateTimeField(default=utcnow)
+    # Closing: requested by the owner, personal data erased at ``erase_at``
+    # (the undo is possible until then); the row stays as an anonymised
+    # tombstone for the records kept by law until it is purged.
+    closing_requested_at = peewee.DateTimeField(null=True)
+    erase_at = peewee.DateTimeField(null=True)
+    erased_at = peewee.DateTimeField(null=True)
 
     class Meta:
         table_name = "core_account"
+
+    @property
+    def is_closing(self) -> bool:
+        return self.erase_at is not None and self.erased_at is None
 
 
 class User(BaseModel):

@@ -164,10 +164,15 @@ class SensitiveAction:
 
 @dataclass(frozen=True)
 class ExportPart:
-    """One plugin's share of an account data export."""
+    """One plugin's share of an account data export.
+
+    ``data`` becomes ``<key>.json`` in the ZIP; ``files`` (name -> content,
+    e.g. invoice PDFs) are stored as ``<key>/<name>``.
+    """
 
     key: str
     data: Mapping[str, Any] | Sequence[Any] = field(default_factory=dict)
+    files: Mapping[str, bytes] = field(default_factory=dict)
 
 
 class DeliveryError(Exception):

@@ -25,17 +25,19 @@ from flask_babel import ngettext
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
-from core import accounts
+from core import accounts, lifecycle
 from core.auth import end_session, revoke_sessions, start_session
 from core.db import database, utcnow
-from core.formatting import LANGUAGE_COOKIE, LANGUAGES
+from core.formatting import LANGUAGE_COOKIE, LANGUAGES, format_when
 from core.forms import (
     AcceptInvitationForm,
     AddUserForm,
     ChangeEmailForm,
     ChangePasswordForm,
+    CloseAccountForm,
     CompanyForm,
     ConfirmForm,
+    ExportForm,
     ForgotPasswordForm,
     Form,
     LoginForm,
@@ -44,6 +46,7 @@ from core.forms import (
     RegisterForm,
     ResendSignUpForm,
     ResetPasswordForm,
+    UndoCloseForm,
 )
 from core.models import Account, User
 from core.outbox import queue_template_mail
@@ -308,11 +311,15 @@ def _profile_page(status: int = 200, **forms: Form) -> tuple[str, int]:
         "email_form": ChangeEmailForm(prefix="email"),
         "password_form": ChangePasswordForm(prefix="password"),
         "others_form": LogoutOthersForm(prefix="others"),
+        "export_form": ExportForm(prefix="export"),
+        "close_form": CloseAccountForm(prefix="close"),
+        "undo_close_form": UndoCloseForm(prefix="undo"),
     }
     return render_template(
         "core/profile.html",
         pending=accounts.pending_email(current_user.user),
         pending_form=ConfirmForm(),
+        is_owner=_is_owner(),
         **{**pages, **forms},
     ), status
 
@@ -475,6 +482,105 @@ def logout_others() -> tuple[str, int] | Response:
         )
     else:
         flash(_("Es gab keine anderen Sitzungen."), "success")
+    return redirect(url_for("core.profile"))
+
+
+# --- The account's data: export and closing (owner only) -------------------------
+
+OWNER_ONLY = _l("Nur der Inhaber des Kontos kann das tun.")
+
+
+def _is_owner() -> bool:
+    """The owner in person: never a support session acting for the account."""
+    return (
+        current_user.is_authenticated
+        and not getattr(current_user, "is_support", False)
+        and current_user.user.role == "owner"
+    )
+
+
+def _owner_only() -> None:
+    if not _is_owner():
+        abort(403, str(OWNER_ONLY))
+
+
+@bp.post("/account/profile/export")
+@login_required
+@limiter.limit("3 per hour", key_func=lambda: f"export:{current_user.account.id}")
+def request_export() -> tuple[str, int] | Response:
+    _owner_only()
+    form = ExportForm(prefix="export")
+    if not form.validate_on_submit():
+        return _profile_page(422, export_form=form)
+    lifecycle.request_export(current_user.user)
+    flash(
+        _(
+            "Wir stellen Ihre Daten zusammen. Sie erhalten eine E-Mail mit dem Download-Link, "
+            "sobald der Export bereit ist."
+        ),
+        "success",
+    )
+    return redirect(url_for("core.profile"))
+
+
+@bp.get("/account/export/<token>")
+@login_required
+@limiter.limit("20 per hour")
+def download_export(token: str) -> tuple[str, int] | Response:
+    """The link works once, for the user who asked, while logged in; anyone
+    else (another user, a support session) gets the page for a dead link and
+    the link stays usable."""
+    content = None
+    if not getattr(current_user, "is_support", False):
+        content = lifecycle.take_export(current_user.user, token)
+    if content is None:
+        return render_template("core/export_invalid.html"), 404
+    stamp = utcnow().strftime("%Y-%m-%d")
+    return Response(
+        content,
+        mimetype="application/zip",
+        headers={
+            "Content-Disposition": f'attachment; filename="kontor-export-{stamp}.zip"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@bp.post("/account/profile/close")
+@login_required
+def close_account() -> tuple[str, int] | Response:
+    _owner_only()
+    form = CloseAccountForm(prefix="close")
+    if form.validate_on_submit():
+        try:
+            erase_at = _with_current_password(
+                lifecycle.request_closing,
+                current_user.user,
+                form.current_password.data,
+                form.when.data == "now",
+            )
+        except lifecycle.LifecycleError as exc:
+            form.current_password.errors = [*form.current_password.errors, str(exc)]
+        else:
+            flash(
+                _(
+                    "Ihr Konto wird geschlossen. Bis zum %(date)s können Sie das zurücknehmen; "
+                    "danach werden Ihre Daten gelöscht.",
+                    date=format_when(erase_at, with_time=False),
+                ),
+                "success",
+            )
+            return redirect(url_for("core.profile"))
+    return _profile_page(422, close_form=form)
+
+
+@bp.post("/account/profile/close/undo")
+@login_required
+def undo_close_account() -> Response:
+    _owner_only()
+    form = UndoCloseForm(prefix="undo")
+    if form.validate_on_submit() and lifecycle.undo_closing(current_user.user):
+        flash(_("Die Schließung Ihres Kontos wurde zurückgenommen."), "success")
     return redirect(url_for("core.profile"))
 
 

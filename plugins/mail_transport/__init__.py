@@ -102,3 +102,8 @@ def kontor_rotate_secrets(rotate: Callable[[str, str], str]) -> int:
 @hookimpl
 def kontor_demo_data(account: Account) -> None:
     demo.fill(account)
+
+
+@hookimpl
+def kontor_erase_account(account: Account) -> None:
+    services.erase(account)

@@ -415,3 +415,9 @@ def transport(account: Account) -> ServiceTransport | OwnAccountTransport:
 def own_in_use(account: Account) -> bool:
     row = settings(account)
     return row.mode == "own" and row.own_active
+
+
+def erase(account: Account) -> None:
+    """Closing the account: its mail settings (with the password) and checks go."""
+    ConnectionCheck.delete().where(ConnectionCheck.account == account.id).execute()
+    MailSettings.delete().where(MailSettings.account == account.id).execute()

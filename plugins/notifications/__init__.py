@@ -180,3 +180,8 @@ def kontor_openapi_paths() -> Mapping[str, Any]:
 @hookimpl
 def kontor_demo_data(account: Account) -> None:
     demo.fill(account)
+
+
+@hookimpl
+def kontor_erase_account(account: Account) -> None:
+    services.erase(account)

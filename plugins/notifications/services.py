@@ -235,3 +235,9 @@ def describe(row: Delivery, kinds: list[EventType]) -> str:
     kind = next((t for t in kinds if t.key == row.event_type), None)
     data = row.event.data if row.event_id is not None else {}
     return subject_of(kind, row.event_type, _details(data))
+
+
+def erase(account: Account) -> None:
+    """Closing the account: preferences and the delivery log (with targets) go."""
+    Delivery.delete().where(Delivery.account == account.id).execute()
+    Preference.delete().where(Preference.account == account.id).execute()

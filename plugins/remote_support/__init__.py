@@ -167,3 +167,8 @@ def kontor_openapi_paths() -> Mapping[str, Any]:
 @hookimpl
 def kontor_demo_data(account: Account, owner: User) -> None:
     demo.fill(account, owner)
+
+
+@hookimpl
+def kontor_erase_account(account: Account) -> None:
+    services.erase(account)

@@ -342,3 +342,10 @@ def load_support(token: str, staff_token: str | None) -> SupportActor | None:
         return None
     owner = User.get_or_none(User.account == row.account, User.role == "owner")
     return SupportActor(row.staff, row, row.grant, row.account, owner, token, staff_token)
+
+
+def erase(account: Account) -> None:
+    """Closing the account: consents, support sessions and the access log go."""
+    SupportSession.delete().where(SupportSession.account == account.id).execute()
+    Grant.delete().where(Grant.account == account.id).execute()
+    AccessLog.delete().where(AccessLog.account == account.id).execute()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -187,8 +188,23 @@ def kontor_account_export(account: Account) -> ExportPart:
                 }
                 for r in services.billing_records(account)
             ],
+            "billing": _billing_export(account),
         },
     )
+
+
+def _billing_export(account: Account) -> dict[str, Any] | None:
+    """The billing details as the page shows them: the IBAN only masked."""
+    info = BillingInfo.get_or_none(BillingInfo.account == account.id)
+    if info is None:
+        return None
+    fields = ("name", "street", "postal_code", "city", "country", "payment_method")
+    more = ("account_holder", "vat_id", "billing_email", "mandate_reference")
+    return {
+        **{name: getattr(info, name) for name in (*fields, *more)},
+        "iban": info.iban_masked,
+        "mandate_signed_at": info.mandate_signed_at.isoformat() if info.mandate_signed_at else None,
+    }
 
 
 @hookimpl
@@ -245,3 +261,18 @@ def kontor_openapi_paths() -> Mapping[str, Any]:
 @hookimpl
 def kontor_demo_data(account: Account) -> None:
     demo.fill(account)
+
+
+@hookimpl
+def kontor_account_closing(account: Account, immediately: bool) -> dt.datetime:
+    return services.end_for_closing(account, immediately)
+
+
+@hookimpl
+def kontor_account_reopened(account: Account) -> None:
+    services.reopen_after_closing(account)
+
+
+@hookimpl
+def kontor_erase_account(account: Account) -> None:
+    services.erase(account)

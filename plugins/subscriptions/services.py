@@ -511,3 +511,51 @@ def save_billing(account: Account, values: Mapping[str, str]) -> None:
             info.iban_encrypted = encrypt(iban.compact, IBAN_CONTEXT.format(account.id))
             info.iban_masked = mask_iban(iban)
         info.save()
+
+
+# --- Closing the account ------------------------------------------------------
+
+CLOSING_REASON = "Kontoschließung"
+
+
+def end_for_closing(
+    account: Account, immediately: bool, now: dt.datetime | None = None
+) -> dt.datetime:
+    """End the subscription because the account closes; return when it ends.
+
+    At once means without refund: the period ends now. Otherwise the
+    subscription runs to the end of the paid period. A cancellation the owner
+    made before keeps its reason (and is not undone with the closing).
+    """
+    now = now or utcnow()
+    with database.atomic():
+        sub = _locked(account)
+        if sub.status == "active":
+            if not sub.cancel_at_period_end:
+                sub.cancel_at_period_end = True
+                sub.cancel_reason = CLOSING_REASON
+                sub.cancelled_at = now
+            if immediately:
+                sub.status, sub.period_end = "expired", now
+            sub.save()
+    return sub.period_end if sub.status == "active" else now
+
+
+def reopen_after_closing(account: Account) -> bool:
+    """Undo :func:`end_for_closing` while the subscription still runs."""
+    sub = Subscription.get_or_none(Subscription.account == account.id)
+    if sub is None or sub.cancel_reason != CLOSING_REASON:
+        return False
+    return undo_cancel(account)
+
+
+def erase(account: Account) -> None:
+    """Keep the contract and billing records (§ 147 AO) and the billing address
+    printed on invoices; drop the payment details and free texts."""
+    ThresholdNotice.delete().where(ThresholdNotice.account == account.id).execute()
+    Subscription.update(
+        status="expired", cancel_reason="", reported_json="{}", scheduled_plan=None
+    ).where(Subscription.account == account.id).execute()
+    BillingInfo.update(
+        account_holder="", iban_encrypted="", iban_masked="", billing_email=""
+    ).where(BillingInfo.account == account.id).execute()
