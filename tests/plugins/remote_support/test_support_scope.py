@@ -7,16 +7,19 @@ fails ``test_every_write_route_has_a_support_decision``.
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from flask import url_for
 
 from core.db import bind
-from core.models import Invitation, User, UserSession
+from core.lifecycle import DataExport
+from core.models import Account, Invitation, User, UserSession
 from plugins.remote_support.models import StaffSession, SupportSession
 from tests.conftest import PASSWORD
 from tests.plugins.remote_support.conftest import grant_access, start_session
 from tests.support.db import owner_state
+from tests.support.process import maildir_messages
 from tests.support.web import csrf_token, login, submit
 
 NEVER = "refused in every scope"
@@ -42,6 +45,10 @@ SUPPORT_WRITE_POLICY = {
     "core.cancel_email_change": NEVER,
     "core.change_password": NEVER,
     "core.logout_others": NEVER,
+    # the account's data and its existence: export, closing and its undo
+    "core.request_export": NEVER,
+    "core.close_account": NEVER,
+    "core.undo_close_account": NEVER,
     # notification e-mail and mobile number
     "core.company": NEVER,
     # users: an invitation is a credential
@@ -109,6 +116,11 @@ def test_support_writes_follow_the_policy_whatever_the_body(
         "password-confirm": "neues-passwort-42",
         "password-submit": "1",
         "others-submit": "1",
+        "export-submit": "1",
+        "close-when": "now",
+        "close-current_password": PASSWORD,
+        "close-submit": "1",
+        "undo-submit": "1",
         "submit": "1",
     }
 
@@ -141,6 +153,8 @@ def test_support_writes_follow_the_policy_whatever_the_body(
     assert staff_client.get("/account/").status_code == 200  # the session is still running
     with app.app_context(), bind(app).connection_context():
         assert Invitation.select().count() == 0
+        assert DataExport.select().count() == 0
+        assert Account.get_by_id(owner.account_id).erase_at is None
 
 
 def test_service_api_does_not_take_the_support_cookie(app, user_client, owner, staff_client):
@@ -257,3 +271,19 @@ def test_end_support_keeps_the_staff_login(app, user_client, owner, staff_client
     assert staff_client.post("/support/end", data={"csrf_token": token}).status_code == 302
     assert _open_rows(app) == (0, 1)
     assert staff_client.get("/staff/").status_code == 200
+
+
+def test_support_cannot_download_the_owners_export(app, user_client, owner, staff_client):
+    """Even with the mailed link, a support session gets the page for a dead
+    link, and the link still works for the owner."""
+    grant_access(user_client, scope="full")
+    submit(user_client, "/account/profile/export", {}, prefix="export-", page="/account/profile")
+    [mail] = [m for m in maildir_messages(app) if m["Subject"] == "Ihr Datenexport ist bereit"]
+    path = re.search(r"/account/export/[\w-]+", mail.get_payload(decode=True).decode()).group(0)
+    assert start_session(staff_client, owner.account_id).status_code == 302
+    refused = staff_client.get(path)
+    assert refused.status_code == 404 and "ungültig oder abgelaufen" in refused.get_data(
+        as_text=True
+    )
+    assert "Daten exportieren" not in staff_client.get("/account/profile").get_data(as_text=True)
+    assert user_client.get(path).status_code == 200
