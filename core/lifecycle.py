@@ -248,7 +248,7 @@ def request_closing(
     The password is checked first: a wrong one changes nothing.
     """
     if not verify_password(user, password):
-        raise LifecycleError(_("Das Passwort ist nicht korrekt."), field="current_password")
+        raise LifecycleError(_("Das aktuelle Passwort ist falsch."), field="current_password")
     now = now or utcnow()
     with database.atomic():
         account = for_update(Account.select().where(Account.id == user.account_id)).get()

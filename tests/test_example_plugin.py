@@ -28,33 +28,17 @@ def datenexport(monkeypatch):
     sys.modules.pop(value, None)
 
 
-def test_datenexport_section_appears_and_exports_every_plugins_data(make_app, owner, datenexport):
+def test_datenexport_section_appears_and_leads_to_the_core_export(make_app, owner, datenexport):
     app = make_app(plugins=(datenexport,))
     client = app.test_client()
     login(client, owner.email, PASSWORD)
     overview = client.get("/account/").get_data(as_text=True)
     assert 'href="/account/export"' in overview
-    assert client.get("/account/export").status_code == 200
-    response = client.get("/account/export/kontor-daten.json")
-    assert response.status_code == 200
-    assert "attachment" in response.headers["Content-Disposition"]
-    document = response.json
-    assert document["account_id"] == owner.account_id
-    core = document["parts"]["core"]
-    assert core["company"]["company_name"] == "Muster GmbH"
-    assert [u["email"] for u in core["users"]] == ["erika@example.com"]
-    assert "password" not in response.get_data(as_text=True).lower()
+    page = client.get("/account/export").get_data(as_text=True)
+    assert 'href="/account/profile#daten-exportieren"' in page
+    assert 'id="daten-exportieren"' in client.get("/account/profile").get_data(as_text=True)
 
 
-def test_export_contains_only_the_own_account(make_app, owner, make_owner, datenexport):
-    make_owner("fremd@example.com", company="Fremd AG")
-    app = make_app(plugins=(datenexport,))
-    client = app.test_client()
-    login(client, owner.email, PASSWORD)
-    body = client.get("/account/export/kontor-daten.json").get_data(as_text=True)
-    assert "Fremd AG" not in body and "fremd@example.com" not in body
-
-
-def test_export_requires_login(make_app, datenexport):
+def test_datenexport_page_requires_login(make_app, datenexport):
     client = make_app(plugins=(datenexport,)).test_client()
-    assert client.get("/account/export/kontor-daten.json").status_code == 302
+    assert client.get("/account/export").status_code == 302

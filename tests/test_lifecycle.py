@@ -270,7 +270,7 @@ def test_wrong_password_closes_nothing(make_app, owner, smtp_server):
     login(client, owner.email, PASSWORD)
     response = _close(client, password="falsch-falsch")
     assert response.status_code == 422
-    assert "Das Passwort ist nicht korrekt." in response.get_data(as_text=True)
+    assert "Das aktuelle Passwort ist falsch." in response.get_data(as_text=True)
     with app.app_context(), _db(app):
         account = Account.get_by_id(owner.account_id)
         assert account.erase_at is None and account.closing_requested_at is None

@@ -1,16 +1,20 @@
-"""Datenexport: download everything Kontor stores about your account as JSON."""
+"""Datenexport: a section that leads to core's data export under Nutzerdaten.
+
+The export itself (a ZIP with every plugin's ``kontor_account_export`` part,
+built in the worker, one-time link by mail) is core's; this third-party
+plugin only shows how a package adds a section, a card and a page through its
+entry point.
+"""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 
-from flask import Blueprint, Response, current_app, render_template
+from flask import Blueprint, render_template
 from flask_babel import lazy_gettext as _l
 
 from core import hookimpl
-from core.db import utcnow
-from core.pages import account_blueprint, current_account
+from core.pages import account_blueprint
 from core.types import Card, Section
 
 bp = account_blueprint("datenexport", __name__)
@@ -19,24 +23,6 @@ bp = account_blueprint("datenexport", __name__)
 @bp.get("/account/export")
 def index() -> str:
     return render_template("datenexport/index.html")
-
-
-@bp.get("/account/export/kontor-daten.json")
-def download() -> Response:
-    account = current_account()
-    pm = current_app.extensions["kontor"].pm
-    parts = [p for p in pm.hook.kontor_account_export(account=account) if p is not None]
-    document = {
-        "account_id": account.id,
-        "exported_at": utcnow().isoformat() + "Z",
-        "parts": {part.key: part.data for part in sorted(parts, key=lambda p: p.key)},
-    }
-    body = json.dumps(document, ensure_ascii=False, indent=2, default=str)
-    return Response(
-        body,
-        mimetype="application/json",
-        headers={"Content-Disposition": 'attachment; filename="kontor-daten.json"'},
-    )
 
 
 @hookimpl
@@ -51,4 +37,4 @@ def kontor_settings_sections() -> Sequence[Section]:
 
 @hookimpl
 def kontor_overview_cards() -> Sequence[Card]:
-    return [Card("datenexport", "Datenexport", ["Alle Daten als JSON"], "datenexport.index", 90)]
+    return [Card("datenexport", "Datenexport", ["Alle Daten als ZIP"], "datenexport.index", 90)]
