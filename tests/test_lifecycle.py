@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from core.auth import hash_password
+from core.builtin import LIFECYCLE_COLUMNS
 from core.crypto import encrypt
 from core.customer_mail import CustomerMail, CustomerMailRecipient
 from core.db import bind, utcnow
@@ -457,3 +458,26 @@ def test_erasure_after_the_grace_period_keeps_only_retained_records(
         gone = _rows_by_table(app, owner.account_id, user_ids, mail_ids)
         assert gone == dict.fromkeys(before, 0)
         assert _rows_by_table(app, other.account_id, [other.id], []) == others_before
+
+
+def test_lifecycle_migration_upgrades_an_older_database(ctx, owner):
+    """0010 adds the closing columns and the export table to a database from
+    before it, keeping the accounts; on a new database it changes nothing."""
+    from playhouse.migrate import SchemaMigrator, migrate
+
+    from core.builtin import _account_lifecycle
+
+    database = bind(ctx)
+
+    def columns():
+        return {c.name for c in database.get_columns("core_account")}
+
+    migration.apply(database)  # a new database has everything already
+    database.drop_tables([DataExport])
+    migrator = SchemaMigrator.from_database(database)
+    migrate(*(migrator.drop_column("core_account", name) for name in LIFECYCLE_COLUMNS))
+    assert not set(LIFECYCLE_COLUMNS) & columns() and not DataExport.table_exists()
+    migration.apply(database)
+    assert set(LIFECYCLE_COLUMNS) <= columns() and DataExport.table_exists()
+    account = Account.get_by_id(owner.account_id)
+    assert account.company_name == "Muster GmbH" and not account.is_closing
