@@ -465,8 +465,11 @@ def test_lifecycle_migration_upgrades_an_older_database(ctx, owner):
     before it, keeping the accounts; on a new database it changes nothing."""
     from playhouse.migrate import SchemaMigrator, migrate
 
-    from core.builtin import _account_lifecycle
+    from core import builtin
 
+    [migration] = [
+        m for m in builtin.kontor_schema().migrations if m.id == "0010_account_lifecycle"
+    ]
     database = bind(ctx)
 
     def columns():
