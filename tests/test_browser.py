@@ -6,6 +6,10 @@ mail account in docs/screenshots/ (tests/test_layout.py takes all others).
 
 from __future__ import annotations
 
+import contextlib
+import json
+import zipfile
+
 import requests
 
 from tests.support.browser import WIDTHS, confirm_sign_up, screenshot, set_width
@@ -297,3 +301,38 @@ def test_notification_labels_follow_each_visitors_language(live, page):
         german.goto(f"{live.url}/account/notifications")
         expect(german.get_by_label("Angenommene Angebote: Per E-Mail")).to_be_checked()
         expect(german.get_by_text("Accepted quotes")).to_have_count(0)
+
+
+def test_owner_exports_the_data_and_downloads_the_zip_from_the_mail(live, page, tmp_path):
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import expect
+
+    page.goto(f"{live.url}/register")
+    page.get_by_label("Firmenname").fill("Export GmbH")
+    page.get_by_label("Vorname").fill("Ella")
+    page.get_by_label("Nachname").fill("Export")
+    page.get_by_label("E-Mail-Adresse").fill("ella@example.com")
+    page.get_by_label("Passwort").fill("export-passwort-42")
+    page.get_by_role("button", name="Registrieren").click()
+    confirm_sign_up(page, live, "ella@example.com")
+    _nav(page, "Nutzerdaten")
+    page.get_by_role("button", name="Daten exportieren").click()
+    expect(page.get_by_text("Wir stellen Ihre Daten zusammen.")).to_be_visible()
+
+    link = live.link("ella@example.com", "account/export")
+    # a download aborts the navigation: goto raises, the download goes on
+    with page.expect_download() as download_info, contextlib.suppress(PlaywrightError):
+        page.goto(link)
+    target = tmp_path / "export.zip"
+    download_info.value.save_as(target)
+    names = set(zipfile.ZipFile(target).namelist())
+    assert {"core.json", "email_history.json", "subscriptions.json"} <= names
+    core = json.loads(zipfile.ZipFile(target).read("core.json"))
+    assert core["company"]["company_name"] == "Export GmbH"
+
+    page.goto(link)  # the second time: a German page, and it fits a phone
+    set_width(page, WIDTHS["phone"])
+    expect(
+        page.get_by_role("heading", name="Dieser Download-Link ist ungültig oder abgelaufen")
+    ).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")

@@ -81,7 +81,9 @@ def register(
 
 
 #: A one-time link in a mail body; the group is its kind (the path before the token).
-LINK_RE = re.compile(r"https?://[^\s/]+/(register/confirm|email/confirm|password/reset)/[\w-]+")
+LINK_RE = re.compile(
+    r"https?://[^\s/]+/(register/confirm|email/confirm|password/reset|account/export)/[\w-]+"
+)
 
 
 def body_text(message: Message) -> str:
