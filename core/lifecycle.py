@@ -30,6 +30,7 @@ import peewee
 from flask import current_app
 from flask_babel import gettext as _
 
+from core.accounts import AccountError
 from core.auth import token_hash, verify_password
 from core.customer_mail import CustomerMail, CustomerMailRecipient
 from core.db import BaseModel, database, for_update, utcnow
@@ -67,14 +68,6 @@ class DataExport(BaseModel):
 
 
 MODELS = (DataExport,)
-
-
-class LifecycleError(ValueError):
-    """The request was refused; ``field`` names the form field."""
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 def _pm() -> Any:
@@ -217,7 +210,8 @@ def take_export(user: User, token: str) -> bytes | None:
 
 
 def sweep_exports(now: dt.datetime | None = None) -> int:
-    """Periodic job: delete expired exports and their files."""
+    """Periodic job: delete expired exports and their files, and files whose
+    row went with its user (older than a day, so never one being written)."""
     now = now or utcnow()
     expired = list(
         DataExport.select().where(DataExport.status == "ready", DataExport.expires_at <= now)
@@ -225,6 +219,11 @@ def sweep_exports(now: dt.datetime | None = None) -> int:
     for row in expired:
         _remove_file(row)
         DataExport.delete().where(DataExport.id == row.id).execute()
+    known = {row.file_name for row in DataExport.select(DataExport.file_name)}
+    cutoff = (now - dt.timedelta(days=1)).replace(tzinfo=dt.UTC).timestamp()
+    for path in _folder().glob("*.zip"):
+        if path.name not in known and path.stat().st_mtime < cutoff:
+            path.unlink(missing_ok=True)
     return len(expired)
 
 
@@ -248,7 +247,7 @@ def request_closing(
     The password is checked first: a wrong one changes nothing.
     """
     if not verify_password(user, password):
-        raise LifecycleError(_("Das aktuelle Passwort ist falsch."), field="current_password")
+        raise AccountError(_("Das aktuelle Passwort ist falsch."), "current_password")
     now = now or utcnow()
     with database.atomic():
         account = for_update(Account.select().where(Account.id == user.account_id)).get()

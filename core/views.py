@@ -559,8 +559,8 @@ def close_account() -> tuple[str, int] | Response:
                 form.current_password.data,
                 form.when.data == "now",
             )
-        except lifecycle.LifecycleError as exc:
-            form.current_password.errors = [*form.current_password.errors, str(exc)]
+        except accounts.AccountError as exc:
+            _field_error(form, exc)
         else:
             flash(
                 _(

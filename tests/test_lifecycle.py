@@ -219,6 +219,8 @@ def test_export_link_is_refused_after_seven_days(app, owner, user_client):
     response = user_client.get(path)
     assert response.status_code == 404
     assert "innerhalb von 7 Tagen" in response.get_data(as_text=True)
+    orphan = Path(app.instance_path) / "exports" / "9999-verwaist.zip"  # its user was removed
+    orphan.write_bytes(b"PK")
     with app.app_context(), _db(app):
         assert sweep_exports(now=later) == 1
         assert DataExport.select().count() == 0
