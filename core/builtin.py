@@ -7,10 +7,10 @@ from collections.abc import Mapping, Sequence
 import peewee
 from flask import Blueprint, render_template
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user
 from markupsafe import Markup
 
-from core import accounts, api, customer_mail, lifecycle, openapi, outbox, views
+from core import accounts, api, customer_mail, lifecycle, openapi, outbox, permissions, views
+from core.forms import UndoCloseForm
 from core.hookspecs import hookimpl
 from core.migrations import add_columns, create_tables
 from core.models import CORE_MODELS, Account, EmailLink, User
@@ -209,5 +209,7 @@ def kontor_template_slot(slot: str, account: Account | None) -> Sequence[SlotCon
     """The banner of a closing account, with the undo for its owner."""
     if slot != "banner" or account is None or not account.is_closing:
         return None
-    html = render_template("core/closing_banner.html", account=account, user=current_user)
+    owner = views.is_owner() and permissions.can("core.undo_close_account")
+    form = UndoCloseForm(prefix="undo") if owner else None
+    html = render_template("core/closing_banner.html", account=account, form=form)
     return [SlotContent(Markup(html), priority=10)]  # noqa: S704 - autoescaped template output

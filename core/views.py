@@ -319,7 +319,7 @@ def _profile_page(status: int = 200, **forms: Form) -> tuple[str, int]:
         "core/profile.html",
         pending=accounts.pending_email(current_user.user),
         pending_form=ConfirmForm(),
-        is_owner=_is_owner(),
+        is_owner=is_owner(),
         **{**pages, **forms},
     ), status
 
@@ -490,7 +490,7 @@ def logout_others() -> tuple[str, int] | Response:
 OWNER_ONLY = _l("Nur der Inhaber des Kontos kann das tun.")
 
 
-def _is_owner() -> bool:
+def is_owner() -> bool:
     """The owner in person: never a support session acting for the account."""
     return (
         current_user.is_authenticated
@@ -500,7 +500,7 @@ def _is_owner() -> bool:
 
 
 def _owner_only() -> None:
-    if not _is_owner():
+    if not is_owner():
         abort(403, str(OWNER_ONLY))
 
 
