@@ -319,7 +319,8 @@ def retained_until(erased_at: dt.datetime) -> dt.datetime:
 
 
 def erase_due(now: dt.datetime | None = None) -> int:
-    """Periodic job: erase accounts whose grace period is over, and delete the
+    """Periodic job: erase accounts whose grace period is over, drop the settled
+    mails of erased accounts (the last one names the owner) and delete the
     tombstones whose retention period has ended. Returns how many were erased."""
     now = now or utcnow()
     due = Account.select(Account.id).where(Account.erase_at <= now, Account.erased_at.is_null())
@@ -332,9 +333,9 @@ def erase_due(now: dt.datetime | None = None) -> int:
             owner = owner_of(account)
             _pm().hook.kontor_erase_account(account=account)
             Account.update(erased_at=now).where(Account.id == account.id).execute()
-            if owner is not None:  # to the address before erasure, on no account
+            if owner is not None:  # to the address before erasure
                 queue_template_mail(
-                    None,
+                    account,
                     owner.email,
                     _("Ihr Konto wurde gelöscht"),
                     "core/mail/account_erased.txt",
@@ -343,6 +344,11 @@ def erase_due(now: dt.datetime | None = None) -> int:
                     until=retained_until(now),
                 )
             erased += 1
+    # The last mail's headers name the owner: gone once it is settled.
+    tombstones = Account.select(Account.id).where(Account.erased_at.is_null(False))
+    MailOutbox.delete().where(
+        MailOutbox.account.in_(tombstones), MailOutbox.status.in_(("sent", "failed"))
+    ).execute()
     purge = [
         a.id
         for a in Account.select(Account.id, Account.erased_at).where(
