@@ -576,6 +576,7 @@ def close_account() -> tuple[str, int] | Response:
 
 @bp.post("/account/profile/close/undo")
 @login_required
+@limiter.limit("10 per hour", key_func=lambda: f"undo-close:{current_user.account.id}")
 def undo_close_account() -> Response:
     _owner_only()
     form = UndoCloseForm(prefix="undo")
