@@ -42,6 +42,7 @@ from core.types import ExportPart
 
 EXPORT_JOB = "core.build_export"
 EXPORT_VALID = dt.timedelta(days=7)
+STALE_PENDING = dt.timedelta(hours=1)
 GRACE = dt.timedelta(days=30)
 RETENTION_YEARS = 10  # § 147 Abs. 3 AO, § 257 Abs. 4 HGB
 EXPORT_FOLDER = "exports"
@@ -89,13 +90,16 @@ def _remove_file(row: DataExport) -> None:
 
 
 def request_export(user: User) -> DataExport:
-    """Queue an export for the user's account; a pending one is not doubled."""
+    """Queue an export for the user's account; a pending one is not doubled
+    (unless its job was lost: after an hour it is replaced)."""
     with database.atomic():
-        pending = DataExport.get_or_none(
+        pending = DataExport.select().where(
             DataExport.account == user.account_id, DataExport.status == "pending"
         )
-        if pending is not None:
-            return pending
+        fresh = pending.where(DataExport.created_at > utcnow() - STALE_PENDING).first()
+        if fresh is not None:
+            return fresh
+        DataExport.delete().where(DataExport.id.in_([row.id for row in pending])).execute()
         row = DataExport.create(account=user.account_id, user=user)
         enqueue(EXPORT_JOB, export_id=row.id)
     return row

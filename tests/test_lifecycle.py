@@ -18,7 +18,7 @@ from core.builtin import LIFECYCLE_COLUMNS
 from core.crypto import encrypt
 from core.customer_mail import CustomerMail, CustomerMailRecipient
 from core.db import bind, utcnow
-from core.lifecycle import DataExport, erase_due, sweep_exports
+from core.lifecycle import DataExport, erase_due, request_export, sweep_exports
 from core.models import Account, EmailLink, Event, Invitation, User
 from core.outbox import MailOutbox
 from plugins.mail_transport.models import ConnectionCheck, MailSettings
@@ -485,3 +485,15 @@ def test_lifecycle_migration_upgrades_an_older_database(ctx, owner):
     assert set(LIFECYCLE_COLUMNS) <= columns() and DataExport.table_exists()
     account = Account.get_by_id(owner.account_id)
     assert account.company_name == "Muster GmbH" and not account.is_closing
+
+
+def test_a_pending_export_is_not_doubled_but_a_lost_one_is_replaced(make_app, owner, tmp_path):
+    app = make_app({"KONTOR_QUEUE_URL": f"sqlite:///{tmp_path / 'queue.db'}"})  # no worker runs
+    with app.app_context(), _db(app):
+        user = User.get_by_id(owner.id)
+        first = request_export(user)
+        assert request_export(user).id == first.id
+        DataExport.update(created_at=utcnow() - dt.timedelta(hours=2)).execute()
+        second = request_export(user)
+        assert second.id != first.id
+        assert [row.id for row in DataExport.select()] == [second.id]
