@@ -11,6 +11,7 @@ import subprocess
 import zipfile
 from pathlib import Path
 
+import peewee
 import pytest
 
 from core.auth import hash_password
@@ -374,32 +375,37 @@ def _fill_every_table(app, account, owner):
 
 # What stays of an erased account, by table: § 147 AO / § 257 HGB records.
 RETAINED = {
-    "core_account",  # the tombstone the records hang off
-    "subscriptions_subscription",  # the contract's terms
-    "subscriptions_billing_info",  # the billing address printed on invoices
-    "subscriptions_billing_record",  # Buchungsbelege
+    "core.Account",  # the tombstone the records hang off
+    "subscriptions.Subscription",  # the contract's terms
+    "subscriptions.BillingInfo",  # the billing address printed on invoices
+    "subscriptions.BillingRecord",  # Buchungsbelege
 }
 # Tables whose rows belong to no account (the operator's own staff).
-NOT_ACCOUNT_DATA = {"remote_support_staff", "remote_support_staff_session"}
+NOT_ACCOUNT_DATA = {"remote_support.Staff", "remote_support.StaffSession"}
+
+
+def _link(model, name):
+    """The model's foreign key ``name`` (peewee returns fields as class attributes)."""
+    field = getattr(model, name, None)
+    return field if isinstance(field, peewee.ForeignKeyField) else None
 
 
 def _rows_by_table(app, account_id, user_ids, mail_ids):
-    """Rows of the account in every table of core and every plugin."""
+    """Rows of the account in every table of core and every plugin, by schema and model."""
     counts = {}
     for schema in app.extensions["kontor"].pm.hook.kontor_schema():
         for model in schema.models:
-            table = model._meta.table_name
+            table = f"{schema.name}.{model.__name__}"
             if table in NOT_ACCOUNT_DATA:
                 continue
-            fields = model._meta.fields
             if model is Account:
                 query = model.select().where(model.id == account_id)
-            elif "account" in fields:
-                query = model.select().where(fields["account"] == account_id)
-            elif "user" in fields:
-                query = model.select().where(fields["user"].in_(user_ids))
-            elif "mail" in fields:
-                query = model.select().where(fields["mail"].in_(mail_ids))
+            elif _link(model, "account") is not None:
+                query = model.select().where(_link(model, "account") == account_id)
+            elif _link(model, "user") is not None:
+                query = model.select().where(_link(model, "user").in_(user_ids))
+            elif _link(model, "mail") is not None:
+                query = model.select().where(_link(model, "mail").in_(mail_ids))
             else:
                 pytest.fail(f"{table}: say how its rows belong to an account")
             counts[table] = query.count()
