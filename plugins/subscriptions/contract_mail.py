@@ -23,6 +23,7 @@ from core.outbox import queue_template_mail
 from core.pages import external_url
 from plugins.subscriptions.catalog import Plan, catalog
 from plugins.subscriptions.models import BillingInfo, Subscription
+from plugins.subscriptions.services import Preview
 
 #: How long before a yearly renewal the reminder goes out.
 REMINDER_AHEAD = dt.timedelta(days=30)
@@ -61,8 +62,8 @@ def _send(account: Account, to: str, subject: str, template: str, **context: Any
         )
 
 
-def plan_changed(account: Account, preview: Any) -> None:
-    """Confirm an applied plan change or a scheduled downgrade (a ``services.Preview``)."""
+def plan_changed(account: Account, preview: Preview) -> None:
+    """Confirm an applied plan change or a scheduled downgrade."""
     if preview.kind == "same":
         return
     with force_locale("de"):
