@@ -12,10 +12,12 @@ import re
 import pytest
 from flask_babel import force_locale
 
+from core.accounts import invite_user
+from core.auth import hash_password
 from core.cli import apply_migrations
 from core.db import bind, utcnow
 from core.formatting import format_when
-from core.models import Account
+from core.models import Account, User
 from plugins.subscriptions import cancellation, contract_mail, services
 from plugins.subscriptions.models import BillingInfo, BillingRecord, Subscription
 from tests.conftest import PASSWORD
@@ -358,3 +360,24 @@ def test_existing_install_gets_the_cancellation_columns(app, owner):
         migrated = Subscription.get_by_id(sub.id)
         assert migrated.cancel_ends_at == sub.period_end and migrated.cancel_kind == "ordinary"
         assert migrated.reminded_for is None and migrated.cancel_confirm_to == ""
+
+
+def test_an_admin_may_not_cancel_either(app, roomy_owner):
+    with app.app_context(), bind(app).connection_context():
+        admin, _ = invite_user(roomy_owner.account, "Ada", "Admin", "ada@example.com", "admin")
+        User.update(password_hash=hash_password(PASSWORD)).where(User.id == admin.id).execute()
+    client = app.test_client()
+    assert login(client, "ada@example.com", PASSWORD).status_code == 302
+    assert "Nur der Inhaber des Kontos" in client.get(URL).get_data(as_text=True)
+    assert _cancel(client).status_code == 403
+    assert not _sub(app, roomy_owner.account_id).cancel_at_period_end
+
+
+def test_cancelling_is_rate_limited(mailing, owner):
+    _app, client = mailing
+    token = csrf_token(client, URL)
+    codes = [
+        client.post(URL, data={**FIELDS, "name": "", "csrf_token": token}).status_code
+        for _ in range(11)
+    ]
+    assert codes == [422] * 10 + [429]
