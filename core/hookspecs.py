@@ -129,7 +129,9 @@ def kontor_template_slot(slot: str, account: Account | None) -> Sequence[SlotCon
     """Return HTML for a named slot in a template (``{{ slot('name') }}``).
 
     Contents are joined in ``priority`` order (lower first). Known slots:
-    ``banner`` (top of every page), ``account_overview_footer``.
+    ``banner`` (top of every page), ``account_overview_footer``,
+    ``footer_links`` (``<li>`` items in the footer of every page, also for
+    visitors who are not logged in: ``account`` is None then).
     """
 
 

@@ -22,11 +22,14 @@ SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 # Marks a view function whose writes only owners and admins may make; the
 # value is the message that says so.
 _MARK = "kontor_managers_refusal"
+# Marks a view function whose writes only the account's owner may make
+# (the contract itself: cancelling it).
+_OWNER_MARK = "kontor_owner_refusal"
 # The same for every view of a blueprint, by blueprint name.
 _MANAGER_BLUEPRINTS: dict[str, str] = {}
 
 
-def _managers(message: str, reads_too: bool) -> Callable[[F], F]:
+def _managers(message: str, reads_too: bool, mark: str = _MARK) -> Callable[[F], F]:
     def decorate(view: F) -> F:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -38,7 +41,7 @@ def _managers(message: str, reads_too: bool) -> Callable[[F], F]:
                     abort(403, reason)
             return view(*args, **kwargs)
 
-        setattr(wrapper, _MARK, message)
+        setattr(wrapper, mark, message)
         return wrapper  # type: ignore[return-value]
 
     return decorate
@@ -52,6 +55,11 @@ def managers_only(message: str) -> Callable[[F], F]:
 def managers_write(message: str) -> Callable[[F], F]:
     """Everyone may read the view; only owners and admins may post to it."""
     return _managers(message, reads_too=False)
+
+
+def owner_write(message: str) -> Callable[[F], F]:
+    """Everyone may read the view; only the account's owner may post to it."""
+    return _managers(message, reads_too=False, mark=_OWNER_MARK)
 
 
 def managers_write_blueprint(bp: Blueprint, message: str) -> None:
@@ -71,6 +79,9 @@ def write_refusal(endpoint: str) -> str | None:
     if not current_user.is_authenticated:
         return _("Bitte melden Sie sich an.")
     view = current_app.view_functions.get(endpoint)
+    owner_message = getattr(view, _OWNER_MARK, None)
+    if owner_message is not None and current_user.user.role != "owner":
+        return str(owner_message)
     message = getattr(view, _MARK, None) or _MANAGER_BLUEPRINTS.get(endpoint.rpartition(".")[0])
     if message is not None and not current_user.is_manager:
         return str(message)

@@ -7,13 +7,14 @@ mail account in docs/screenshots/ (tests/test_layout.py takes all others).
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import zipfile
 
 import requests
 
 from tests.support.browser import WIDTHS, confirm_sign_up, screenshot, set_width
-from tests.support.process import wait_until
+from tests.support.process import body_text, wait_until
 from tests.support.web import AUTH
 
 
@@ -89,10 +90,9 @@ def test_new_user_walks_every_section(live, page, smtp_server):
     expect(page.get_by_text("Anteilig für den Rest des Zeitraums")).to_be_visible()
     page.get_by_role("button", name="Wechsel bestätigen").click()
     expect(page.get_by_role("heading", name="Ihr Tarif: Premium")).to_be_visible()
-    page.get_by_role("link", name="Abonnement kündigen").click()
-    page.get_by_label("Grund der Kündigung (optional)").fill("Nur ein Test")
-    page.get_by_role("button", name="Jetzt kündigen").click()
-    expect(page.get_by_text("Gekündigt zum")).to_be_visible()
+    page.get_by_role("main").get_by_role("link", name="Verträge hier kündigen").click()
+    page.get_by_role("button", name="jetzt kündigen").click()
+    expect(page.get_by_text("Ihre Kündigung ist eingegangen")).to_be_visible()
     page.get_by_role("button", name="Kündigung zurücknehmen").click()
     expect(page.get_by_text("Nächste Erneuerung:")).to_be_visible()
 
@@ -223,17 +223,53 @@ def test_cancelling_by_keyboard_only(live, page):
 
     _register(page, live, "Taste Kündigt GmbH", "tk@example.com")
     page.goto(f"{live.url}/account/subscription")
-    page.get_by_role("link", name="Abonnement kündigen").focus()
+    page.get_by_role("main").get_by_role("link", name="Verträge hier kündigen").focus()
     page.keyboard.press("Enter")
-    expect(page.get_by_role("heading", name="Abonnement kündigen")).to_be_visible()
-    page.get_by_label("Grund der Kündigung (optional)").focus()
+    expect(page.get_by_role("heading", name="Verträge hier kündigen")).to_be_visible()
+    page.get_by_label("Außerordentliche Kündigung aus wichtigem Grund").focus()
+    page.keyboard.press("Space")
+    page.get_by_label("Grund der außerordentlichen Kündigung").focus()
     page.keyboard.type("Zu wenig Zeit")
+    page.get_by_label("Bestätigung senden an").focus()
     page.keyboard.press("Tab")
-    page.keyboard.press("Enter")  # "Jetzt kündigen"
-    expect(page.get_by_text("Gekündigt zum")).to_be_visible()
+    page.keyboard.press("Enter")  # "jetzt kündigen"
+    expect(page.get_by_text("Ihre Kündigung ist eingegangen")).to_be_visible()
     page.get_by_role("button", name="Kündigung zurücknehmen").focus()
     page.keyboard.press("Enter")
     expect(page.get_by_text("Die Kündigung wurde zurückgenommen.")).to_be_visible()
+
+
+def test_cancelling_from_the_footer_mails_receipt_and_end(live, page):
+    """§ 312k BGB: "Verträge hier kündigen" in the footer, "jetzt kündigen", and
+    the confirmation in text form with the time of receipt and the end."""
+    from playwright.sync_api import expect
+
+    _register(page, live, "Fußzeile GmbH", "fuss@example.com")
+    _nav(page, "Nutzerdaten")
+    page.get_by_role("contentinfo").get_by_role("link", name="Verträge hier kündigen").click()
+    expect(page.get_by_label("Ihr Name")).to_have_value("Pia Plan")
+    expect(page.get_by_label("E-Mail-Adresse des Kontos")).to_have_value("fuss@example.com")
+    end = dt.date.today() + dt.timedelta(days=45)
+    page.get_by_label("folgenden Datum").check()
+    page.get_by_label("Datum des Vertragsendes").fill(end.isoformat())
+    page.get_by_label("Bestätigung senden an").fill("buchhaltung@example.com")
+    page.get_by_role("button", name="jetzt kündigen").click()
+    expect(page.get_by_role("heading", name="Ihre Kündigung ist eingegangen")).to_be_visible()
+    receipt = page.get_by_text("Eingang der Kündigung:").inner_text().split(": ", 1)[1].strip()
+    ends = end.strftime("%d.%m.%Y")
+    expect(page.get_by_text(f"Der Vertrag endet am: {ends}")).to_be_visible()
+
+    def confirmation():
+        return [
+            body_text(m).replace("\r\n", "\n")
+            for m in live.mails()
+            if m["To"] == "buchhaltung@example.com"
+        ]
+
+    assert wait_until(confirmation, seconds=20)
+    [body] = confirmation()
+    assert f"Eingang der Kündigung: {receipt}" in body
+    assert f"Der Vertrag endet am: {ends}" in body
 
 
 def test_own_mail_account_connects_step_by_step(live_mail, page):

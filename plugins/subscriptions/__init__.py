@@ -10,14 +10,15 @@ import click
 import peewee
 from flask import Blueprint, url_for
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
 from playhouse.migrate import SchemaMigrator, migrate
 from stdnum.eu import at_02 as sepa_creditor_id
 
 from core import hookimpl
 from core.config import ConfigError
 from core.formatting import format_when
-from core.migrations import create_tables
-from core.models import Account
+from core.migrations import add_columns, create_tables
+from core.models import Account, User
 from core.openapi import ACCOUNT_ID, errors, json_body, ok
 from core.types import (
     Card,
@@ -28,8 +29,9 @@ from core.types import (
     Schema,
     Section,
     SensitiveAction,
+    SlotContent,
 )
-from plugins.subscriptions import api, catalog, demo, services, views
+from plugins.subscriptions import api, catalog, contract_mail, demo, services, views
 from plugins.subscriptions.cli import renewals_command
 from plugins.subscriptions.models import BILLING_DETAILS, BILLING_TABLE, MODELS, BillingInfo
 
@@ -62,6 +64,27 @@ def _add_billing_details(db: peewee.Database) -> None:
     )
 
 
+_CANCELLATION = add_columns(
+    "0003_cancellation",
+    "subscriptions_subscription",
+    cancel_kind="VARCHAR(13) NOT NULL DEFAULT ''",
+    cancel_ends_at="TIMESTAMP NULL",
+    cancel_name="VARCHAR(200) NOT NULL DEFAULT ''",
+    cancel_email="VARCHAR(254) NOT NULL DEFAULT ''",
+    cancel_confirm_to="VARCHAR(254) NOT NULL DEFAULT ''",
+    reminded_for="TIMESTAMP NULL",
+)
+
+
+def _add_cancellation(db: peewee.Database) -> None:
+    """Add the § 312k columns; cancellations made before end with their period."""
+    _CANCELLATION.apply(db)
+    db.execute_sql(
+        "UPDATE subscriptions_subscription SET cancel_kind = 'ordinary',"
+        " cancel_ends_at = period_end WHERE cancel_at_period_end AND cancel_ends_at IS NULL"
+    )
+
+
 @hookimpl
 def kontor_schema() -> Schema:
     return Schema(
@@ -70,6 +93,7 @@ def kontor_schema() -> Schema:
         [
             create_tables("0001_initial", MODELS),
             Migration("0002_billing_details", _add_billing_details),
+            Migration("0003_cancellation", _add_cancellation),
         ],
     )
 
@@ -86,7 +110,24 @@ def kontor_cli_commands() -> Sequence[click.Command]:
 
 @hookimpl
 def kontor_periodic_jobs() -> Sequence[PeriodicJob]:
-    return [PeriodicJob("subscriptions.renewals", services.renew_due, minute="7")]
+    return [
+        PeriodicJob("subscriptions.renewals", services.renew_due, minute="7"),
+        PeriodicJob(
+            "subscriptions.renewal_reminders", contract_mail.remind_renewals, minute="17", hour="6"
+        ),
+    ]
+
+
+@hookimpl
+def kontor_template_slot(slot: str) -> Sequence[SlotContent] | None:
+    """The § 312k button "Verträge hier kündigen" in the footer of every page;
+    a visitor who is not logged in is asked to log in and then lands on it."""
+    if slot != "footer_links":
+        return None
+    link = Markup('<li><a class="button secondary" href="{}">{}</a></li>').format(
+        url_for("subscriptions.cancel"), _l("Verträge hier kündigen")
+    )
+    return [SlotContent(link, priority=50)]
 
 
 @hookimpl
@@ -152,7 +193,7 @@ def kontor_overview_cards(account: Account) -> Sequence[Card]:
     if sub.status == "expired":
         line = _l("Abgelaufen seit %(date)s", date=format_when(sub.period_end, False))
     elif sub.cancel_at_period_end:
-        line = _l("Gekündigt zum %(date)s", date=format_when(sub.period_end, False))
+        line = _l("Gekündigt zum %(date)s", date=format_when(sub.cancel_ends_at, False))
     else:
         line = _l("Nächste Erneuerung: %(date)s", date=format_when(sub.period_end, False))
     return [
@@ -259,8 +300,8 @@ def kontor_openapi_paths() -> Mapping[str, Any]:
 
 
 @hookimpl
-def kontor_demo_data(account: Account) -> None:
-    demo.fill(account)
+def kontor_demo_data(account: Account, owner: User) -> None:
+    demo.fill(account, owner)
 
 
 @hookimpl

@@ -20,7 +20,7 @@ def _state(account) -> dict:
         "status": sub.status,
         "interval": sub.interval,
         "renews_at": None if sub.cancel_at_period_end else utc_iso(sub.period_end),
-        "ends_at": utc_iso(sub.period_end) if sub.cancel_at_period_end else None,
+        "ends_at": utc_iso(sub.cancel_ends_at) if sub.cancel_at_period_end else None,
         "scheduled_plan": sub.scheduled_plan,
         "limits": dict(plan.limits),
         "usage": services.usage(account),

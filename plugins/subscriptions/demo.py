@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from core.models import Account
-from plugins.subscriptions import services
+from core.models import Account, User
+from plugins.subscriptions import cancellation, contract_mail, services
 
 # Share of the plan's limit in use: some resources near or at their limit,
 # the others comfortably below, so the usage page shows every state.
@@ -16,7 +16,7 @@ SHARES = {
 }
 
 
-def fill(account: Account) -> None:
+def fill(account: Account, owner: User) -> None:
     """Report usage (this also sends the threshold mails) and cancel, then undo."""
     amounts = {}
     for resource, share in SHARES.items():
@@ -27,5 +27,10 @@ def fill(account: Account) -> None:
             amounts[resource] = int(limit * share)
     if amounts:
         services.report_usage(account, amounts)
-    services.cancel(account, "Zu teuer für unsere Firmengröße")
-    services.undo_cancel(account)
+    cancellation.cancel(
+        account,
+        cancellation.Declaration(
+            cancellation.ORDINARY, owner.full_name, owner.email, contract_mail.recipient(account)
+        ),
+    )
+    cancellation.undo(account)

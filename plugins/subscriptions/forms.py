@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from flask import current_app
+from flask_babel import format_date
 from flask_babel import lazy_gettext as _l
 from schwifty import IBAN
 from schwifty.exceptions import SchwiftyException
@@ -13,6 +16,7 @@ from stdnum.ch import vat as ch_vat
 from stdnum.eu import vat as eu_vat
 from wtforms import (
     BooleanField,
+    DateField,
     EmailField,
     Field,
     HiddenField,
@@ -38,12 +42,82 @@ class ConfirmChangeForm(Form):
 
 
 class CancelForm(Form):
-    reason = TextAreaField(
-        _l("Grund der Kündigung (optional)"),
+    """The cancellation page (§ 312k BGB): who cancels, how, to when, and where
+    the confirmation goes. ``earliest`` maps each kind to the first day the
+    contract can end."""
+
+    name = StringField(
+        _l("Ihr Name"),
         filters=[strip_filter],
-        validators=[Optional(), Length(max=500, message=_MAX)],
+        validators=[DataRequired(_REQUIRED), Length(max=200, message=_MAX), PlainText()],
     )
-    submit = SubmitField(_l("Jetzt kündigen"))
+    email = EmailField(
+        _l("E-Mail-Adresse des Kontos"),
+        filters=[strip_filter],
+        validators=[DataRequired(_REQUIRED), Length(max=254, message=_MAX), EmailAddress()],
+    )
+    kind = RadioField(
+        _l("Art der Kündigung"),
+        choices=[
+            SelectChoice("ordinary", _l("Ordentliche Kündigung")),
+            SelectChoice("extraordinary", _l("Außerordentliche Kündigung aus wichtigem Grund")),
+        ],
+        default="ordinary",
+        validators=[InputRequired(_REQUIRED)],
+    )
+    reason = TextAreaField(
+        _l("Grund der außerordentlichen Kündigung"),
+        filters=[strip_filter],
+        validators=[Length(max=500, message=_MAX)],
+    )
+    end = RadioField(
+        _l("Kündigen zum"),
+        choices=[
+            SelectChoice("next", _l("nächstmöglichen Zeitpunkt")),
+            SelectChoice("date", _l("folgenden Datum")),
+        ],
+        default="next",
+        validators=[InputRequired(_REQUIRED)],
+    )
+    end_date = DateField(
+        _l("Datum des Vertragsendes"),
+        validators=[Optional()],
+        invalid_value_message=_l("Bitte geben Sie ein Datum an, z. B. 31.12.2026."),
+    )
+    confirm_to = EmailField(
+        _l("Bestätigung senden an"),
+        filters=[strip_filter],
+        validators=[DataRequired(_REQUIRED), Length(max=254, message=_MAX), EmailAddress()],
+    )
+    submit = SubmitField(_l("jetzt kündigen"))
+
+    def __init__(self, *args: Any, earliest: Mapping[str, dt.date], **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.earliest = earliest
+
+    def validate_reason(self, field: Field) -> None:
+        if self.kind.data == "extraordinary" and not field.data:
+            raise ValidationError(
+                _l("Bitte nennen Sie den wichtigen Grund für die außerordentliche Kündigung.")
+            )
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        """A chosen date is required and may not lie before the earliest possible end."""
+        valid = super().validate(extra_validators)
+        if self.end.data != "date" or self.end_date.errors:
+            return valid
+        earliest = self.earliest.get(self.kind.data or "")
+        if self.end_date.data is None:
+            message = _l("Bitte geben Sie das Datum an, zu dem der Vertrag enden soll.")
+        elif earliest is not None and self.end_date.data < earliest:
+            message = _l(
+                "Frühestens zum %(date)s möglich. Bitte wählen Sie dieses oder ein späteres Datum.",
+                date=format_date(earliest, "medium"),
+            )
+        else:
+            return valid
+        self.end_date.errors = [*self.end_date.errors, message]
+        return False
 
 
 class ButtonForm(Form):

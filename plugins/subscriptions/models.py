@@ -20,9 +20,17 @@ class Subscription(BaseModel):
     trial_ends_at = peewee.DateTimeField(null=True)
     scheduled_plan = peewee.CharField(max_length=50, null=True)
     scheduled_interval = peewee.CharField(max_length=5, null=True)
+    # Cancelled (the name is older than extraordinary cancellations, which
+    # may end the contract before the period does): ``cancel_ends_at`` says when.
     cancel_at_period_end = peewee.BooleanField(default=False)
-    cancel_reason = peewee.CharField(max_length=500, default="")
-    cancelled_at = peewee.DateTimeField(null=True)
+    cancel_reason = peewee.CharField(max_length=500, default="")  # extraordinary only
+    cancelled_at = peewee.DateTimeField(null=True)  # receipt of the declaration
+    cancel_kind = peewee.CharField(max_length=13, default="")  # "ordinary", "extraordinary"
+    cancel_ends_at = peewee.DateTimeField(null=True)
+    cancel_name = peewee.CharField(max_length=200, default="")  # who declared it
+    cancel_email = peewee.CharField(max_length=254, default="")
+    cancel_confirm_to = peewee.CharField(max_length=254, default="")  # where confirmations go
+    reminded_for = peewee.DateTimeField(null=True)  # period end the renewal reminder was for
     reported_json = peewee.TextField(default="{}")  # usage reported by other services
 
     class Meta:

@@ -1,4 +1,4 @@
-"""Plans, usage, plan changes, cancellation, billing data and renewals.
+"""Plans, usage, plan changes, billing data and renewals (cancelling: ``cancellation``).
 
 Every change re-reads the subscription row under a lock inside one
 transaction, so double submits and concurrent requests change state once.
@@ -108,7 +108,8 @@ def subscription(account: Account) -> Subscription:
         return Subscription.get(Subscription.account == account)
 
 
-def _locked(account: Account) -> Subscription:
+def locked(account: Account) -> Subscription:
+    """The subscription row, locked until the caller's transaction ends."""
     subscription(account)
     return for_update(Subscription.select().where(Subscription.account == account)).get()
 
@@ -262,7 +263,7 @@ def _limit_data(kind: PlanResource | None, key: str, used: int, cap: int, thresh
 def report_usage(account: Account, amounts: Mapping[str, int]) -> None:
     """Store usage reported by another service, then check the thresholds."""
     with database.atomic():
-        sub = _locked(account)
+        sub = locked(account)
         sub.reported_json = json.dumps({**json.loads(sub.reported_json), **amounts})
         sub.save(only=[Subscription.reported_json])
     check_thresholds(account)
@@ -333,7 +334,7 @@ def change_plan(account: Account, plan_key: str, now: dt.datetime | None = None)
     """Apply a previewed change: upgrades now, downgrades at renewal."""
     now = now or utcnow()
     with database.atomic():
-        sub = _locked(account)
+        sub = locked(account)
         result = preview(account, plan_key, now)
         if result.kind == "same":
             if sub.scheduled_plan:  # choosing the current plan withdraws a scheduled change
@@ -374,7 +375,7 @@ def change_plan(account: Account, plan_key: str, now: dt.datetime | None = None)
 
 def withdraw_change(account: Account) -> bool:
     with database.atomic():
-        sub = _locked(account)
+        sub = locked(account)
         if not sub.scheduled_plan:
             return False
         sub.scheduled_plan = None
@@ -382,32 +383,10 @@ def withdraw_change(account: Account) -> bool:
     return True
 
 
-def cancel(account: Account, reason: str) -> Subscription:
-    """Cancel at the end of the period (idempotent)."""
-    with database.atomic():
-        sub = _locked(account)
-        if sub.status == "active" and not sub.cancel_at_period_end:
-            sub.cancel_at_period_end = True
-            sub.cancel_reason = reason[:500]
-            sub.cancelled_at = utcnow()
-            sub.save()
-    return sub
-
-
-def undo_cancel(account: Account) -> bool:
-    with database.atomic():
-        sub = _locked(account)
-        if sub.status != "active" or not sub.cancel_at_period_end:
-            return False
-        sub.cancel_at_period_end, sub.cancel_reason, sub.cancelled_at = False, "", None
-        sub.save()
-    return True
-
-
 def schedule_interval(account: Account, interval: str) -> None:
     """Switch monthly/yearly at the next renewal."""
     with database.atomic():
-        sub = _locked(account)
+        sub = locked(account)
         sub.scheduled_interval = None if interval == sub.interval else interval
         sub.save(only=[Subscription.scheduled_interval])
 
@@ -415,30 +394,38 @@ def schedule_interval(account: Account, interval: str) -> None:
 def renew_due(now: dt.datetime | None = None) -> int:
     """Advance every due period: apply scheduled changes, charge, or expire.
 
-    Safe to run twice or in parallel: each subscription is handled under a
-    lock and a billing record exists once per period.
+    A cancelled contract expires at its end; a final period that the end
+    cuts short is charged pro rata. Safe to run twice or in parallel: each
+    subscription is handled under a lock and a billing record exists once
+    per period.
     """
     now = now or utcnow()
     done = 0
+    ended = Subscription.cancel_at_period_end & (Subscription.cancel_ends_at <= now)
     due = Subscription.select(Subscription.account).where(
-        Subscription.status == "active", Subscription.period_end <= now
+        Subscription.status == "active", (Subscription.period_end <= now) | ended
     )
     for row in list(due):
         with database.atomic():
             sub = for_update(
                 Subscription.select().where(Subscription.account == row.account_id)
             ).get()
-            while sub.status == "active" and sub.period_end <= now:
-                if sub.cancel_at_period_end:
-                    sub.status = "expired"
+            ends = sub.cancel_ends_at if sub.cancel_at_period_end else None
+            while sub.status == "active":
+                if ends is not None and ends <= now and ends <= sub.period_end:
+                    sub.status, sub.period_end = "expired", ends
+                    break
+                if sub.period_end > now:
                     break
                 sub.plan = sub.scheduled_plan or sub.plan
                 sub.interval = sub.scheduled_interval or sub.interval
                 sub.scheduled_plan = sub.scheduled_interval = None
-                sub.period_start, sub.period_end = (
-                    sub.period_end,
-                    add_interval(sub.period_end, sub.interval),
-                )
+                start, end = sub.period_end, add_interval(sub.period_end, sub.interval)
+                amount = plan_of(sub).price(sub.interval)
+                if ends is not None and ends < end:
+                    amount = round(amount * (ends - start) / (end - start))
+                    end = ends
+                sub.period_start, sub.period_end = start, end
                 BillingRecord.insert(
                     account=sub.account_id,
                     kind="renewal",
@@ -446,7 +433,7 @@ def renew_due(now: dt.datetime | None = None) -> int:
                     interval=sub.interval,
                     period_start=sub.period_start,
                     period_end=sub.period_end,
-                    amount_cents=plan_of(sub).price(sub.interval),
+                    amount_cents=amount,
                 ).on_conflict_ignore().execute()
             sub.save()
             done += 1
@@ -525,28 +512,34 @@ def end_for_closing(
 
     At once means without refund: the period ends now. Otherwise the
     subscription runs to the end of the paid period. A cancellation the owner
-    made before keeps its reason (and is not undone with the closing).
+    declared before stands as it was (and is not undone with the closing).
     """
     now = now or utcnow()
     with database.atomic():
-        sub = _locked(account)
+        sub = locked(account)
         if sub.status == "active":
             if not sub.cancel_at_period_end:
                 sub.cancel_at_period_end = True
+                sub.cancel_kind = "ordinary"
                 sub.cancel_reason = CLOSING_REASON
                 sub.cancelled_at = now
+                sub.cancel_ends_at = sub.period_end
             if immediately:
-                sub.status, sub.period_end = "expired", now
+                sub.status, sub.period_end, sub.cancel_ends_at = "expired", now, now
             sub.save()
-    return sub.period_end if sub.status == "active" else now
+    return sub.cancel_ends_at if sub.status == "active" else now
 
 
 def reopen_after_closing(account: Account) -> bool:
     """Undo :func:`end_for_closing` while the subscription still runs."""
-    sub = Subscription.get_or_none(Subscription.account == account.id)
-    if sub is None or sub.cancel_reason != CLOSING_REASON:
-        return False
-    return undo_cancel(account)
+    with database.atomic():
+        sub = locked(account)
+        if sub.status != "active" or sub.cancel_reason != CLOSING_REASON:
+            return False
+        sub.cancel_at_period_end, sub.cancelled_at, sub.cancel_ends_at = False, None, None
+        sub.cancel_kind = sub.cancel_reason = ""
+        sub.save()
+    return True
 
 
 def erase(account: Account) -> None:

@@ -5,13 +5,14 @@ from __future__ import annotations
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from core.accounts import members
-from core.formatting import format_when
+from core.db import database, utcnow
 from core.pages import account_blueprint, current_account
-from core.permissions import managers_write_blueprint
-from plugins.subscriptions import services
+from core.permissions import managers_write_blueprint, owner_write
+from core.ratelimit import limiter
+from plugins.subscriptions import cancellation, contract_mail, services
 from plugins.subscriptions.catalog import catalog
 from plugins.subscriptions.forms import BillingForm, ButtonForm, CancelForm, ConfirmChangeForm
 from plugins.subscriptions.models import BillingInfo
@@ -73,7 +74,9 @@ def confirm_change() -> Response | tuple[str, int]:
         abort(400)
     account = current_account()
     try:
-        result = services.change_plan(account, form.plan.data)
+        with database.atomic():  # the confirmation is queued with the change
+            result = services.change_plan(account, form.plan.data)
+            contract_mail.plan_changed(account, result)
     except services.SubscriptionError as exc:
         return _change_page(
             account, services.preview(account, form.plan.data), form, error=str(exc)
@@ -98,26 +101,62 @@ def withdraw() -> Response:
     return redirect(url_for("subscriptions.index"))
 
 
+_OWNER_ONLY = _l("Nur der Inhaber des Kontos kann den Vertrag kündigen.")
+
+
 @bp.route("/account/subscription/cancel", methods=["GET", "POST"])
+@owner_write(_OWNER_ONLY)
+@limiter.limit("10 per hour", methods=["POST"])
 def cancel() -> Response | tuple[str, int]:
-    form = CancelForm()
-    if form.validate_on_submit():
-        sub = services.cancel(current_account(), form.reason.data or "")
-        flash(
-            _("Ihr Abonnement endet zum %(date)s.", date=format_when(sub.period_end, False)),
-            "success",
-        )
-        return redirect(url_for("subscriptions.index"))
-    sub = services.subscription(current_account())
-    return render_template("subscriptions/cancel.html", form=form, sub=sub), (
-        422 if form.errors else 200
+    """Kündigen (§ 312k BGB): the form, and once cancelled the confirmation."""
+    account, now = current_account(), utcnow()
+    sub = services.subscription(account)
+    earliest = {
+        kind: cancellation.local_day(cancellation.earliest_end(sub, kind, now))
+        for kind in (cancellation.ORDINARY, cancellation.EXTRAORDINARY)
+    }
+    form = CancelForm(
+        data={
+            "name": current_user.full_name,
+            "email": current_user.email,
+            "confirm_to": contract_mail.recipient(account),
+        },
+        earliest=earliest,
     )
+    if not sub.cancel_at_period_end and form.validate_on_submit():
+        cancellation.cancel(
+            account,
+            cancellation.Declaration(
+                kind=form.kind.data,
+                name=form.name.data,
+                email=form.email.data,
+                confirm_to=form.confirm_to.data,
+                end_day=form.end_date.data if form.end.data == "date" else None,
+                reason=form.reason.data or "",
+            ),
+            now,
+        )
+        return redirect(url_for("subscriptions.cancel"))
+    return render_template(
+        "subscriptions/cancel.html",
+        form=form,
+        sub=sub,
+        plan=services.plan_of(sub),
+        earliest=earliest,
+        undoable=cancellation.undoable(sub, now),
+        button=ButtonForm(),
+    ), (422 if form.errors else 200)
 
 
 @bp.post("/account/subscription/cancel/undo")
+@owner_write(_OWNER_ONLY)
+@limiter.limit("10 per hour", methods=["POST"])
 def undo_cancel() -> Response:
-    if ButtonForm().validate_on_submit() and services.undo_cancel(current_account()):
-        flash(_("Die Kündigung wurde zurückgenommen."), "success")
+    if ButtonForm().validate_on_submit() and cancellation.undo(current_account()):
+        flash(
+            _("Die Kündigung wurde zurückgenommen. Die Bestätigung ist per E-Mail unterwegs."),
+            "success",
+        )
     return redirect(url_for("subscriptions.index"))
 
 
@@ -158,5 +197,5 @@ def _owner_email(account) -> str:
     """Where invoices go until the user names another address."""
     if account.notification_email:
         return account.notification_email
-    owner = next((m for m in members(account) if m.role == "owner"), None)
+    owner = contract_mail.owner(account)
     return owner.email if owner else ""

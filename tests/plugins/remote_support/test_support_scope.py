@@ -287,3 +287,28 @@ def test_support_cannot_download_the_owners_export(app, user_client, owner, staf
     )
     assert "Daten exportieren" not in staff_client.get("/account/profile").get_data(as_text=True)
     assert user_client.get(path).status_code == 200
+
+
+@pytest.mark.parametrize("scope", ["read", "full"])
+def test_support_cannot_cancel_the_contract_or_undo_it(
+    app, user_client, owner, staff_client, scope
+):
+    """A complete, valid cancellation from a support session is refused, as is the undo."""
+    from plugins.subscriptions.models import Subscription
+
+    grant_access(user_client, scope=scope)
+    start_session(staff_client, owner.account_id)
+    token = csrf_token(staff_client, "/account/subscription/cancel")
+    declaration = {
+        "name": "Erika Mustermann",
+        "email": owner.email,
+        "kind": "ordinary",
+        "end": "next",
+        "confirm_to": "support@evil.example",
+        "submit": "1",
+    }
+    for url in ("/account/subscription/cancel", "/account/subscription/cancel/undo"):
+        response = staff_client.post(url, data={"csrf_token": token, **declaration})
+        assert response.status_code == 403, url
+    with app.app_context(), bind(app).connection_context():
+        assert not Subscription.get(Subscription.account == owner.account_id).cancel_at_period_end

@@ -14,7 +14,7 @@ from core.config import ConfigError
 from core.db import bind, utcnow
 from core.models import Account, User
 from plugins.notifications.models import Delivery
-from plugins.subscriptions import services
+from plugins.subscriptions import cancellation, services
 from plugins.subscriptions.models import BillingInfo, BillingRecord, Subscription
 from tests.conftest import upgrade
 from tests.support.web import AUTH, csrf_token, invite, submit
@@ -106,32 +106,16 @@ def test_downgrade_blocked_lists_every_blocker(app, user_client, owner):
     assert _sub(app, owner.account_id).scheduled_plan is None
 
 
-def test_cancel_in_two_steps_and_take_it_back(app, user_client, owner):
-    page = user_client.get("/account/subscription/cancel").get_data(as_text=True)
-    assert "Abonnement kündigen" in page and "Jetzt kündigen" in page
-    assert "endet dann am" in page
-    assert not _sub(app, owner.account_id).cancel_at_period_end  # step 1 changes nothing
-    response = submit(
-        user_client, "/account/subscription/cancel", {"reason": "Zu teuer", "submit": "1"}
-    )
-    assert response.status_code == 302
-    sub = _sub(app, owner.account_id)
-    assert sub.cancel_at_period_end and sub.cancel_reason == "Zu teuer"
-    text = _text(user_client.get("/account/subscription").get_data(as_text=True))
-    assert "Gekündigt zum" in text and "Kündigung zurücknehmen" in text
-    token = csrf_token(user_client, "/account/subscription")
-    user_client.post("/account/subscription/cancel/undo", data={"csrf_token": token})
-    sub = _sub(app, owner.account_id)
-    assert not sub.cancel_at_period_end and sub.cancel_reason == ""
-
-
 def test_renewal_applies_scheduled_changes_and_cancellation(app, owner, make_owner):
     other = make_owner("b@example.com", company="B")
     upgrade(app, owner.account, "premium")
     with app.app_context(), bind(app).connection_context():
         services.change_plan(owner.account, "standard")
         services.schedule_interval(owner.account, "year")
-        services.cancel(other.account, "")
+        cancellation.cancel(
+            other.account,
+            cancellation.Declaration("ordinary", "B", other.email, other.email),
+        )
         end = services.subscription(owner.account).period_end
         later = end + dt.timedelta(hours=1)  # the clock passes the renewal
         assert services.renew_due(now=later) == 2
