@@ -218,9 +218,7 @@ def _draft(data: dict[str, Any]) -> bytes:
         ids.append(f"Steuernummer: {sell['tax_number']}")
     if sell["email"]:
         ids.append(sell["email"])
-    pdf.multi_cell(
-        0, 4, "\n".join([", ".join(_address(sell)), " · ".join(ids)]), new_x="LMARGIN"
-    )
+    pdf.multi_cell(0, 4, "\n".join([", ".join(_address(sell)), " · ".join(ids)]), new_x="LMARGIN")
     return bytes(pdf.output())
 
 

@@ -64,9 +64,9 @@ def _run(app, fn, *args, **kwargs):
 def _start_period(account, billing=BUYER):
     """A monthly period from START on the default plan, with billing details."""
     services.subscription(account)
-    Subscription.update(
-        period_start=START, period_end=services.add_interval(START, "month")
-    ).where(Subscription.account == account.id).execute()
+    Subscription.update(period_start=START, period_end=services.add_interval(START, "month")).where(
+        Subscription.account == account.id
+    ).execute()
     if billing:
         services.save_billing(account, billing)
 
@@ -240,9 +240,7 @@ def test_a_rolled_back_charge_gives_its_number_back(app, owner, make_owner):
     assert _run(app, invoices, owner.account) == []
 
 
-def test_issued_invoice_stays_as_issued_when_the_plan_price_changes(
-    app, make_app, owner, tmp_path
-):
+def test_issued_invoice_stays_as_issued_when_the_plan_price_changes(app, make_app, owner, tmp_path):
     renewal = max(_bill(app, owner.account), key=lambda i: i.number)
     before = _pdf(app, renewal.number)
     dearer = json.loads(json.dumps(PLANS))
@@ -292,9 +290,7 @@ def test_members_may_read_invoices(app, roomy_owner, member_client):
     assert response.status_code == 200 and response.data.startswith(b"%PDF-")
 
 
-def test_support_session_lists_invoices_but_cannot_download(
-    app, owner, user_client, staff_client
-):
+def test_support_session_lists_invoices_but_cannot_download(app, owner, user_client, staff_client):
     number = max(_bill(app, owner.account), key=lambda i: i.number).number
     assert grant_access(user_client, scope="read").status_code == 302
     assert start_session(staff_client, owner.account_id).status_code == 302
@@ -366,4 +362,3 @@ def test_seller_settings_are_checked_at_start(app, change, named):
     config = {**app.config, **change}
     with pytest.raises(ConfigError, match=f"^{named}:"):
         kontor_check_config(config=config)
-
