@@ -22,12 +22,7 @@ from core.db import bind, database
 from plugins.subscriptions import kontor_check_config, services
 from plugins.subscriptions.invoices import Invoice, invoice_files, invoices
 from plugins.subscriptions.models import Subscription
-from tests.plugins.remote_support.conftest import (  # noqa: F401 - fixtures
-    grant_access,
-    staff,
-    staff_client,
-    start_session,
-)
+from tests.plugins.remote_support.conftest import grant_access, start_session
 from tests.support.web import AUTH
 
 SELLER = {
