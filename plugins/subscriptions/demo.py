@@ -36,6 +36,7 @@ def bill(account: Account) -> None:
                 "payment_method": "invoice",
             },
         )
+    services.subscription(account)  # created on first use
     now = utcnow()
     Subscription.update(period_start=now - dt.timedelta(days=30), period_end=now).where(
         Subscription.account == account.id

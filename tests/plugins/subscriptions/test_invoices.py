@@ -19,8 +19,9 @@ from saxonche import PySaxonProcessor
 
 from core.config import ConfigError
 from core.db import bind, database
-from plugins.subscriptions import kontor_check_config, services
-from plugins.subscriptions.invoices import Invoice, invoice_files, invoices
+from core.cli import apply_migrations
+from plugins.subscriptions import demo, kontor_check_config, services
+from plugins.subscriptions.invoices import Invoice, InvoiceCounter, invoice_files, invoices
 from plugins.subscriptions.models import Subscription
 from tests.plugins.remote_support.conftest import grant_access, start_session
 from tests.support.web import AUTH
@@ -357,3 +358,29 @@ def test_seller_settings_are_checked_at_start(app, change, named):
     config = {**app.config, **change}
     with pytest.raises(ConfigError, match=f"^{named}:"):
         kontor_check_config(config=config)
+
+
+def test_an_existing_install_gets_the_invoice_tables(app, owner):
+    def forget_invoices():
+        database.drop_tables([Invoice, InvoiceCounter])
+        database.execute_sql(
+            'DELETE FROM "subscriptions_migrations" WHERE "id" = %s' % database.param,
+            ("0004_invoices",),
+        )
+
+    _run(app, forget_invoices)
+    assert apply_migrations(app) == ["subscriptions:0004_invoices"]
+    assert [i.number for i in _bill(app, owner.account)] == ["RE-2026-000002", "RE-2026-000001"]
+
+
+def test_demo_account_shows_a_renewal_and_an_upgrade_invoice(app, owner):
+    def fill():
+        demo.fill(owner.account)
+        return [
+            i.data["lines"][0]["description"]
+            for i in Invoice.select().where(Invoice.account == owner.account_id)
+        ]
+
+    lines = sorted(_run(app, fill))
+    assert lines[0] == "Tarif Start (monatlich)"
+    assert lines[1].startswith("Tarifwechsel zu Standard")
