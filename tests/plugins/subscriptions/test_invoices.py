@@ -11,15 +11,16 @@ import re
 import threading
 from importlib.resources import files
 
+import peewee
 import pytest
 from facturx import get_xml_from_pdf, xml_check_xsd
 from lxml import etree
 from pypdf import PdfReader
 from saxonche import PySaxonProcessor
 
+from core.cli import apply_migrations
 from core.config import ConfigError
 from core.db import bind, database
-from core.cli import apply_migrations
 from plugins.subscriptions import demo, kontor_check_config, services
 from plugins.subscriptions.invoices import Invoice, InvoiceCounter, invoice_files, invoices
 from plugins.subscriptions.models import Subscription
@@ -363,10 +364,8 @@ def test_seller_settings_are_checked_at_start(app, change, named):
 def test_an_existing_install_gets_the_invoice_tables(app, owner):
     def forget_invoices():
         database.drop_tables([Invoice, InvoiceCounter])
-        database.execute_sql(
-            'DELETE FROM "subscriptions_migrations" WHERE "id" = %s' % database.param,
-            ("0004_invoices",),
-        )
+        history = peewee.Table("subscriptions_migrations", ("id",)).bind(database)
+        history.delete().where(history.id == "0004_invoices").execute()
 
     _run(app, forget_invoices)
     assert apply_migrations(app) == ["subscriptions:0004_invoices"]
