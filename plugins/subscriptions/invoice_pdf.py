@@ -54,7 +54,12 @@ def _address(party: dict[str, Any]) -> list[str]:
 
 
 def payment_note(data: dict[str, Any]) -> str:
-    return PAYMENT.get(data["payment_method"], PAYMENT["invoice"])
+    if data["payment_method"] != "sepa":
+        return PAYMENT["invoice"]
+    return (
+        f"{PAYMENT['sepa']} Mandatsreferenz: {data['mandate_reference']}, "
+        f"Gläubiger-Identifikationsnummer: {data['creditor_id']}."
+    )
 
 
 def xml(data: dict[str, Any]) -> bytes:
@@ -176,7 +181,7 @@ def _draft(data: dict[str, Any]) -> bytes:
     widths = (95, 25, 20, 30)
     pdf.set_font("DejaVu", "B", 10)
     for width, head, align in zip(
-        widths, ("Leistung", "Netto", "USt.", "Betrag"), "LRRR", strict=True
+        widths, ("Leistung", "Preis netto", "USt.", "Summe netto"), "LRRR", strict=True
     ):
         pdf.cell(width, 7, head, border="B", align=align)
     pdf.ln()

@@ -261,7 +261,7 @@ def issue(
             "buyer": asdict(buyer),
             "currency": CURRENCY,
             "reverse_charge": reverse,
-            "payment_method": _payment_method(account),
+            **_payment(account, config),
             "lines": [
                 {
                     "description": describe(plan, record),
@@ -290,9 +290,16 @@ def issue(
         )
 
 
-def _payment_method(account: Account) -> str:
+def _payment(account: Account, config: Mapping[str, Any]) -> dict[str, str]:
+    """How the invoice is paid; a direct debit names its mandate and creditor id."""
     info = BillingInfo.get_or_none(BillingInfo.account == account.id)
-    return info.payment_method if info else "invoice"
+    if info is None or info.payment_method != "sepa":
+        return {"payment_method": "invoice"}
+    return {
+        "payment_method": "sepa",
+        "mandate_reference": info.mandate_reference,
+        "creditor_id": config.get("KONTOR_SUBSCRIPTIONS_CREDITOR_ID") or "",
+    }
 
 
 def invoices(account: Account) -> list[Invoice]:

@@ -24,6 +24,7 @@ from core.db import bind, database
 from plugins.subscriptions import demo, kontor_check_config, services
 from plugins.subscriptions.invoices import Invoice, InvoiceCounter, invoice_files, invoices
 from plugins.subscriptions.models import Subscription
+from tests.conftest import CREDITOR_ID
 from tests.plugins.remote_support.conftest import grant_access, start_session
 from tests.support.web import AUTH
 
@@ -156,6 +157,7 @@ def test_upgrade_and_renewal_issue_invoices_with_plan_totals(app, owner):
         "Summe netto 34,90 €",
         "Umsatzsteuer 19 % 6,63 €",
         "Gesamtbetrag 41,53 €",
+        "Zahlbar innerhalb von 14 Tagen ohne Abzug.",
     ):
         assert field in text, field
 
@@ -181,7 +183,14 @@ def test_upgrade_and_renewal_issue_invoices_with_plan_totals(app, owner):
 
 
 def test_reverse_charge_for_a_business_in_another_eu_state(app, owner):
-    austrian = {**BUYER, "country": "AT", "city": "Wien", "vat_id": "ATU13585627"}
+    austrian = {
+        **BUYER,
+        "country": "AT",
+        "city": "Wien",
+        "vat_id": "ATU13585627",
+        "payment_method": "sepa",
+        "iban": "AT611904300234573201",
+    }
     renewal = max(_bill(app, owner.account, austrian), key=lambda i: i.number)
     assert (renewal.net_cents, renewal.vat_cents, renewal.gross_cents) == (
         PRICE["premium"],
@@ -192,6 +201,8 @@ def test_reverse_charge_for_a_business_in_another_eu_state(app, owner):
     text = _text(pdf)
     assert "Steuerschuldnerschaft des Leistungsempfängers" in text
     assert "USt-IdNr.: ATU13585627" in text
+    assert f"Mandatsreferenz: KONTOR-{owner.account_id:010d}" in text
+    assert f"Gläubiger-Identifikationsnummer: {CREDITOR_ID}" in text
     root = _embedded_xml(pdf)
     assert root.xpath("string(//*[local-name()='CategoryCode'])") == "AE"
 
