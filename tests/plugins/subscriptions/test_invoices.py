@@ -24,18 +24,10 @@ from core.db import bind, database
 from plugins.subscriptions import demo, kontor_check_config, services
 from plugins.subscriptions.invoices import Invoice, InvoiceCounter, invoice_files, invoices
 from plugins.subscriptions.models import Subscription
-from tests.conftest import CREDITOR_ID
+from tests.conftest import CREDITOR_ID, SELLER
 from tests.plugins.remote_support.conftest import grant_access, start_session
 from tests.support.web import AUTH
 
-SELLER = {
-    "KONTOR_SELLER_NAME": "Kontor Test GmbH",
-    "KONTOR_SELLER_STREET": "Musterstraße 1",
-    "KONTOR_SELLER_POSTAL_CODE": "10115",
-    "KONTOR_SELLER_CITY": "Berlin",
-    "KONTOR_SELLER_VAT_ID": "DE136695976",
-    "KONTOR_SELLER_TAX_NUMBER": "30/123/45678",
-}
 BUYER = {
     "name": "Muster GmbH",
     "street": "Hauptstraße 5",
