@@ -23,7 +23,7 @@ SHARES = {
 
 
 def bill(account: Account) -> None:
-    """A month that ended today (renewed and invoiced), then an upgrade (pro-rata invoice)."""
+    """A renewal ten days ago and an upgrade today, each with its invoice."""
     if BillingInfo.get_or_none(BillingInfo.account == account.id) is None:
         services.save_billing(
             account,
@@ -38,14 +38,15 @@ def bill(account: Account) -> None:
         )
     services.subscription(account)  # created on first use
     now = utcnow()
-    Subscription.update(period_start=now - dt.timedelta(days=30), period_end=now).where(
+    renewed = now - dt.timedelta(days=10)
+    Subscription.update(period_start=renewed - dt.timedelta(days=30), period_end=renewed).where(
         Subscription.account == account.id
     ).execute()
-    services.renew_due(now)
+    services.renew_due(renewed)
     current = services.plan_of(services.subscription(account))
     dearer = [p for p in catalog().plans if p.price_month > current.price_month]
     if dearer:
-        services.change_plan(account, dearer[0].key, now + dt.timedelta(days=10))
+        services.change_plan(account, dearer[0].key, now)
 
 
 def fill(account: Account) -> None:
