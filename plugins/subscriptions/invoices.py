@@ -24,6 +24,7 @@ from core.config import ConfigError
 from core.db import BaseModel, database, for_update, utcnow
 from core.models import Account
 from plugins.subscriptions.catalog import Plan
+from plugins.subscriptions.invoice_pdf import render
 from plugins.subscriptions.models import BillingInfo, BillingRecord
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -238,8 +239,6 @@ def issue(
         return None
     if Invoice.select().where(Invoice.billing_record == record.id).exists():
         return None
-    from plugins.subscriptions.invoice_pdf import render  # fpdf2 and lxml load on first use
-
     now = now or utcnow()
     account = Account.get_by_id(record.account_id)
     buyer = _buyer(account)
@@ -303,7 +302,7 @@ def _payment(account: Account, config: Mapping[str, Any]) -> dict[str, str]:
 
 
 def invoices(account: Account) -> list[Invoice]:
-    """The account's invoices, newest first (without loading the PDFs)."""
+    """The account's invoices, newest first: the listed fields only (no data, no PDF)."""
     return list(
         Invoice.select(*LISTED)
         .where(Invoice.account == account.id)

@@ -98,6 +98,22 @@ def _schematron_failures(xml: bytes) -> list[str]:
     ]
 
 
+def _assert_pdfa3(pdf: bytes) -> None:
+    """What PDF/A-3 asks of this document: declared in XMP, sRGB output intent,
+    every font embedded, the XML attached as an associated file."""
+    reader = PdfReader(io.BytesIO(pdf))
+    root = reader.trailer["/Root"]
+    xmp = reader.xmp_metadata.rdf_root.toxml()
+    assert re.search(r"<pdfaid:part>3</pdfaid:part>", xmp)
+    assert re.search(r"<pdfaid:conformance>B</pdfaid:conformance>", xmp)
+    assert root["/OutputIntents"][0]["/S"] == "/GTS_PDFA1"
+    assert [f.get_object()["/F"] for f in root["/AF"]] == ["factur-x.xml"]
+    for page in reader.pages:
+        for font in page["/Resources"]["/Font"].values():
+            [descendant] = font.get_object()["/DescendantFonts"]
+            assert "/FontFile2" in descendant.get_object()["/FontDescriptor"]
+
+
 def _embedded_xml(pdf: bytes) -> etree._Element:
     filename, xml = get_xml_from_pdf(pdf, check_xsd=False)
     assert filename == "factur-x.xml"
@@ -132,6 +148,7 @@ def test_upgrade_and_renewal_issue_invoices_with_plan_totals(app, owner):
 
     pdf = _pdf(app, renewal_inv.number)
     assert pdf.startswith(b"%PDF-")
+    _assert_pdfa3(pdf)
     text = _text(pdf)
     for field in (
         "Kontor Test GmbH",  # seller name and address
