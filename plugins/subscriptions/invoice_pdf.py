@@ -28,6 +28,7 @@ from fpdf.output import PDFICCProfile
 
 FONTS = Path(__file__).with_name("fonts")
 EN16931 = "urn:cen.eu:en16931:2017"
+REVERSE_NOTE = "Steuerschuldnerschaft des Leistungsempfängers (Reverse Charge)"
 PAYMENT = {
     "sepa": "Der Betrag wird per SEPA-Lastschrift eingezogen.",
     "invoice": "Zahlbar innerhalb von 14 Tagen ohne Abzug.",
@@ -35,6 +36,7 @@ PAYMENT = {
 
 
 def euro(cents: int) -> str:
+    """German amounts whatever the reader's language: the document is German."""
     return format_currency(Decimal(cents).scaleb(-2), "EUR", locale="de_DE")
 
 
@@ -124,9 +126,6 @@ def xml(data: dict[str, Any]) -> bytes:
     totals.grand_total = _amount(data["gross_cents"])
     totals.due_amount = _amount(data["gross_cents"])
     return doc.serialize(schema="FACTUR-X_EN16931")
-
-
-REVERSE_NOTE = "Steuerschuldnerschaft des Leistungsempfängers (Reverse Charge)"
 
 
 class _Page(FPDF):
