@@ -229,6 +229,19 @@ def _local_defaults(host: str, port: int) -> None:
     os.environ.setdefault("KONTOR_BASE_URL", f"http://{shown}:{port}")
 
 
+# A made-up seller, so that the demo's invoices show every field; the demo
+# is no real business and these are example values (USt-IdNr. passes the checksum).
+DEMO_SELLER = {
+    "KONTOR_SELLER_NAME": "Kontor Demo GmbH",
+    "KONTOR_SELLER_STREET": "Musterstraße 1",
+    "KONTOR_SELLER_POSTAL_CODE": "10115",
+    "KONTOR_SELLER_CITY": "Berlin",
+    "KONTOR_SELLER_VAT_ID": "DE136695976",
+    "KONTOR_SELLER_TAX_NUMBER": "30/123/45678",
+    "KONTOR_SELLER_EMAIL": "rechnung@kontor.example",
+}
+
+
 def _listen(host: str, port: int) -> BaseWSGIServer:
     """Bind the port first, so that a busy port ends the start (werkzeug says
     why and exits) before anything is created. The app is attached once it
@@ -277,6 +290,8 @@ def _serve(server: BaseWSGIServer, with_worker: bool) -> None:
 def demo_command(host: str, port: int, reset_password: bool) -> None:
     """Initialise if needed, create a demo account, and serve with a worker."""
     _local_defaults(host, port)
+    if not any(os.environ.get(name) for name in DEMO_SELLER):
+        os.environ.update(DEMO_SELLER)
     server = _listen(host, port)
     app = create_app()
     apply_migrations(app)

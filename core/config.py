@@ -244,6 +244,22 @@ def load_config(
     cfg["KONTOR_SUBSCRIPTIONS_CREDITOR_ID"] = (
         raw("KONTOR_SUBSCRIPTIONS_CREDITOR_ID").replace(" ", "").upper() or None
     )
+    # The seller printed on subscription invoices; the subscriptions plugin
+    # checks them at start (none given: no invoices are issued).
+    for name in (
+        "KONTOR_SELLER_NAME",
+        "KONTOR_SELLER_STREET",
+        "KONTOR_SELLER_POSTAL_CODE",
+        "KONTOR_SELLER_CITY",
+        "KONTOR_SELLER_COUNTRY",
+        "KONTOR_SELLER_VAT_ID",
+        "KONTOR_SELLER_TAX_NUMBER",
+        "KONTOR_SELLER_EMAIL",
+        "KONTOR_INVOICE_PREFIX",
+    ):
+        cfg[name] = " ".join(raw(name).split()) or None
+    for name in ("KONTOR_SELLER_COUNTRY", "KONTOR_SELLER_VAT_ID", "KONTOR_INVOICE_PREFIX"):
+        cfg[name] = cfg[name] and cfg[name].replace(" ", "").upper()
     cfg["KONTOR_COOKIE_SECURE"] = _bool("KONTOR_COOKIE_SECURE", raw("KONTOR_COOKIE_SECURE", "true"))
     # Links in mails never take their host from a request's Host header. In
     # production (secure cookies) the address must be given; dev gets localhost.

@@ -22,6 +22,15 @@ from tests.support.web import SERVICE_TOKEN, login
 
 # The Bundesbank's example creditor identifier, valid in form and check digits.
 CREDITOR_ID = "DE98ZZZ09999999999"
+# The operator as seller on subscription invoices (a checksum-valid USt-IdNr.).
+SELLER = {
+    "KONTOR_SELLER_NAME": "Kontor Test GmbH",
+    "KONTOR_SELLER_STREET": "Musterstraße 1",
+    "KONTOR_SELLER_POSTAL_CODE": "10115",
+    "KONTOR_SELLER_CITY": "Berlin",
+    "KONTOR_SELLER_VAT_ID": "DE136695976",
+    "KONTOR_SELLER_TAX_NUMBER": "30/123/45678",
+}
 
 pytest_plugins = ("tests.support.browser", "tests.support.mailservers")
 

@@ -26,6 +26,7 @@ SUB_PAGES = [
     ("subscription-preview", "/account/subscription/change?plan=standard", "Abonnement"),
     ("subscription-billing", "/account/subscription/billing", "Abonnement"),
     ("subscription-cancel", "/account/subscription/cancel", "Abonnement"),
+    ("subscription-invoices", "/account/subscription/invoices", "Abonnement"),
     ("mail-history", f"/account/mail/history/{CUSTOMER}", "E-Mail-Versand"),
 ]
 SHOT_NAMES = {
@@ -51,6 +52,7 @@ SHOT_NAMES = {
         ("/account/subscription/change", "Abonnement"),
         ("/account/subscription/billing", "Abonnement"),
         ("/account/subscription/cancel", "Abonnement"),
+        ("/account/subscription/invoices", "Abonnement"),
         ("/account/mail/history/K-1", "E-Mail-Versand"),
     ],
 )

@@ -27,13 +27,14 @@ from plugins.notifications.models import Delivery, Preference
 from plugins.remote_support.models import AccessLog, Grant, Staff, SupportSession
 from plugins.remote_support.services import create_staff
 from plugins.subscriptions import services as subscriptions
+from plugins.subscriptions.invoices import invoice_files
 from plugins.subscriptions.models import (
     BillingInfo,
     BillingRecord,
     Subscription,
     ThresholdNotice,
 )
-from tests.conftest import PASSWORD, upgrade
+from tests.conftest import PASSWORD, SELLER, upgrade
 from tests.support.process import ROOT, app_env, queue_worker, wait_until
 from tests.support.web import csrf_token, login, submit
 
@@ -63,6 +64,7 @@ def _seed_secrets(app, account):
                 "billing_email": "buchhaltung@example.com",
             },
         )
+        subscriptions.change_plan(account, "premium", utcnow())  # issues an invoice
         MailSettings.create(
             account=account,
             mode="own",
@@ -135,7 +137,7 @@ def test_export_built_by_the_worker_downloads_once_for_its_owner_only(
     make_app, owner, make_owner, smtp_server, tmp_path
 ):
     other = make_owner("fremd@example.com", company="Fremd AG")
-    app = make_app({"KONTOR_QUEUE_URL": f"sqlite:///{tmp_path / 'queue.db'}"})
+    app = make_app({"KONTOR_QUEUE_URL": f"sqlite:///{tmp_path / 'queue.db'}", **SELLER})
     secrets = _seed_secrets(app, owner.account)
     client = app.test_client()
     login(client, owner.email, PASSWORD)
@@ -183,8 +185,17 @@ def test_export_built_by_the_worker_downloads_once_for_its_owner_only(
             )
         }
     assert keys == {"core", "mail_transport", "notifications", "remote_support", "subscriptions"}
-    assert set(archive.namelist()) == {f"{k}.json" for k in keys | {"email_history"}}
-    documents = {name: json.loads(archive.read(name)) for name in archive.namelist()}
+    with app.app_context(), _db(app):
+        [invoice] = invoice_files(Account.get_by_id(owner.account_id)).items()
+    assert set(archive.namelist()) == {f"{k}.json" for k in keys | {"email_history"}} | {
+        f"subscriptions/{invoice[0]}"
+    }
+    assert archive.read(f"subscriptions/{invoice[0]}") == invoice[1]
+    documents = {
+        name: json.loads(archive.read(name))
+        for name in archive.namelist()
+        if name.endswith(".json")
+    }
     assert documents["core.json"]["company"]["company_name"] == "Muster GmbH"
     [history] = documents["email_history.json"]["mails"]
     assert history["subject"] == "Ihre Rechnung RE-1"
@@ -379,9 +390,14 @@ RETAINED = {
     "subscriptions.Subscription",  # the contract's terms
     "subscriptions.BillingInfo",  # the billing address printed on invoices
     "subscriptions.BillingRecord",  # Buchungsbelege
+    "subscriptions.Invoice",  # Rechnungen (§ 14 UStG, § 147 AO)
 }
 # Tables whose rows belong to no account (the operator's own staff).
-NOT_ACCOUNT_DATA = {"remote_support.Staff", "remote_support.StaffSession"}
+NOT_ACCOUNT_DATA = {
+    "remote_support.Staff",
+    "remote_support.StaffSession",
+    "subscriptions.InvoiceCounter",
+}
 
 
 def _link(model, name):
@@ -416,7 +432,7 @@ def test_erasure_after_the_grace_period_keeps_only_retained_records(
     make_app, owner, make_owner, smtp_server
 ):
     other = make_owner("fremd@example.com", company="Fremd AG")
-    app = make_app(smtp_server.config())
+    app = make_app({**smtp_server.config(), **SELLER})
     _seed_secrets(app, owner.account)
     _fill_every_table(app, owner.account, owner)
     client = app.test_client()

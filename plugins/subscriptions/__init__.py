@@ -31,7 +31,17 @@ from core.types import (
     SensitiveAction,
     SlotContent,
 )
-from plugins.subscriptions import api, catalog, contract_mail, demo, services, views
+from plugins.subscriptions import (
+    api,
+    catalog,
+    contract_mail,
+    demo,
+    invoice_api,
+    invoice_views,
+    invoices,
+    services,
+    views,
+)
 from plugins.subscriptions.cli import renewals_command
 from plugins.subscriptions.models import BILLING_DETAILS, BILLING_TABLE, MODELS, BillingInfo
 
@@ -45,6 +55,7 @@ def kontor_check_config(config: Mapping[str, Any]) -> None:
             "KONTOR_SUBSCRIPTIONS_CREDITOR_ID: not a valid SEPA creditor identifier "
             "(e.g. DE98ZZZ09999999999)"
         )
+    invoices.check_seller_config(config)
 
 
 def _add_billing_details(db: peewee.Database) -> None:
@@ -89,18 +100,19 @@ def _add_cancellation(db: peewee.Database) -> None:
 def kontor_schema() -> Schema:
     return Schema(
         "subscriptions",
-        MODELS,
+        (*MODELS, *invoices.INVOICE_MODELS),
         [
             create_tables("0001_initial", MODELS),
             Migration("0002_billing_details", _add_billing_details),
             Migration("0003_cancellation", _add_cancellation),
+            create_tables("0004_invoices", invoices.INVOICE_MODELS),
         ],
     )
 
 
 @hookimpl
 def kontor_blueprints() -> Sequence[Blueprint]:
-    return [views.bp, api.bp]
+    return [views.bp, api.bp, invoice_views.bp, invoice_api.bp]
 
 
 @hookimpl
@@ -230,7 +242,18 @@ def kontor_account_export(account: Account) -> ExportPart:
                 for r in services.billing_records(account)
             ],
             "billing": _billing_export(account),
+            "invoices": [
+                {
+                    "number": inv.number,
+                    "issued_on": inv.issued_on.isoformat(),
+                    "period_start": inv.period_start.isoformat(),
+                    "period_end": inv.period_end.isoformat(),
+                    "gross_cents": inv.gross_cents,
+                }
+                for inv in invoices.invoices(account)
+            ],
         },
+        files=invoices.invoice_files(account),
     )
 
 
@@ -296,6 +319,7 @@ def kontor_openapi_paths() -> Mapping[str, Any]:
                 "responses": {**ok(_STATE), **errors(404)},
             }
         },
+        **invoice_api.openapi_paths(),
     }
 
 

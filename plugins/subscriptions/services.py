@@ -26,6 +26,7 @@ from core.events import emit
 from core.formatting import format_amount
 from core.models import Account
 from core.types import PlanResource
+from plugins.subscriptions import invoices
 from plugins.subscriptions.catalog import Plan, catalog
 from plugins.subscriptions.models import (
     BillingInfo,
@@ -361,15 +362,7 @@ def change_plan(account: Account, plan_key: str, now: dt.datetime | None = None)
             kind, amount = "upgrade", result.prorata
         sub.plan, sub.scheduled_plan = result.target.key, None
         sub.save()
-        BillingRecord.insert(
-            account=account,
-            kind=kind,
-            plan=sub.plan,
-            interval=sub.interval,
-            period_start=sub.period_start,
-            period_end=sub.period_end,
-            amount_cents=amount,
-        ).on_conflict_ignore().execute()
+        _charge(sub, kind, amount, now, service_start=now if kind == "upgrade" else None)
     return result
 
 
@@ -426,18 +419,31 @@ def renew_due(now: dt.datetime | None = None) -> int:
                     amount = round(amount * (ends - start) / (end - start))
                     end = ends
                 sub.period_start, sub.period_end = start, end
-                BillingRecord.insert(
-                    account=sub.account_id,
-                    kind="renewal",
-                    plan=sub.plan,
-                    interval=sub.interval,
-                    period_start=sub.period_start,
-                    period_end=sub.period_end,
-                    amount_cents=amount,
-                ).on_conflict_ignore().execute()
+                _charge(sub, "renewal", amount, now)
             sub.save()
             done += 1
     return done
+
+
+def _charge(
+    sub: Subscription,
+    kind: str,
+    amount: int,
+    now: dt.datetime,
+    service_start: dt.datetime | None = None,
+) -> None:
+    """Book a charge once per period and issue its invoice in the same transaction."""
+    key = {
+        "account": sub.account_id,
+        "kind": kind,
+        "plan": sub.plan,
+        "period_start": sub.period_start,
+    }
+    BillingRecord.insert(
+        **key, interval=sub.interval, period_end=sub.period_end, amount_cents=amount
+    ).on_conflict_ignore().execute()
+    record = BillingRecord.get(*(getattr(BillingRecord, k) == v for k, v in key.items()))
+    invoices.issue(record, plan_of(sub), current_app.config, service_start, now)
 
 
 def billing_records(account: Account) -> list[BillingRecord]:

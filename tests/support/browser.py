@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import CREDITOR_ID, SERVICE_TOKEN, require_binary
+from tests.conftest import CREDITOR_ID, SELLER, SERVICE_TOKEN, require_binary
 from tests.support.process import (
     ROOT,
     gunicorn,
@@ -87,6 +87,7 @@ def serve(tmp_path: Path, database_url: str | None, extra: dict[str, str]) -> It
         "KONTOR_PRIVACY_URL": "/datenschutz",
         "KONTOR_TERMS_URL": "/agb",
         "KONTOR_SUBSCRIPTIONS_CREDITOR_ID": CREDITOR_ID,
+        **SELLER,
         **extra,
     }
     if database_url:
