@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from core import accounts, api, customer_mail, openapi, outbox, views
 from core.hookspecs import hookimpl
 from core.migrations import add_columns, create_tables
-from core.models import CORE_MODELS, Account, EmailLink, User
+from core.models import CORE_MODELS, Account, EmailLink, Passkey, PasskeyChallenge, User
 from core.types import (
     Card,
     ExportPart,
@@ -28,7 +28,14 @@ from core.types import (
 def kontor_schema() -> Schema:
     return Schema(
         name="core",
-        models=(*CORE_MODELS, EmailLink, outbox.MailOutbox, *customer_mail.MODELS),
+        models=(
+            *CORE_MODELS,
+            EmailLink,
+            Passkey,
+            PasskeyChallenge,
+            outbox.MailOutbox,
+            *customer_mail.MODELS,
+        ),
         migrations=[
             create_tables("0001_initial", (*CORE_MODELS, outbox.MailOutbox)),
             create_tables("0002_customer_mail", customer_mail.MODELS),
@@ -43,6 +50,7 @@ def kontor_schema() -> Schema:
                 "0005_customer_mail_stage", "core_customer_mail", stage=outbox.STAGE_COLUMN
             ),
             create_tables("0006_email_links", (EmailLink,)),
+            create_tables("0008_passkeys", (Passkey, PasskeyChallenge)),
         ],
     )
 
@@ -129,6 +137,10 @@ def kontor_sensitive_actions() -> Sequence[SensitiveAction]:
         SensitiveAction("core.resend_email_change"),
         SensitiveAction("core.cancel_email_change"),
         SensitiveAction("core.confirm_email"),
+        SensitiveAction("core.passkey_options"),
+        SensitiveAction("core.add_passkey"),
+        SensitiveAction("core.rename_passkey"),
+        SensitiveAction("core.remove_passkey"),
         # who belongs to the account (an invitation is a credential)
         SensitiveAction("core.users"),
         SensitiveAction("core.remove_user"),
@@ -142,6 +154,8 @@ def kontor_sensitive_actions() -> Sequence[SensitiveAction]:
         SensitiveAction("core.reset_password"),
         SensitiveAction("core.resend_sign_up"),
         SensitiveAction("core.confirm_sign_up"),
+        SensitiveAction("core.passkey_login_options"),
+        SensitiveAction("core.passkey_login"),
     ]
 
 

@@ -42,6 +42,13 @@ SUPPORT_WRITE_POLICY = {
     "core.cancel_email_change": NEVER,
     "core.change_password": NEVER,
     "core.logout_others": NEVER,
+    "core.passkey_options": NEVER,
+    "core.add_passkey": NEVER,
+    "core.rename_passkey": NEVER,
+    "core.remove_passkey": NEVER,
+    # passwordless sign-in is an entry page too
+    "core.passkey_login_options": NEVER,
+    "core.passkey_login": NEVER,
     # notification e-mail and mobile number
     "core.company": NEVER,
     # users: an invitation is a credential
