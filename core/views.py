@@ -4,6 +4,7 @@ redirect."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -496,6 +497,19 @@ _REGISTER_CHALLENGE = "passkey_register"
 _LOGIN_CHALLENGE = "passkey_login"
 
 
+def _signed_in(view: Callable[..., Any]) -> Callable[..., Any]:
+    """``login_required`` for a route called by script: a 401 in JSON, not a
+    redirect to the login page that the script would take for an answer."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not current_user.is_authenticated:
+            abort(401, _("Bitte melden Sie sich an."))
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
 def _issued(key: str, options: str, challenge: bytes) -> Response:
     session[key] = challenge.hex()
     return current_app.response_class(options, mimetype="application/json")
@@ -552,7 +566,7 @@ def passkeys_page() -> Page:
 
 @bp.post("/account/profile/passkeys/options")
 @json_errors
-@login_required
+@_signed_in
 @limiter.limit("30 per hour", key_func=lambda: f"passkey-add:{current_user.user.id}")
 def passkey_options() -> Response:
     """Step one of adding a passkey: the name and the current password (a
@@ -574,7 +588,7 @@ def passkey_options() -> Response:
 
 @bp.post("/account/profile/passkeys/add")
 @json_errors
-@login_required
+@_signed_in
 @limiter.limit("30 per hour", key_func=lambda: f"passkey-add:{current_user.user.id}")
 def add_passkey() -> Response:
     """Step two: the browser's new credential, checked and stored."""

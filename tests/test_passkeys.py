@@ -282,6 +282,14 @@ def test_bad_ceremony_bodies_get_json_errors(app, user_client, body):
     assert _passkeys(app) == []
 
 
+def test_adding_after_the_session_ended_gets_a_json_401(app):
+    client = app.test_client()
+    token = csrf_token(client, "/login")
+    for step in ("options", "add"):
+        response = client.post(f"{PAGE}/{step}", json={}, headers={"X-CSRFToken": token})
+        assert response.status_code == 401 and response.json["error"]["message"], step
+
+
 def test_ceremony_routes_need_the_csrf_header(app, user_client):
     for client, url in (
         (user_client, f"{PAGE}/options"),

@@ -74,8 +74,10 @@
       headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
       body: JSON.stringify(body || {})
     }).then(function (response) {
+      // A page instead of JSON (a redirect followed) counts as a failure.
+      var json = (response.headers.get("Content-Type") || "").indexOf("application/json") === 0;
       return response.json().catch(function () { return {}; }).then(function (data) {
-        if (response.ok) return data;
+        if (response.ok && json) return data;
         var error = (data && data.error) || {};
         throw { message: response.status === 422 ? error.message : null, fields: error.fields };
       });
