@@ -16,6 +16,7 @@ from email.header import decode_header, make_header
 
 import pytest
 
+from core.cli import apply_migrations
 from core.db import bind, utcnow
 from core.models import Passkey, PasskeyChallenge, UserSession
 from tests.conftest import PASSWORD, require_binary
@@ -107,6 +108,18 @@ def test_a_passkey_from_chromium_is_stored_and_signs_in_without_password(
     # An outside "next" is not followed.
     other = app.test_client()
     assert _sign_in(other, authenticator, next="//evil.example/").json == {"redirect": "/account/"}
+
+
+def test_an_existing_install_gets_the_passkey_tables(make_app, owner):
+    app = make_app()
+    db = bind(app)
+    with app.app_context(), db.connection_context():
+        db.drop_tables([PasskeyChallenge, Passkey])
+        db.execute_sql("DELETE FROM core_migrations WHERE id = '0008_passkeys'")
+    assert apply_migrations(app) == ["core:0008_passkeys"]
+    with app.app_context(), db.connection_context():
+        assert {"core_passkey", "core_passkey_challenge"} <= set(db.get_tables())
+        assert Passkey.select().count() == 0
 
 
 def test_adding_asks_for_the_password_and_a_name(app, user_client, owner):
