@@ -20,7 +20,15 @@ from core.cli import apply_migrations
 from core.db import bind, utcnow
 from core.models import Passkey, PasskeyChallenge, UserSession
 from tests.conftest import PASSWORD, require_binary
-from tests.support.browser import ARGS, CHROMIUM, log_in, serve
+from tests.support.browser import (
+    ARGS,
+    CHROMIUM,
+    WIDTHS,
+    log_in,
+    screenshot,
+    serve,
+    set_width,
+)
 from tests.support.process import body_text, maildir_messages, wait_until
 from tests.support.web import csrf_token, login
 from tests.support.webauthn import add_authenticator, localhost_authenticator, stored_credentials
@@ -331,7 +339,8 @@ def test_passkey_sign_in_is_rate_limited(make_app):
 def test_in_chromium_add_a_passkey_sign_in_with_it_rename_and_remove(
     tmp_path, database_url, make_app, smtp_server
 ):
-    """The shipped passkeys.js on the served app, by visible labels."""
+    """The shipped passkeys.js on the served app, by visible labels
+    (KONTOR_UPDATE_SCREENSHOTS=1 refreshes the page's screenshots)."""
     require_binary(CHROMIUM)
     from playwright.sync_api import expect, sync_playwright
 
@@ -377,6 +386,10 @@ def test_in_chromium_add_a_passkey_sign_in_with_it_rename_and_remove(
         card = page.get_by_role("region", name="Mein Laptop")
         expect(card).to_contain_text("Noch nicht zur Anmeldung verwendet")
         assert len(stored_credentials(cdp, authenticator_id)) == 1
+        for width_name, width in WIDTHS.items():
+            set_width(page, width)
+            screenshot(page, f"passkeys-{width_name}")
+        set_width(page, WIDTHS["desktop"])
 
         page.get_by_role("button", name="Abmelden").click()
         page.get_by_role("button", name="Mit Passkey anmelden").click()
