@@ -300,6 +300,15 @@ def test_bad_ceremony_bodies_get_json_errors(app, user_client, body):
             response = client.post(url, json=body, headers=headers)
         assert 400 <= response.status_code < 500 and response.is_json, (url, response.status_code)
         assert "message" in response.json["error"]
+    # The first step of adding takes the same bodies where it wants name and password.
+    token = csrf_token(user_client, PAGE)
+    if body is None:
+        response = user_client.post(
+            f"{PAGE}/options", data="kein json", headers={"X-CSRFToken": token}
+        )
+    else:
+        response = user_client.post(f"{PAGE}/options", json=body, headers={"X-CSRFToken": token})
+    assert 400 <= response.status_code < 500 and response.is_json, response.status_code
     assert _passkeys(app) == []
 
 
