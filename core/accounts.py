@@ -160,13 +160,18 @@ def reset_password(token: str, new_password: str) -> User | None:
     return user
 
 
+def confirm_password(user: User, current_password: str) -> None:
+    """Refuse a change to the login unless ``current_password`` is the user's password."""
+    if not verify_password(user, current_password):
+        raise AccountError(_("Das aktuelle Passwort ist falsch."), "current_password")
+
+
 def change_email(user: User, current_password: str, new_email: str) -> str:
     """Ask for a new login address: return the token of the link to send to it.
 
     The address changes only when that link is opened (valid 24 hours).
     """
-    if not verify_password(user, current_password):
-        raise AccountError(_("Das aktuelle Passwort ist falsch."), "current_password")
+    confirm_password(user, current_password)
     new_email = new_email.lower()
     if new_email == user.email or email_taken(new_email, exclude=user):
         raise AccountError(_("Diese E-Mail-Adresse kann nicht verwendet werden."), "new_email")
@@ -281,8 +286,7 @@ def change_password(
     user: User, current_password: str, new_password: str, keep: UserSession
 ) -> None:
     """Set a new password; ends every other session of the user."""
-    if not verify_password(user, current_password):
-        raise AccountError(_("Das aktuelle Passwort ist falsch."), "current_password")
+    confirm_password(user, current_password)
     with database.atomic():
         User.update(password_hash=hash_password(new_password)).where(User.id == user.id).execute()
         revoke_sessions(user, keep=keep)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
-from typing import Any, NoReturn
+from collections.abc import Callable
+from typing import Any, NoReturn, TypeVar
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
@@ -18,6 +19,7 @@ from core.events import UnknownEventType, emit
 from core.models import Account, User
 from core.validation import has_control_chars
 
+F = TypeVar("F", bound=Callable[..., Any])
 API_PREFIX = "/api/v1"
 #: How deeply a JSON body may nest (``core.app.BoundedJSON``); deeper bodies are a 400.
 MAX_JSON_DEPTH = 32
@@ -62,6 +64,14 @@ def error_response(
     response = jsonify(error=body)
     response.status_code = status
     return response
+
+
+def json_errors(view: F) -> F:
+    """Mark a page route called by script (a WebAuthn step): its errors,
+    CSRF and rate limits included, are answered with this module's JSON
+    errors instead of a page."""
+    view.kontor_json = True  # type: ignore[attr-defined]
+    return view
 
 
 def fail(status: int, message: str, fields: dict[str, str] | None = None) -> NoReturn:

@@ -266,7 +266,10 @@ def _install_template_helpers(app: Flask) -> None:
 
 
 def _wants_json() -> bool:
-    return request.path.startswith(API_PREFIX + "/") or request.path == API_PREFIX
+    if request.path.startswith(API_PREFIX + "/") or request.path == API_PREFIX:
+        return True
+    view = current_app.view_functions.get(request.endpoint or "")
+    return getattr(view, "kontor_json", False)  # marked by core.api.json_errors
 
 
 def _install_error_handlers(app: Flask) -> None:

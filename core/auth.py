@@ -107,6 +107,13 @@ def start_session(user: User) -> UserSession:
     return row
 
 
+def complete_login(user: User) -> UserSession:
+    """Sign ``user`` in once every factor asked for is proven: the one place a
+    login ends. A passkey proves possession and user verification at once, so
+    a passkey sign-in comes here directly, past any second step."""
+    return start_session(user)
+
+
 def end_session() -> None:
     """Log out: the actor (a user, or a plugin's, such as a support session)
     revokes its server-side session(s), then the cookie is cleared."""

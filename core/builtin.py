@@ -13,7 +13,7 @@ from core import accounts, api, customer_mail, lifecycle, openapi, outbox, permi
 from core.forms import UndoCloseForm
 from core.hookspecs import hookimpl
 from core.migrations import add_columns, create_tables
-from core.models import CORE_MODELS, Account, EmailLink, User
+from core.models import CORE_MODELS, Account, EmailLink, Passkey, PasskeyChallenge, User
 from core.types import (
     Card,
     ExportPart,
@@ -46,6 +46,8 @@ def kontor_schema() -> Schema:
         models=(
             *CORE_MODELS,
             EmailLink,
+            Passkey,
+            PasskeyChallenge,
             outbox.MailOutbox,
             *customer_mail.MODELS,
             *lifecycle.MODELS,
@@ -64,6 +66,7 @@ def kontor_schema() -> Schema:
                 "0005_customer_mail_stage", "core_customer_mail", stage=outbox.STAGE_COLUMN
             ),
             create_tables("0006_email_links", (EmailLink,)),
+            create_tables("0008_passkeys", (Passkey, PasskeyChallenge)),
             Migration("0010_account_lifecycle", _account_lifecycle),
         ],
     )
@@ -154,6 +157,10 @@ def kontor_sensitive_actions() -> Sequence[SensitiveAction]:
         SensitiveAction("core.resend_email_change"),
         SensitiveAction("core.cancel_email_change"),
         SensitiveAction("core.confirm_email"),
+        SensitiveAction("core.passkey_options"),
+        SensitiveAction("core.add_passkey"),
+        SensitiveAction("core.rename_passkey"),
+        SensitiveAction("core.remove_passkey"),
         # who belongs to the account (an invitation is a credential)
         SensitiveAction("core.users"),
         SensitiveAction("core.remove_user"),
@@ -171,6 +178,8 @@ def kontor_sensitive_actions() -> Sequence[SensitiveAction]:
         SensitiveAction("core.request_export"),
         SensitiveAction("core.close_account"),
         SensitiveAction("core.undo_close_account"),
+        SensitiveAction("core.passkey_login_options"),
+        SensitiveAction("core.passkey_login"),
     ]
 
 

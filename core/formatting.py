@@ -15,6 +15,7 @@ from decimal import Decimal
 from flask import Flask
 from flask_babel import format_currency as babel_currency
 from flask_babel import format_date, format_decimal, format_time, get_locale
+from flask_babel import gettext as _
 
 LANGUAGES = ("de", "en")  # the first is the default
 LANGUAGE_COOKIE = "kontor_lang"
@@ -22,6 +23,24 @@ TIMEZONE = "Europe/Berlin"
 CURRENCY = "EUR"
 NONE = "–"  # shown for a missing date
 
+# First match wins: Edge and Opera also name Chrome, Chrome also names Safari.
+_BROWSERS = (
+    ("Edg/", "Edge"),
+    ("OPR/", "Opera"),
+    ("Firefox/", "Firefox"),
+    ("Chrome/", "Chrome"),
+    ("Chromium/", "Chromium"),
+    ("Safari/", "Safari"),
+)
+_SYSTEMS = (
+    ("Android", "Android"),
+    ("iPhone", "iOS"),
+    ("iPad", "iPadOS"),
+    ("Windows", "Windows"),
+    ("Mac OS X", "macOS"),
+    ("CrOS", "ChromeOS"),
+    ("Linux", "Linux"),
+)
 _BYTE_UNITS = (("TB", 10**12), ("GB", 10**9), ("MB", 10**6), ("KB", 10**3))
 
 
@@ -35,6 +54,16 @@ def format_when(value: dt.datetime | None, with_time: bool = True) -> str:
         return date
     pattern = get_locale().datetime_formats["medium"]
     return pattern.format(format_time(value, "short"), date)
+
+
+def device_label(user_agent: str) -> str:
+    """A short name for the browser and system of a User-Agent header,
+    e.g. "Chrome unter Windows", for naming what a user signed in with."""
+    browser = next((name for mark, name in _BROWSERS if mark in user_agent), None)
+    system = next((name for mark, name in _SYSTEMS if mark in user_agent), None)
+    if browser and system:
+        return _("%(browser)s unter %(system)s", browser=browser, system=system)
+    return browser or system or _("Unbekanntes Gerät")
 
 
 def format_number(amount: int | float) -> str:

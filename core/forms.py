@@ -257,3 +257,24 @@ class ConfirmForm(Form):
     """An empty form for POST buttons that need only the CSRF token."""
 
     submit = SubmitField(_l("Bestätigen"))
+
+
+def _passkey_name() -> StringField:
+    return StringField(
+        _l("Name des Passkeys"),
+        filters=[strip_filter],
+        validators=[DataRequired(_REQUIRED), Length(max=100, message=_MAX), PlainText()],
+    )
+
+
+class AddPasskeyForm(Form):
+    """Sent as JSON by passkeys.js before the browser creates the passkey."""
+
+    name = _passkey_name()
+    current_password = _current_password()
+    submit = SubmitField(_l("Passkey hinzufügen"))
+
+
+class RenamePasskeyForm(Form):
+    name = _passkey_name()
+    submit = SubmitField(_l("Umbenennen"))

@@ -112,6 +112,44 @@ class EmailLink(BaseModel):
         return json.loads(self.data_json)
 
 
+class Passkey(BaseModel):
+    """A WebAuthn credential (passkey) a user signs in with instead of a password.
+
+    Only the public key is stored; ``credential_id`` and ``public_key`` are
+    base64url text so both databases store them alike.
+    """
+
+    user = peewee.ForeignKeyField(User, backref="passkeys", on_delete="CASCADE")
+    credential_id = peewee.CharField(max_length=1400, unique=True)
+    public_key = peewee.TextField()
+    sign_count = peewee.BigIntegerField(default=0)
+    transports = peewee.CharField(max_length=200, default="")  # comma-separated
+    name = peewee.CharField(max_length=100)
+    created_at = peewee.DateTimeField(default=utcnow)
+    last_used_at = peewee.DateTimeField(null=True)
+
+    class Meta:
+        table_name = "core_passkey"
+
+
+class PasskeyChallenge(BaseModel):
+    """A challenge handed to the browser for one WebAuthn ceremony.
+
+    Deleted when a response is checked against it, so it works once;
+    ``user`` is set for a registration (whose ``name`` it keeps), empty for a
+    passwordless sign-in. Only the challenge's SHA-256 is stored.
+    """
+
+    purpose = peewee.CharField(max_length=10)  # "register" or "login"
+    challenge_hash = peewee.CharField(max_length=64, unique=True)
+    user = peewee.ForeignKeyField(User, null=True, on_delete="CASCADE")
+    name = peewee.CharField(max_length=100, default="")
+    expires_at = peewee.DateTimeField(index=True)
+
+    class Meta:
+        table_name = "core_passkey_challenge"
+
+
 class Event(BaseModel):
     """Something that happened in an account and may notify its users."""
 

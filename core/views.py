@@ -4,6 +4,7 @@ redirect."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -13,6 +14,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    jsonify,
     redirect,
     render_template,
     request,
@@ -25,12 +27,14 @@ from flask_babel import ngettext
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
-from core import accounts, lifecycle
-from core.auth import end_session, revoke_sessions, start_session
+from core import accounts, lifecycle, passkeys
+from core.api import error_response, json_errors
+from core.auth import complete_login, end_session, revoke_sessions, start_session
 from core.db import database, utcnow
-from core.formatting import LANGUAGE_COOKIE, LANGUAGES, format_when
+from core.formatting import LANGUAGE_COOKIE, LANGUAGES, device_label, format_when
 from core.forms import (
     AcceptInvitationForm,
+    AddPasskeyForm,
     AddUserForm,
     ChangeEmailForm,
     ChangePasswordForm,
@@ -44,6 +48,7 @@ from core.forms import (
     LogoutOthersForm,
     ProfileForm,
     RegisterForm,
+    RenamePasskeyForm,
     ResendSignUpForm,
     ResetPasswordForm,
     UndoCloseForm,
@@ -56,6 +61,7 @@ from core.ratelimit import limiter, login_key, submitted_address
 from core.types import PermanentFailure
 
 bp = Blueprint("core", __name__)
+Page = tuple[str, int]
 USERS_MANAGERS = _l("Nur Inhaber und Administratoren können Benutzer verwalten.")
 
 
@@ -272,10 +278,12 @@ def login() -> str | Response:
     if form.validate_on_submit():
         user = accounts.authenticate(form.email.data, form.password.data)
         if user is not None:
-            start_session(user)
+            complete_login(user)
             return redirect(_safe_next(request.args.get("next")))
         form.password.errors = [_("E-Mail-Adresse oder Passwort ist falsch.")]
-    return render_template("core/login.html", form=form), 200 if not form.errors else 422
+    return render_template(
+        "core/login.html", form=form, next=_safe_next(request.args.get("next"))
+    ), 200 if not form.errors else 422
 
 
 @bp.post("/logout")
@@ -320,6 +328,7 @@ def _profile_page(status: int = 200, **forms: Form) -> tuple[str, int]:
         pending=accounts.pending_email(current_user.user),
         pending_form=ConfirmForm(),
         is_owner=is_owner(),
+        passkey_count=passkeys.count(current_user.user),
         **{**pages, **forms},
     ), status
 
@@ -583,6 +592,174 @@ def undo_close_account() -> Response:
     if form.validate_on_submit() and lifecycle.undo_closing(current_user.user):
         flash(_("Die Schließung Ihres Kontos wurde zurückgenommen."), "success")
     return redirect(url_for("core.profile"))
+
+
+# --- Passkeys -------------------------------------------------------------------
+# The ceremony steps are JSON routes for core/static/passkeys.js: the CSRF token
+# comes in the X-CSRFToken header, errors go back as JSON (``json_errors``).
+# The challenge a browser was given sits in its session and, hashed, in the
+# database; both are used up by the first answer.
+
+_REGISTER_CHALLENGE = "passkey_register"
+_LOGIN_CHALLENGE = "passkey_login"
+
+
+def _signed_in(view: Callable[..., Any]) -> Callable[..., Any]:
+    """``login_required`` for a route called by script: a 401 in JSON, not a
+    redirect to the login page that the script would take for an answer."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not current_user.is_authenticated:
+            abort(401, _("Bitte melden Sie sich an."))
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def _issued(key: str, options: str, challenge: bytes) -> Response:
+    session[key] = challenge.hex()
+    return current_app.response_class(options, mimetype="application/json")
+
+
+def _issued_challenge(key: str) -> bytes:
+    """The challenge this browser was given, taken out of its session."""
+    value = session.pop(key, "")
+    try:
+        return bytes.fromhex(value) if isinstance(value, str) else b""
+    except ValueError:
+        return b""
+
+
+def _sent_credential() -> dict[str, Any]:
+    """The credential object of the JSON body ``{"credential": {...}}``, or a 400."""
+    body = request.get_json(silent=True)
+    credential = body.get("credential") if isinstance(body, dict) else None
+    if not isinstance(credential, dict):
+        abort(400, _("Die Anfrage war ungültig. Bitte laden Sie die Seite neu."))
+    return credential
+
+
+def _form_errors(form: Form) -> Response:
+    """A form sent as JSON that did not validate: 422 naming its fields."""
+    fields = {name: " ".join(str(e) for e in errors) for name, errors in form.errors.items()}
+    return error_response(422, _("Bitte prüfen Sie die Eingaben."), fields)
+
+
+def _rename_form(passkey_id: int, name: str | None = None) -> RenamePasskeyForm:
+    data = {"name": name} if name is not None else None
+    return RenamePasskeyForm(prefix=f"passkey-{passkey_id}", data=data)
+
+
+def _passkeys_page(status: int = 200, sent: dict[int, RenamePasskeyForm] | None = None) -> Page:
+    """Passkeys, each with its rename form (``sent`` replaces the one that was sent)."""
+    items = passkeys.passkeys_of(current_user.user)
+    forms = {p.id: _rename_form(p.id, p.name) for p in items} | (sent or {})
+    add_form = AddPasskeyForm(data={"name": device_label(request.user_agent.string or "")})
+    return render_template(
+        "core/passkeys.html",
+        passkeys=items,
+        rename_forms=forms,
+        add_form=add_form,
+        remove_form=ConfirmForm(),
+    ), status
+
+
+@bp.get("/account/profile/passkeys", endpoint="passkeys")
+@login_required
+def passkeys_page() -> Page:
+    return _passkeys_page()
+
+
+@bp.post("/account/profile/passkeys/options")
+@json_errors
+@_signed_in
+@limiter.limit("30 per hour", key_func=lambda: f"passkey-add:{current_user.user.id}")
+def passkey_options() -> Response:
+    """Step one of adding a passkey: the name and the current password (a
+    stolen session must not plant a passkey of its own), then the options
+    for ``navigator.credentials.create``."""
+    form = AddPasskeyForm()
+    if not form.validate_on_submit():
+        return _form_errors(form)
+    user = current_user.user
+    try:
+        _with_current_password(accounts.confirm_password, user, form.current_password.data)
+        options, challenge = passkeys.registration_options(user, form.name.data)
+    except accounts.AccountError as exc:
+        return error_response(422, str(exc), {exc.field or "": str(exc)})
+    except passkeys.PasskeyError as exc:
+        return error_response(422, str(exc))
+    return _issued(_REGISTER_CHALLENGE, options, challenge)
+
+
+@bp.post("/account/profile/passkeys/add")
+@json_errors
+@_signed_in
+@limiter.limit("30 per hour", key_func=lambda: f"passkey-add:{current_user.user.id}")
+def add_passkey() -> Response:
+    """Step two: the browser's new credential, checked and stored."""
+    user = current_user.user
+    try:
+        passkey = passkeys.register(
+            user, _sent_credential(), _issued_challenge(_REGISTER_CHALLENGE)
+        )
+    except passkeys.PasskeyError as exc:
+        return error_response(422, str(exc))
+    _notice(user, user.email, _("Passkey hinzugefügt"), "passkey_added", passkey=passkey)
+    flash(_("Der Passkey „%(name)s“ wurde hinzugefügt.", name=passkey.name), "success")
+    return jsonify(redirect=url_for("core.passkeys"))
+
+
+@bp.post("/account/profile/passkeys/<int:passkey_id>/rename")
+@login_required
+def rename_passkey(passkey_id: int) -> Page | Response:
+    form = _rename_form(passkey_id)
+    if not form.validate_on_submit():
+        return _passkeys_page(422, {passkey_id: form})
+    if passkeys.rename(current_user.user, passkey_id, form.name.data) is None:
+        abort(404)
+    flash(_("Der Passkey wurde umbenannt."), "success")
+    return redirect(url_for("core.passkeys"))
+
+
+@bp.post("/account/profile/passkeys/<int:passkey_id>/remove")
+@login_required
+def remove_passkey(passkey_id: int) -> Response:
+    """Remove a passkey; the password stays, so this never locks anybody out."""
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        user = current_user.user
+        passkey = passkeys.remove(user, passkey_id)
+        if passkey is None:
+            abort(404)
+        _notice(user, user.email, _("Passkey entfernt"), "passkey_removed", passkey=passkey)
+        flash(_("Der Passkey „%(name)s“ wurde entfernt.", name=passkey.name), "success")
+    return redirect(url_for("core.passkeys"))
+
+
+@bp.post("/login/passkey/options")
+@json_errors
+@limiter.limit("30 per minute")
+def passkey_login_options() -> Response:
+    """Step one of "Mit Passkey anmelden": a challenge for any passkey of this site."""
+    return _issued(_LOGIN_CHALLENGE, *passkeys.authentication_options())
+
+
+@bp.post("/login/passkey")
+@json_errors
+@limiter.limit(lambda: current_app.config["KONTOR_LOGIN_LIMIT"])
+def passkey_login() -> Response:
+    """Step two: the signed challenge. A passkey counts as two factors, so the
+    login is complete at once."""
+    try:
+        user = passkeys.authenticate(_sent_credential(), _issued_challenge(_LOGIN_CHALLENGE))
+    except passkeys.PasskeyError as exc:
+        return error_response(422, str(exc))
+    complete_login(user)
+    body = request.get_json(silent=True)
+    target = body.get("next") if isinstance(body, dict) else None
+    return jsonify(redirect=_safe_next(target if isinstance(target, str) else None))
 
 
 @bp.route("/account/company", methods=["GET", "POST"])

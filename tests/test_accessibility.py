@@ -16,6 +16,7 @@ EXTRA_PAGES = [
     "/account/subscription/cancel",
     "/account/subscription/billing",
     "/account/subscription/invoices",
+    "/account/profile/passkeys",
 ]
 
 

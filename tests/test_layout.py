@@ -22,6 +22,7 @@ MEMBER = "max.meier@baeckerei-sonnenschein.example"
 
 # Pages below a section: (screenshot name, path, section they belong to).
 SUB_PAGES = [
+    ("passkeys", "/account/profile/passkeys", "Nutzerdaten"),
     ("subscription-change", "/account/subscription/change", "Abonnement"),
     ("subscription-preview", "/account/subscription/change?plan=standard", "Abonnement"),
     ("subscription-billing", "/account/subscription/billing", "Abonnement"),
@@ -49,6 +50,7 @@ SHOT_NAMES = {
     [
         ("/account/", "Übersicht"),
         ("/account/company", "Meine Firma"),
+        ("/account/profile/passkeys", "Nutzerdaten"),
         ("/account/subscription/change", "Abonnement"),
         ("/account/subscription/billing", "Abonnement"),
         ("/account/subscription/cancel", "Abonnement"),

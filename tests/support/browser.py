@@ -73,11 +73,14 @@ class LiveServer:
 
 
 @contextmanager
-def serve(tmp_path: Path, database_url: str | None, extra: dict[str, str]) -> Iterator[LiveServer]:
-    """gunicorn (2 workers) and a queue worker on a fresh instance."""
+def serve(
+    tmp_path: Path, database_url: str | None, extra: dict[str, str], host: str = "127.0.0.1"
+) -> Iterator[LiveServer]:
+    """gunicorn (2 workers) and a queue worker on a fresh instance, addressed
+    as ``host`` (passkeys need a domain name such as localhost, not an IP)."""
     port = free_port()
     env = {
-        "KONTOR_BASE_URL": f"http://127.0.0.1:{port}",
+        "KONTOR_BASE_URL": f"http://{host}:{port}",
         "KONTOR_INSTANCE_PATH": str(tmp_path / "instance"),
         "KONTOR_COOKIE_SECURE": "false",
         "KONTOR_SECRET_KEY": "browser-test-secret-0123456789",
@@ -109,7 +112,7 @@ def serve(tmp_path: Path, database_url: str | None, extra: dict[str, str]) -> It
         stdout=worker_log,
         stderr=subprocess.STDOUT,
     )
-    server.url = f"http://127.0.0.1:{port}"
+    server.url = f"http://{host}:{port}"
     try:
         wait_for_http(f"{server.url}/healthz", web)
         yield server

@@ -49,6 +49,13 @@ SUPPORT_WRITE_POLICY = {
     "core.request_export": NEVER,
     "core.close_account": NEVER,
     "core.undo_close_account": NEVER,
+    "core.passkey_options": NEVER,
+    "core.add_passkey": NEVER,
+    "core.rename_passkey": NEVER,
+    "core.remove_passkey": NEVER,
+    # passwordless sign-in is an entry page too
+    "core.passkey_login_options": NEVER,
+    "core.passkey_login": NEVER,
     # notification e-mail and mobile number
     "core.company": NEVER,
     # users: an invitation is a credential
