@@ -20,7 +20,15 @@ from core.crypto import encrypt
 from core.customer_mail import CustomerMail, CustomerMailRecipient
 from core.db import bind, utcnow
 from core.lifecycle import DataExport, erase_due, request_export, sweep_exports
-from core.models import Account, EmailLink, Event, Invitation, User
+from core.models import (
+    Account,
+    EmailLink,
+    Event,
+    Invitation,
+    Passkey,
+    PasskeyChallenge,
+    User,
+)
 from core.outbox import MailOutbox
 from plugins.mail_transport.models import ConnectionCheck, MailSettings
 from plugins.notifications.models import Delivery, Preference
@@ -378,6 +386,10 @@ def _fill_every_table(app, account, owner):
             user=member,
             email=member.email,
             expires_at=utcnow(),
+        )
+        Passkey.create(user=member, credential_id="c" * 40, public_key="pk", name="Laptop")
+        PasskeyChallenge.create(
+            purpose="register", challenge_hash="p" * 64, user=member, expires_at=utcnow()
         )
         MailOutbox.create(account=account, message="To: erika@example.com\n\nHallo")
         DataExport.create(account=account, user=owner)
