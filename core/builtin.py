@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import peewee
 from flask import Blueprint
 from flask_babel import lazy_gettext as _l
 
-from core import accounts, api, customer_mail, openapi, outbox, views
+from core import accounts, api, customer_mail, openapi, outbox, security, views
 from core.hookspecs import hookimpl
 from core.migrations import add_columns, create_tables
-from core.models import CORE_MODELS, Account, EmailLink, User
+from core.models import CORE_MODELS, Account, EmailLink, SignIn, User
 from core.types import (
     Card,
     ExportPart,
@@ -43,7 +44,16 @@ def kontor_schema() -> Schema:
                 "0005_customer_mail_stage", "core_customer_mail", stage=outbox.STAGE_COLUMN
             ),
             create_tables("0006_email_links", (EmailLink,)),
+            Migration("0009_sign_ins", _sign_ins),
         ],
+    )
+
+
+def _sign_ins(db: peewee.Database) -> None:
+    """The sign-in history, and the masked IP address of each session."""
+    create_tables("0009_sign_ins", (SignIn,)).apply(db)
+    add_columns("0009_sign_ins", "core_user_session", ip="VARCHAR(45) NOT NULL DEFAULT ''").apply(
+        db
     )
 
 
@@ -65,6 +75,7 @@ def kontor_periodic_jobs() -> Sequence[PeriodicJob]:
     return [
         PeriodicJob("core.sweep_mail", outbox.sweep_system_mail, minute="*"),
         PeriodicJob("core.sweep_customer_mail", customer_mail.sweep, minute="*"),
+        PeriodicJob("core.clean_up", security.clean_up, minute="17"),
     ]
 
 
@@ -126,6 +137,7 @@ def kontor_sensitive_actions() -> Sequence[SensitiveAction]:
         SensitiveAction("core.change_email"),
         SensitiveAction("core.change_password"),
         SensitiveAction("core.logout_others"),
+        SensitiveAction("core.end_user_session"),
         SensitiveAction("core.resend_email_change"),
         SensitiveAction("core.cancel_email_change"),
         SensitiveAction("core.confirm_email"),

@@ -14,7 +14,8 @@ from decimal import Decimal
 
 from flask import Flask
 from flask_babel import format_currency as babel_currency
-from flask_babel import format_date, format_decimal, format_time, get_locale
+from flask_babel import format_date, format_decimal, format_time, format_timedelta, get_locale
+from flask_babel import gettext as _
 
 LANGUAGES = ("de", "en")  # the first is the default
 LANGUAGE_COOKIE = "kontor_lang"
@@ -35,6 +36,15 @@ def format_when(value: dt.datetime | None, with_time: bool = True) -> str:
         return date
     pattern = get_locale().datetime_formats["medium"]
     return pattern.format(format_time(value, "short"), date)
+
+
+def format_ago(value: dt.datetime) -> str:
+    """How long ago a stored (naive UTC) time was, roughly: "vor 5 Minuten",
+    "gerade eben" under a minute."""
+    elapsed = dt.datetime.now(dt.UTC).replace(tzinfo=None) - value
+    if elapsed < dt.timedelta(minutes=1):
+        return _("gerade eben")
+    return format_timedelta(-elapsed, granularity="minute", add_direction=True)
 
 
 def format_number(amount: int | float) -> str:
@@ -63,11 +73,12 @@ def format_cents(cents: int) -> str:
 
 def init_app(app: Flask) -> None:
     """Berlin as Flask-Babel's time zone, and the filters every template uses:
-    ``datetime``, ``date``, ``amount(unit)``, ``euro``. Call before ``Babel``."""
+    ``datetime``, ``date``, ``ago``, ``amount(unit)``, ``euro``. Call before ``Babel``."""
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", TIMEZONE)
     app.jinja_env.filters.update(
         datetime=format_when,
         date=lambda value: format_when(value, with_time=False),
+        ago=format_ago,
         amount=format_amount,
         euro=format_cents,
     )
