@@ -29,7 +29,7 @@ from core.types import (
 def kontor_schema() -> Schema:
     return Schema(
         name="core",
-        models=(*CORE_MODELS, EmailLink, outbox.MailOutbox, *customer_mail.MODELS),
+        models=(*CORE_MODELS, EmailLink, SignIn, outbox.MailOutbox, *customer_mail.MODELS),
         migrations=[
             create_tables("0001_initial", (*CORE_MODELS, outbox.MailOutbox)),
             create_tables("0002_customer_mail", customer_mail.MODELS),
