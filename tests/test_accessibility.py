@@ -15,6 +15,7 @@ EXTRA_PAGES = [
     "/account/subscription/change?plan=premium",
     "/account/subscription/cancel",
     "/account/subscription/billing",
+    "/account/profile/sessions",
 ]
 
 

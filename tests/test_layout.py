@@ -27,6 +27,7 @@ SUB_PAGES = [
     ("subscription-billing", "/account/subscription/billing", "Abonnement"),
     ("subscription-cancel", "/account/subscription/cancel", "Abonnement"),
     ("mail-history", f"/account/mail/history/{CUSTOMER}", "E-Mail-Versand"),
+    ("profile-sessions", "/account/profile/sessions", "Nutzerdaten"),
 ]
 SHOT_NAMES = {
     "/account/": "overview",
@@ -52,6 +53,7 @@ SHOT_NAMES = {
         ("/account/subscription/billing", "Abonnement"),
         ("/account/subscription/cancel", "Abonnement"),
         ("/account/mail/history/K-1", "E-Mail-Versand"),
+        ("/account/profile/sessions", "Nutzerdaten"),
     ],
 )
 def test_navigation_marks_the_section_of_every_page(user_client, path, label):

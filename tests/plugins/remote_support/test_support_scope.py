@@ -42,6 +42,7 @@ SUPPORT_WRITE_POLICY = {
     "core.cancel_email_change": NEVER,
     "core.change_password": NEVER,
     "core.logout_others": NEVER,
+    "core.end_user_session": NEVER,
     # notification e-mail and mobile number
     "core.company": NEVER,
     # users: an invitation is a credential
