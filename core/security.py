@@ -49,9 +49,9 @@ class Device:
     def __str__(self) -> str:
         if not self.known:
             return str(_l("Unbekanntes Gerät"))
-        if not self.os:
-            return self.browser
-        label = str(_l("%(browser)s auf %(os)s", browser=self.browser or "?", os=self.os))
+        if not (self.browser and self.os):
+            return self.browser or self.os
+        label = str(_l("%(browser)s auf %(os)s", browser=self.browser, os=self.os))
         return f"{label} ({self.model})" if self.model else label
 
 

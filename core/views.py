@@ -449,7 +449,7 @@ def _sessions_page(status: int = 200) -> tuple[str, int]:
     return render_template(
         "core/sessions.html",
         sessions=security.live_sessions(user),
-        this_session=getattr(current_user.session, "id", None),
+        this_session=None if current_user.is_support else current_user.session.id,
         entries=entries,
         page=page,
         pages=pages,
