@@ -443,13 +443,14 @@ HISTORY_PER_PAGE = 20
 
 def _sessions_page(status: int = 200) -> tuple[str, int]:
     user = current_user.user
+    this_session = None if current_user.is_support else current_user.session.id
     entries, page, pages = security.history(
         user, request.args.get("page", 1, type=int), HISTORY_PER_PAGE
     )
     return render_template(
         "core/sessions.html",
-        sessions=security.live_sessions(user),
-        this_session=None if current_user.is_support else current_user.session.id,
+        sessions=sorted(security.live_sessions(user), key=lambda s: s.id != this_session),
+        this_session=this_session,
         entries=entries,
         page=page,
         pages=pages,

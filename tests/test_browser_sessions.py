@@ -48,7 +48,7 @@ def test_signing_out_another_browser_from_the_list(live, page):
     expect(page.get_by_role("region", name="Anmeldeverlauf")).to_contain_text("erfolgreich")
     for width_name, width in WIDTHS.items():
         set_width(page, width)
-        screenshot(page, f"profile-sessions-{width_name}")
+        screenshot(page, f"sessions-two-browsers-{width_name}")
     set_width(page, WIDTHS["desktop"])
 
     firefox.get_by_role("button", name="Abmelden").click()
