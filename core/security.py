@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import ipaddress
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +26,9 @@ from core.db import database, utcnow
 from core.models import EmailLink, SignIn, User, UserSession
 from core.outbox import queue_template_mail
 from core.pages import external_url
+from core.types import PermanentFailure
 
+log = logging.getLogger("kontor")
 HISTORY_KEPT = 50
 HISTORY_DAYS = 90
 SESSIONS_KEPT_DAYS = 30  # ended (revoked or expired) sessions are deleted after this
@@ -136,15 +139,18 @@ def record_sign_in(user: User) -> None:
     known = _known_devices(user, exclude=entry.id)
     device = device_of(entry.user_agent)
     if known and device not in known:
-        security_notice(
-            user,
-            user.email,
-            str(_l("Anmeldung von einem neuen Gerät")),
-            "new_device",
-            ip=entry.ip,
-            agent=str(device),
-            sessions_link=external_url("core.sessions"),
-        )
+        try:
+            security_notice(
+                user,
+                user.email,
+                str(_l("Anmeldung von einem neuen Gerät")),
+                "new_device",
+                ip=entry.ip,
+                agent=str(device),
+                sessions_link=external_url("core.sessions"),
+            )
+        except PermanentFailure:  # an address no mail can be built for must not block the login
+            log.warning("new-device notice for user %s could not be built", user.id)
 
 
 def history(user: User, page: int, per_page: int) -> tuple[list[SignIn], int, int]:

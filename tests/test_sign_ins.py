@@ -228,6 +228,18 @@ def test_a_new_device_gets_one_notice_a_known_one_none(make_app, smtp_server):
     assert f"http://localhost{PAGE}" in body and "http://localhost/password/forgot" in body
 
 
+def test_a_notice_that_cannot_be_built_does_not_block_the_sign_in(ctx, owner):
+    from core.outbox import MailOutbox
+    from core.security import record_sign_in
+
+    SignIn.create(user=owner.id, success=True, user_agent=FIREFOX)
+    owner.email = "erika@ä..de"  # no mail can be addressed to this
+    with ctx.test_request_context(headers={"User-Agent": IPHONE}):
+        record_sign_in(owner)
+    assert SignIn.select().where(SignIn.user == owner.id, SignIn.success).count() == 2
+    assert MailOutbox.select().count() == 0
+
+
 # --- clean-up ---------------------------------------------------------------------------
 
 
