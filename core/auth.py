@@ -118,7 +118,7 @@ def complete_login(user: User) -> UserSession:
     passkey or a confirmation link): the one place a sign-in is recorded in the
     history and a new device is told by mail."""
     row = start_session(user)
-    record_sign_in(user)
+    record_sign_in(user, row)
     return row
 
 

@@ -122,21 +122,30 @@ def record_failure(user: User, reason: str) -> None:
     _record(user, False, reason)
 
 
-def _known_devices(user: User, exclude: int) -> set[Device]:
-    agents = SignIn.select(SignIn.user_agent).where(
-        SignIn.user == user.id, SignIn.success, SignIn.id != exclude
+def _known_devices(user: User, entry: SignIn, session: UserSession) -> set[Device]:
+    """The devices of the user's earlier kept sign-ins and sessions.
+
+    Sessions count too, so that failed attempts, which push old entries out of
+    the history, cannot make a device look like the first one.
+    """
+    signed_in = SignIn.select(SignIn.user_agent).where(
+        SignIn.user == user.id, SignIn.success, SignIn.id != entry.id
     )
-    return {device_of(row.user_agent) for row in agents}
+    sessions = UserSession.select(UserSession.user_agent).where(
+        UserSession.user == user.id, UserSession.id != session.id
+    )
+    return {device_of(row.user_agent) for row in (*signed_in, *sessions)}
 
 
-def record_sign_in(user: User) -> None:
-    """Store a successful sign-in; mail a notice when it came from a device
-    (browser and system) that none of the user's kept sign-ins came from.
+def record_sign_in(user: User, session: UserSession) -> None:
+    """Store a successful sign-in that started ``session``; mail a notice when
+    it came from a device (browser and system) that none of the user's kept
+    sign-ins and sessions came from.
 
-    The user's first sign-in (no earlier one kept) sends nothing.
+    The user's first sign-in (nothing earlier kept) sends nothing.
     """
     entry = _record(user, True)
-    known = _known_devices(user, exclude=entry.id)
+    known = _known_devices(user, entry, session)
     device = device_of(entry.user_agent)
     if known and device not in known:
         try:

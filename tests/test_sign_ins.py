@@ -228,6 +228,25 @@ def test_a_new_device_gets_one_notice_a_known_one_none(make_app, smtp_server):
     assert f"http://localhost{PAGE}" in body and "http://localhost/password/forgot" in body
 
 
+def test_failed_attempts_cannot_push_the_known_devices_out(make_app, smtp_server):
+    """Someone who knows the password fails on purpose until the history holds
+    only failures: the sign-in from their device is still a new device."""
+    app = make_app({**smtp_server.config(), "KONTOR_LOGIN_LIMIT": "1000 per minute"})
+    with app.app_context(), _db(app):
+        from core.accounts import register
+
+        owner = register("Muster GmbH", "Erika", "Mustermann", "erika@example.com", PASSWORD)
+    _signed_in(app, owner.email, FIREFOX)
+    intruder = _client(app, IPHONE, "198.51.100.23")
+    for _ in range(HISTORY_KEPT):
+        assert login(intruder, owner.email, "falsches-passwort-1").status_code == 422
+    with app.app_context(), _db(app):
+        assert not SignIn.select().where(SignIn.success).exists()
+    assert login(intruder, owner.email, PASSWORD).status_code == 302
+    assert wait_until(lambda: smtp_server.inbox.messages, seconds=20)
+    assert "neuen Gerät" in str(smtp_server.inbox.messages[0]["Subject"])
+
+
 def test_a_notice_that_cannot_be_built_does_not_block_the_sign_in(ctx, owner):
     from core.outbox import MailOutbox
     from core.security import record_sign_in
@@ -235,7 +254,10 @@ def test_a_notice_that_cannot_be_built_does_not_block_the_sign_in(ctx, owner):
     SignIn.create(user=owner.id, success=True, user_agent=FIREFOX)
     owner.email = "erika@ä..de"  # no mail can be addressed to this
     with ctx.test_request_context(headers={"User-Agent": IPHONE}):
-        record_sign_in(owner)
+        session = UserSession.create(
+            token_hash="f" * 64, user=owner.id, expires_at=utcnow(), user_agent=IPHONE
+        )
+        record_sign_in(owner, session)
     assert SignIn.select().where(SignIn.user == owner.id, SignIn.success).count() == 2
     assert MailOutbox.select().count() == 0
 
