@@ -14,6 +14,7 @@ from core.auth import hash_password, revoke_sessions, token_hash, verify_passwor
 from core.cache import per_request
 from core.db import database, for_update, utcnow
 from core.models import Account, EmailLink, Invitation, User, UserSession
+from core.security import record_failure
 
 
 class AccountError(ValueError):
@@ -69,9 +70,17 @@ def register(company_name: str, first_name: str, last_name: str, email: str, pas
 
 
 def authenticate(email: str, password: str) -> User | None:
-    """Return the user for these credentials, or None (same time either way)."""
+    """Return the user for these credentials, or None (same time either way).
+
+    A wrong password for a registered address goes into that user's sign-in
+    history; an unknown address leaves no trace.
+    """
     user = User.get_or_none(User.email == email.strip().lower())
-    return user if verify_password(user, password) else None
+    if verify_password(user, password):
+        return user
+    if user is not None:
+        record_failure(user, "password")
+    return None
 
 
 def update_profile(user: User, first_name: str, last_name: str) -> None:

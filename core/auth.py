@@ -16,14 +16,19 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import Flask, current_app, request, session
+from flask import Flask, current_app, session
 from flask_login import LoginManager, current_user, login_user, logout_user
 
 from core.db import utcnow
 from core.models import Account, User, UserSession
+from core.security import record_sign_in, request_agent, request_ip
 
 _hasher = PasswordHasher()  # argon2id with the library's current parameters
 
+
+# How often a session's last use (time and masked IP) is written: a page load
+# reads the session row but writes it at most this often.
+SEEN_EVERY = dt.timedelta(minutes=5)
 
 login_manager = LoginManager()
 login_manager.login_view = "core.login"
@@ -99,7 +104,8 @@ def start_session(user: User) -> UserSession:
         token_hash=token_hash(token),
         user=user,
         expires_at=utcnow() + lifetime,
-        user_agent=(request.user_agent.string or "")[:200],
+        user_agent=request_agent(),
+        ip=request_ip(),
     )
     session.clear()
     session.permanent = True
@@ -108,10 +114,12 @@ def start_session(user: User) -> UserSession:
 
 
 def complete_login(user: User) -> UserSession:
-    """Sign ``user`` in once every factor asked for is proven: the one place a
-    login ends. A passkey proves possession and user verification at once, so
-    a passkey sign-in comes here directly, past any second step."""
-    return start_session(user)
+    """Log ``user`` in after every check passed (password, second factor,
+    passkey or a confirmation link): the one place a sign-in is recorded in the
+    history and a new device is told by mail."""
+    row = start_session(user)
+    record_sign_in(user, row)
+    return row
 
 
 def end_session() -> None:
@@ -164,8 +172,10 @@ def _load_user(token: str) -> SessionUser | None:
     )
     if row is None:
         return None
-    if now - row.last_seen_at > dt.timedelta(minutes=5):
-        UserSession.update(last_seen_at=now).where(UserSession.id == row.id).execute()
+    if now - row.last_seen_at > SEEN_EVERY:
+        UserSession.update(last_seen_at=now, ip=request_ip()).where(
+            UserSession.id == row.id
+        ).execute()
     return SessionUser(row.user, row, token)
 
 

@@ -9,11 +9,29 @@ from flask import Blueprint, render_template
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
-from core import accounts, api, customer_mail, lifecycle, openapi, outbox, permissions, views
+from core import (
+    accounts,
+    api,
+    customer_mail,
+    lifecycle,
+    openapi,
+    outbox,
+    permissions,
+    security,
+    views,
+)
 from core.forms import UndoCloseForm
 from core.hookspecs import hookimpl
 from core.migrations import add_columns, create_tables
-from core.models import CORE_MODELS, Account, EmailLink, Passkey, PasskeyChallenge, User
+from core.models import (
+    CORE_MODELS,
+    Account,
+    EmailLink,
+    Passkey,
+    PasskeyChallenge,
+    SignIn,
+    User,
+)
 from core.types import (
     Card,
     ExportPart,
@@ -48,6 +66,7 @@ def kontor_schema() -> Schema:
             EmailLink,
             Passkey,
             PasskeyChallenge,
+            SignIn,
             outbox.MailOutbox,
             *customer_mail.MODELS,
             *lifecycle.MODELS,
@@ -67,8 +86,17 @@ def kontor_schema() -> Schema:
             ),
             create_tables("0006_email_links", (EmailLink,)),
             create_tables("0008_passkeys", (Passkey, PasskeyChallenge)),
+            Migration("0009_sign_ins", _sign_ins),
             Migration("0010_account_lifecycle", _account_lifecycle),
         ],
+    )
+
+
+def _sign_ins(db: peewee.Database) -> None:
+    """The sign-in history, and the masked IP address of each session."""
+    create_tables("0009_sign_ins", (SignIn,)).apply(db)
+    add_columns("0009_sign_ins", "core_user_session", ip="VARCHAR(45) NOT NULL DEFAULT ''").apply(
+        db
     )
 
 
@@ -93,6 +121,7 @@ def kontor_periodic_jobs() -> Sequence[PeriodicJob]:
         PeriodicJob("core.sweep_customer_mail", customer_mail.sweep, minute="*"),
         PeriodicJob("core.sweep_exports", lifecycle.sweep_exports, minute="7"),
         PeriodicJob("core.erase_closed_accounts", lifecycle.erase_due, minute="17"),
+        PeriodicJob("core.clean_up", security.clean_up, minute="17"),
     ]
 
 
@@ -154,6 +183,7 @@ def kontor_sensitive_actions() -> Sequence[SensitiveAction]:
         SensitiveAction("core.change_email"),
         SensitiveAction("core.change_password"),
         SensitiveAction("core.logout_others"),
+        SensitiveAction("core.end_user_session"),
         SensitiveAction("core.resend_email_change"),
         SensitiveAction("core.cancel_email_change"),
         SensitiveAction("core.confirm_email"),

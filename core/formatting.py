@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from flask import Flask
 from flask_babel import format_currency as babel_currency
-from flask_babel import format_date, format_decimal, format_time, get_locale
+from flask_babel import format_date, format_decimal, format_time, format_timedelta, get_locale
 from flask_babel import gettext as _
 
 LANGUAGES = ("de", "en")  # the first is the default
@@ -23,24 +23,6 @@ TIMEZONE = "Europe/Berlin"
 CURRENCY = "EUR"
 NONE = "–"  # shown for a missing date
 
-# First match wins: Edge and Opera also name Chrome, Chrome also names Safari.
-_BROWSERS = (
-    ("Edg/", "Edge"),
-    ("OPR/", "Opera"),
-    ("Firefox/", "Firefox"),
-    ("Chrome/", "Chrome"),
-    ("Chromium/", "Chromium"),
-    ("Safari/", "Safari"),
-)
-_SYSTEMS = (
-    ("Android", "Android"),
-    ("iPhone", "iOS"),
-    ("iPad", "iPadOS"),
-    ("Windows", "Windows"),
-    ("Mac OS X", "macOS"),
-    ("CrOS", "ChromeOS"),
-    ("Linux", "Linux"),
-)
 _BYTE_UNITS = (("TB", 10**12), ("GB", 10**9), ("MB", 10**6), ("KB", 10**3))
 
 
@@ -56,14 +38,13 @@ def format_when(value: dt.datetime | None, with_time: bool = True) -> str:
     return pattern.format(format_time(value, "short"), date)
 
 
-def device_label(user_agent: str) -> str:
-    """A short name for the browser and system of a User-Agent header,
-    e.g. "Chrome unter Windows", for naming what a user signed in with."""
-    browser = next((name for mark, name in _BROWSERS if mark in user_agent), None)
-    system = next((name for mark, name in _SYSTEMS if mark in user_agent), None)
-    if browser and system:
-        return _("%(browser)s unter %(system)s", browser=browser, system=system)
-    return browser or system or _("Unbekanntes Gerät")
+def format_ago(value: dt.datetime) -> str:
+    """How long ago a stored (naive UTC) time was, roughly: "vor 5 Minuten",
+    "gerade eben" under a minute."""
+    elapsed = dt.datetime.now(dt.UTC).replace(tzinfo=None) - value
+    if elapsed < dt.timedelta(minutes=1):
+        return _("gerade eben")
+    return format_timedelta(-elapsed, granularity="minute", add_direction=True)
 
 
 def format_number(amount: int | float) -> str:
@@ -92,11 +73,12 @@ def format_cents(cents: int) -> str:
 
 def init_app(app: Flask) -> None:
     """Berlin as Flask-Babel's time zone, and the filters every template uses:
-    ``datetime``, ``date``, ``amount(unit)``, ``euro``. Call before ``Babel``."""
+    ``datetime``, ``date``, ``ago``, ``amount(unit)``, ``euro``. Call before ``Babel``."""
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", TIMEZONE)
     app.jinja_env.filters.update(
         datetime=format_when,
         date=lambda value: format_when(value, with_time=False),
+        ago=format_ago,
         amount=format_amount,
         euro=format_cents,
     )

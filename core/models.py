@@ -70,6 +70,7 @@ class UserSession(BaseModel):
     expires_at = peewee.DateTimeField()
     revoked_at = peewee.DateTimeField(null=True)
     user_agent = peewee.CharField(max_length=200, default="")
+    ip = peewee.CharField(max_length=45, default="")  # masked, see core.security.mask_ip
 
     class Meta:
         table_name = "core_user_session"
@@ -148,6 +149,23 @@ class PasskeyChallenge(BaseModel):
 
     class Meta:
         table_name = "core_passkey_challenge"
+
+
+class SignIn(BaseModel):
+    """One sign-in or failed attempt of a user, for "Anmeldeverlauf" and for
+    telling a new device from a known one. Only the masked IP address is kept,
+    and only the last entries (see ``core.security``)."""
+
+    user = peewee.ForeignKeyField(User, on_delete="CASCADE")
+    created_at = peewee.DateTimeField(default=utcnow)
+    success = peewee.BooleanField()
+    reason = peewee.CharField(max_length=20, default="")  # a key of core.security.REASONS
+    user_agent = peewee.CharField(max_length=200, default="")
+    ip = peewee.CharField(max_length=45, default="")
+
+    class Meta:
+        table_name = "core_sign_in"
+        indexes = ((("user", "created_at"), False),)
 
 
 class Event(BaseModel):

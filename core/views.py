@@ -27,11 +27,11 @@ from flask_babel import ngettext
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
-from core import accounts, lifecycle, passkeys
+from core import accounts, lifecycle, passkeys, security
 from core.api import error_response, json_errors
-from core.auth import complete_login, end_session, revoke_sessions, start_session
+from core.auth import complete_login, end_session, revoke_sessions
 from core.db import database, utcnow
-from core.formatting import LANGUAGE_COOKIE, LANGUAGES, device_label, format_when
+from core.formatting import LANGUAGE_COOKIE, LANGUAGES, format_when
 from core.forms import (
     AcceptInvitationForm,
     AddPasskeyForm,
@@ -58,6 +58,7 @@ from core.outbox import queue_template_mail
 from core.pages import external_url
 from core.permissions import managers_only, managers_write
 from core.ratelimit import limiter, login_key, submitted_address
+from core.security import security_notice as _notice
 from core.types import PermanentFailure
 
 bp = Blueprint("core", __name__)
@@ -91,25 +92,6 @@ def _mail(account: Account | None, to: str, subject: str, template: str, **conte
     """Queue a system mail rendered from ``core/mail/<template>.txt``; the
     outbox keeps its body encrypted and drops it once the mail is settled."""
     queue_template_mail(account, to, subject, f"core/mail/{template}.txt", **context)
-
-
-def _notice(user: User, to: str, subject: str, template: str, **context: Any) -> None:
-    """A security notice: what happened, when, from where and what to do.
-
-    Sent whatever the notification settings say: it is about the login itself.
-    """
-    _mail(
-        user.account,
-        to,
-        subject,
-        template,
-        user=user,
-        when=utcnow(),
-        ip=request.remote_addr or "",
-        agent=(request.user_agent.string or "")[:200],
-        forgot_link=external_url("core.forgot_password"),
-        **context,
-    )
 
 
 def _sign_up_mail(email: str, existing: User | None, token: str | None) -> None:
@@ -201,7 +183,7 @@ def confirm_sign_up(token: str) -> str | Response | tuple[str, int]:
         user = accounts.confirm_sign_up(token)
         if user is None:
             return _invalid_link()
-        start_session(user)
+        complete_login(user)
         flash(_("Ihre E-Mail-Adresse ist bestätigt. Willkommen bei Kontor!"), "success")
         return redirect(url_for("core.overview"))
     return render_template(
@@ -313,12 +295,11 @@ def _with_current_password(change: Callable[..., Any], *args: Any, **kwargs: Any
 
 
 def _profile_page(status: int = 200, **forms: Form) -> tuple[str, int]:
-    """Nutzerdaten with its four forms; ``forms`` replaces the one that was sent."""
+    """Nutzerdaten with its three forms; ``forms`` replaces the one that was sent."""
     pages = {
         "profile_form": ProfileForm(prefix="profile", obj=current_user.user),
         "email_form": ChangeEmailForm(prefix="email"),
         "password_form": ChangePasswordForm(prefix="password"),
-        "others_form": LogoutOthersForm(prefix="others"),
         "export_form": ExportForm(prefix="export"),
         "close_form": CloseAccountForm(prefix="close"),
         "undo_close_form": UndoCloseForm(prefix="undo"),
@@ -473,12 +454,43 @@ def change_password() -> tuple[str, int] | Response:
     return _profile_page(422, password_form=form)
 
 
+HISTORY_PER_PAGE = 20
+
+
+def _sessions_page(status: int = 200) -> tuple[str, int]:
+    user = current_user.user
+    this_session = None if current_user.is_support else current_user.session.id
+    entries, page, pages = security.history(
+        user, request.args.get("page", 1, type=int), HISTORY_PER_PAGE
+    )
+    return render_template(
+        "core/sessions.html",
+        sessions=sorted(security.live_sessions(user), key=lambda s: s.id != this_session),
+        this_session=this_session,
+        entries=entries,
+        page=page,
+        pages=pages,
+        reasons=security.REASONS,
+        device_of=security.device_of,
+        others_form=LogoutOthersForm(prefix="others"),
+        end_form=ConfirmForm(),
+    ), status
+
+
+@bp.get("/account/profile/sessions")
+@login_required
+def sessions() -> tuple[str, int]:
+    """ "Sitzungen und Anmeldeverlauf": where the user is signed in, and the
+    last sign-ins and failed attempts, 20 to a page."""
+    return _sessions_page()
+
+
 @bp.post("/account/profile/sessions")
 @login_required
 def logout_others() -> tuple[str, int] | Response:
     form = LogoutOthersForm(prefix="others")
     if not form.validate_on_submit():
-        return _profile_page(422, others_form=form)
+        return _sessions_page(422)
     count = revoke_sessions(current_user.user, keep=current_user.session)
     if count:
         flash(
@@ -491,7 +503,24 @@ def logout_others() -> tuple[str, int] | Response:
         )
     else:
         flash(_("Es gab keine anderen Sitzungen."), "success")
-    return redirect(url_for("core.profile"))
+    return redirect(url_for("core.sessions"))
+
+
+@bp.post("/account/profile/sessions/<int:session_id>/end")
+@login_required
+def end_user_session(session_id: int) -> Response:
+    """ "Abmelden" for one session of the list; only the user's own (404 otherwise)."""
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        return redirect(url_for("core.sessions"))
+    if not security.end_user_session(current_user.user, session_id):
+        abort(404)
+    if session_id == current_user.session.id:
+        end_session()
+        flash(_("Sie wurden abgemeldet."), "success")
+        return redirect(url_for("core.login"))
+    flash(_("Die Sitzung wurde abgemeldet."), "success")
+    return redirect(url_for("core.sessions"))
 
 
 # --- The account's data: export and closing (owner only) -------------------------
@@ -655,7 +684,9 @@ def _passkeys_page(status: int = 200, sent: dict[int, RenamePasskeyForm] | None 
     """Passkeys, each with its rename form (``sent`` replaces the one that was sent)."""
     items = passkeys.passkeys_of(current_user.user)
     forms = {p.id: _rename_form(p.id, p.name) for p in items} | (sent or {})
-    add_form = AddPasskeyForm(data={"name": device_label(request.user_agent.string or "")})
+    add_form = AddPasskeyForm(
+        data={"name": str(security.device_of(request.user_agent.string or ""))}
+    )
     return render_template(
         "core/passkeys.html",
         passkeys=items,
@@ -871,7 +902,7 @@ def accept_invitation(token: str) -> str | Response:
         if user is None:
             flash(_("Diese Einladung ist ungültig oder abgelaufen."), "error")
             return redirect(url_for("core.login"))
-        start_session(user)
+        complete_login(user)
         flash(_("Willkommen! Ihr Passwort wurde festgelegt."), "success")
         return redirect(url_for("core.overview"))
     return render_template("core/invitation.html", form=form), 200 if not form.errors else 422

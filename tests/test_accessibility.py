@@ -17,6 +17,7 @@ EXTRA_PAGES = [
     "/account/subscription/billing",
     "/account/subscription/invoices",
     "/account/profile/passkeys",
+    "/account/profile/sessions",
 ]
 
 

@@ -87,3 +87,22 @@ def test_subscription_page_in_both_languages(app: Flask, user_client: FlaskClien
     english = _plain(user_client.get("/account/subscription").get_data(as_text=True))
     assert "Billing: monthly, €19.90" in english
     assert "Next renewal: Dec 1, 2026" in english
+
+
+def test_ago_says_roughly_how_long_ago_in_the_page_language(app: Flask) -> None:
+    from core.db import utcnow
+
+    template = "{{ five|ago }}|{{ now|ago }}|{{ hours|ago }}"
+    values = {
+        "five": utcnow() - dt.timedelta(minutes=5, seconds=10),
+        "now": utcnow() - dt.timedelta(seconds=20),
+        "hours": utcnow() - dt.timedelta(hours=3),
+    }
+    with app.test_request_context():
+        assert render_template_string(template, **values) == (
+            "vor 5 Minuten|gerade eben|vor 3 Stunden"
+        )
+        with force_locale("en"):
+            assert render_template_string(template, **values) == (
+                "5 minutes ago|just now|3 hours ago"
+            )

@@ -29,6 +29,7 @@ SUB_PAGES = [
     ("subscription-cancel", "/account/subscription/cancel", "Abonnement"),
     ("subscription-invoices", "/account/subscription/invoices", "Abonnement"),
     ("mail-history", f"/account/mail/history/{CUSTOMER}", "E-Mail-Versand"),
+    ("profile-sessions", "/account/profile/sessions", "Nutzerdaten"),
 ]
 SHOT_NAMES = {
     "/account/": "overview",
@@ -56,6 +57,7 @@ SHOT_NAMES = {
         ("/account/subscription/cancel", "Abonnement"),
         ("/account/subscription/invoices", "Abonnement"),
         ("/account/mail/history/K-1", "E-Mail-Versand"),
+        ("/account/profile/sessions", "Nutzerdaten"),
     ],
 )
 def test_navigation_marks_the_section_of_every_page(user_client, path, label):

@@ -150,7 +150,7 @@ def test_the_add_form_offers_a_name_from_the_browser(user_client):
         "(KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
     )
     page = user_client.get(PAGE, headers={"User-Agent": chrome_on_windows})
-    assert 'value="Chrome unter Windows"' in page.get_data(as_text=True)
+    assert 'value="Chrome auf Windows"' in page.get_data(as_text=True)
 
 
 def test_a_registration_answer_to_another_challenge_is_refused(app, user_client, authenticator):
@@ -384,7 +384,7 @@ def test_in_chromium_add_a_passkey_sign_in_with_it_rename_and_remove(
         expect(page.get_by_role("heading", name="Passkeys", exact=True)).to_be_visible()
         nav = page.get_by_role("navigation", name="Mein Konto")
         expect(nav.locator("[aria-current=page]")).to_have_text("Nutzerdaten")
-        expect(page.get_by_label("Name des Passkeys")).to_have_value("Chrome unter Linux")
+        expect(page.get_by_label("Name des Passkeys")).to_have_value("HeadlessChrome auf Linux")
         page.get_by_label("Aktuelles Passwort").fill("falsches-passwort")
         page.get_by_role("button", name="Passkey hinzufügen").click()
         expect(page.get_by_text("Das aktuelle Passwort ist falsch.")).to_be_visible()

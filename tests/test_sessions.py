@@ -93,7 +93,6 @@ def test_logout_all_other_sessions(app, user_client, owner):
         "/account/profile/sessions",
         {"submit": "1"},
         "others-",
-        page="/account/profile",
     )
     assert response.status_code == 302
     assert second.get("/account/").status_code == 302

@@ -45,7 +45,6 @@ def test_logging_out_other_sessions_counts_in_words(app, user_client, owner, oth
         "/account/profile/sessions",
         {"submit": "1"},
         "others-",
-        page="/account/profile",
     )
     text = _flash_after(user_client, response)
     assert message in text and "(en)" not in text

@@ -56,6 +56,7 @@ SUPPORT_WRITE_POLICY = {
     # passwordless sign-in is an entry page too
     "core.passkey_login_options": NEVER,
     "core.passkey_login": NEVER,
+    "core.end_user_session": NEVER,
     # notification e-mail and mobile number
     "core.company": NEVER,
     # users: an invitation is a credential
