@@ -55,7 +55,7 @@ def test_signing_out_another_browser_from_the_list(live, page):
     expect(page.get_by_text("Die Sitzung wurde abgemeldet.")).to_be_visible()
     expect(cards).to_have_count(1)
     other.reload()
-    expect(other.get_by_role("button", name="Anmelden")).to_be_visible()
+    expect(other.get_by_role("button", name="Anmelden", exact=True)).to_be_visible()
     assert other.url.startswith(f"{live.url}/login")
 
     def notices():
