@@ -91,8 +91,11 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def start_session(user: User) -> UserSession:
-    """Log ``user`` in with a fresh server-side session."""
+def complete_login(user: User) -> UserSession:
+    """Log ``user`` in with a fresh server-side session, once every required
+    step is done. Every way in ends here (password alone, password and second
+    factor, a confirmed registration, an accepted invitation), so whatever a
+    login must also do is added here once."""
     token = secrets.token_urlsafe(32)
     lifetime = dt.timedelta(hours=current_app.config["KONTOR_SESSION_LIFETIME_HOURS"])
     row = UserSession.create(

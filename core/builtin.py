@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
+import peewee
 from flask import Blueprint
 from flask_babel import lazy_gettext as _l
 
-from core import accounts, api, customer_mail, openapi, outbox, views
+from core import accounts, api, customer_mail, openapi, outbox, twofactor, twofactor_views, views
 from core.hookspecs import hookimpl
 from core.migrations import add_columns, create_tables
 from core.models import CORE_MODELS, Account, EmailLink, User
@@ -28,7 +29,13 @@ from core.types import (
 def kontor_schema() -> Schema:
     return Schema(
         name="core",
-        models=(*CORE_MODELS, EmailLink, outbox.MailOutbox, *customer_mail.MODELS),
+        models=(
+            *CORE_MODELS,
+            EmailLink,
+            outbox.MailOutbox,
+            *customer_mail.MODELS,
+            *twofactor.MODELS,
+        ),
         migrations=[
             create_tables("0001_initial", (*CORE_MODELS, outbox.MailOutbox)),
             create_tables("0002_customer_mail", customer_mail.MODELS),
@@ -43,13 +50,22 @@ def kontor_schema() -> Schema:
                 "0005_customer_mail_stage", "core_customer_mail", stage=outbox.STAGE_COLUMN
             ),
             create_tables("0006_email_links", (EmailLink,)),
+            Migration("0007_two_factor", _two_factor_tables),
         ],
     )
 
 
+def _two_factor_tables(db: peewee.Database) -> None:
+    """The TOTP secrets and recovery codes, and the account's "required" flag."""
+    create_tables("0007_two_factor", twofactor.MODELS).apply(db)
+    add_columns(
+        "0007_two_factor", "core_account", two_factor_required="BOOLEAN NOT NULL DEFAULT FALSE"
+    ).apply(db)
+
+
 @hookimpl
 def kontor_blueprints() -> Sequence[Blueprint]:
-    return [views.bp, api.bp, customer_mail.bp, openapi.bp]
+    return [views.bp, api.bp, customer_mail.bp, openapi.bp, twofactor_views.bp, twofactor_views.api]
 
 
 @hookimpl
@@ -129,6 +145,10 @@ def kontor_sensitive_actions() -> Sequence[SensitiveAction]:
         SensitiveAction("core.resend_email_change"),
         SensitiveAction("core.cancel_email_change"),
         SensitiveAction("core.confirm_email"),
+        SensitiveAction("two_factor.enable"),
+        SensitiveAction("two_factor.regenerate"),
+        SensitiveAction("two_factor.disable"),
+        SensitiveAction("two_factor.policy"),
         # who belongs to the account (an invitation is a credential)
         SensitiveAction("core.users"),
         SensitiveAction("core.remove_user"),
@@ -142,6 +162,7 @@ def kontor_sensitive_actions() -> Sequence[SensitiveAction]:
         SensitiveAction("core.reset_password"),
         SensitiveAction("core.resend_sign_up"),
         SensitiveAction("core.confirm_sign_up"),
+        SensitiveAction("two_factor.login"),
     ]
 
 
@@ -168,3 +189,8 @@ def kontor_account_export(account: Account) -> ExportPart:
             ],
         },
     )
+
+
+@hookimpl
+def kontor_rotate_secrets(rotate: Callable[[str, str], str]) -> int:
+    return twofactor.rotate_secrets(rotate)

@@ -17,6 +17,8 @@ class Account(BaseModel):
     notification_email = peewee.CharField(max_length=254, null=True)
     mobile_number = peewee.CharField(max_length=20, null=True)
     created_at = peewee.DateTimeField(default=utcnow)
+    # Every user must sign in with a second factor (``core.twofactor``).
+    two_factor_required = peewee.BooleanField(default=False)
 
     class Meta:
         table_name = "core_account"

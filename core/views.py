@@ -26,8 +26,8 @@ from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from core import accounts
-from core.auth import end_session, revoke_sessions, start_session
-from core.db import database, utcnow
+from core.auth import complete_login, end_session, revoke_sessions
+from core.db import database
 from core.formatting import LANGUAGE_COOKIE, LANGUAGES
 from core.forms import (
     AcceptInvitationForm,
@@ -44,12 +44,16 @@ from core.forms import (
     RegisterForm,
     ResendSignUpForm,
     ResetPasswordForm,
+    show_error,
 )
 from core.models import Account, User
+from core.notices import security_notice
 from core.outbox import queue_template_mail
 from core.pages import external_url
 from core.permissions import managers_only, managers_write
 from core.ratelimit import limiter, login_key, submitted_address
+from core.twofactor import enabled as two_factor_enabled
+from core.twofactor_views import sign_in
 from core.types import PermanentFailure
 
 bp = Blueprint("core", __name__)
@@ -65,14 +69,6 @@ def _safe_next(target: str | None) -> str:
     return url_for("core.overview")
 
 
-def _field_error(form: ConfirmForm, error: accounts.AccountError) -> None:
-    field = getattr(form, error.field, None) if error.field else None
-    if field is not None:
-        field.errors = [*field.errors, str(error)]
-    else:
-        flash(str(error), "error")
-
-
 @bp.get("/")
 def index() -> Response:
     return redirect(url_for("core.overview" if current_user.is_authenticated else "core.login"))
@@ -82,25 +78,6 @@ def _mail(account: Account | None, to: str, subject: str, template: str, **conte
     """Queue a system mail rendered from ``core/mail/<template>.txt``; the
     outbox keeps its body encrypted and drops it once the mail is settled."""
     queue_template_mail(account, to, subject, f"core/mail/{template}.txt", **context)
-
-
-def _notice(user: User, to: str, subject: str, template: str, **context: Any) -> None:
-    """A security notice: what happened, when, from where and what to do.
-
-    Sent whatever the notification settings say: it is about the login itself.
-    """
-    _mail(
-        user.account,
-        to,
-        subject,
-        template,
-        user=user,
-        when=utcnow(),
-        ip=request.remote_addr or "",
-        agent=(request.user_agent.string or "")[:200],
-        forgot_link=external_url("core.forgot_password"),
-        **context,
-    )
 
 
 def _sign_up_mail(email: str, existing: User | None, token: str | None) -> None:
@@ -192,7 +169,7 @@ def confirm_sign_up(token: str) -> str | Response | tuple[str, int]:
         user = accounts.confirm_sign_up(token)
         if user is None:
             return _invalid_link()
-        start_session(user)
+        complete_login(user)
         flash(_("Ihre E-Mail-Adresse ist bestätigt. Willkommen bei Kontor!"), "success")
         return redirect(url_for("core.overview"))
     return render_template(
@@ -245,7 +222,7 @@ def reset_password(token: str) -> str | Response | tuple[str, int]:
             return _invalid_link()
         if current_user.is_authenticated:
             end_session()
-        _notice(user, user.email, _("Ihr Passwort wurde geändert"), "password_changed")
+        security_notice(user, user.email, _("Ihr Passwort wurde geändert"), "password_changed")
         flash(
             _(
                 "Ihr Passwort wurde geändert. Alle Sitzungen wurden abgemeldet. "
@@ -269,8 +246,7 @@ def login() -> str | Response:
     if form.validate_on_submit():
         user = accounts.authenticate(form.email.data, form.password.data)
         if user is not None:
-            start_session(user)
-            return redirect(_safe_next(request.args.get("next")))
+            return sign_in(user, _safe_next(request.args.get("next")))
         form.password.errors = [_("E-Mail-Adresse oder Passwort ist falsch.")]
     return render_template("core/login.html", form=form), 200 if not form.errors else 422
 
@@ -313,6 +289,7 @@ def _profile_page(status: int = 200, **forms: Form) -> tuple[str, int]:
         "core/profile.html",
         pending=accounts.pending_email(current_user.user),
         pending_form=ConfirmForm(),
+        two_factor=two_factor_enabled(current_user.user) is not None,
         **{**pages, **forms},
     ), status
 
@@ -345,7 +322,7 @@ def _email_change_mails(user: User, new_email: str, token: str) -> None:
         user=user,
         link=external_url("core.confirm_email", token=token),
     )
-    _notice(
+    security_notice(
         user,
         user.email,
         _("Ihre E-Mail-Adresse soll geändert werden"),
@@ -368,7 +345,7 @@ def change_email() -> tuple[str, int] | Response:
                 form.new_email.data,
             )
         except accounts.AccountError as exc:
-            _field_error(form, exc)
+            show_error(form, exc)
         else:
             _email_change_mails(current_user.user, form.new_email.data.lower(), token)
             flash(
@@ -424,7 +401,7 @@ def confirm_email(token: str) -> str | Response | tuple[str, int]:
         if changed is None:
             return _invalid_link()
         user, old = changed
-        _notice(user, old, _("Ihre E-Mail-Adresse wurde geändert"), "email_changed")
+        security_notice(user, old, _("Ihre E-Mail-Adresse wurde geändert"), "email_changed")
         flash(_("Ihre neue E-Mail-Adresse %(email)s ist bestätigt.", email=user.email), "success")
         return redirect(url_for("core.profile" if keep else "core.login"))
     return render_template(
@@ -450,7 +427,7 @@ def change_password() -> tuple[str, int] | Response:
                 keep=current_user.session,
             )
         except accounts.AccountError as exc:
-            _field_error(form, exc)
+            show_error(form, exc)
         else:
             flash(_("Ihr Passwort wurde geändert. Andere Sitzungen wurden abgemeldet."), "success")
             return redirect(url_for("core.profile"))
@@ -535,7 +512,7 @@ def users() -> str | Response:
                     inviter=current_user.user,
                 )
         except accounts.AccountError as exc:
-            _field_error(form, exc)
+            show_error(form, exc)
         except PermanentFailure:
             form.email.errors = [
                 *form.email.errors,
@@ -587,7 +564,7 @@ def accept_invitation(token: str) -> str | Response:
         if user is None:
             flash(_("Diese Einladung ist ungültig oder abgelaufen."), "error")
             return redirect(url_for("core.login"))
-        start_session(user)
+        complete_login(user)
         flash(_("Willkommen! Ihr Passwort wurde festgelegt."), "success")
         return redirect(url_for("core.overview"))
     return render_template("core/invitation.html", form=form), 200 if not form.errors else 422
