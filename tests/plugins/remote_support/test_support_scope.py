@@ -42,6 +42,13 @@ SUPPORT_WRITE_POLICY = {
     "core.cancel_email_change": NEVER,
     "core.change_password": NEVER,
     "core.logout_others": NEVER,
+    # two-factor login: its secret, recovery codes, the second sign-in step
+    # and the account's rule are credentials
+    "two_factor.enable": NEVER,
+    "two_factor.regenerate": NEVER,
+    "two_factor.disable": NEVER,
+    "two_factor.login": NEVER,
+    "two_factor.policy": NEVER,
     # notification e-mail and mobile number
     "core.company": NEVER,
     # users: an invitation is a credential
@@ -257,3 +264,31 @@ def test_end_support_keeps_the_staff_login(app, user_client, owner, staff_client
     assert staff_client.post("/support/end", data={"csrf_token": token}).status_code == 302
     assert _open_rows(app) == (0, 1)
     assert staff_client.get("/staff/").status_code == 200
+
+
+@pytest.mark.parametrize("scope", ["read", "full"])
+def test_support_sees_no_two_factor_key_and_no_form(app, user_client, owner, staff_client, scope):
+    from core.twofactor import TwoFactor
+
+    grant_access(user_client, scope=scope)
+    start_session(staff_client, owner.account_id)
+    page = staff_client.get("/account/profile/two-factor").get_data(as_text=True)
+    assert "Ausgeschaltet" in page
+    assert 'class="qr"' not in page and 'class="secret"' not in page
+    assert "enable-code" not in page
+    with app.app_context(), bind(app).connection_context():
+        assert TwoFactor.select().count() == 0  # no key was made for support to see
+    policy = staff_client.get("/account/users/two-factor").get_data(as_text=True)
+    assert '<fieldset class="locked" disabled>' in policy
+
+
+def test_support_is_not_led_to_two_factor_set_up(app, user_client, owner, staff_client):
+    from core.models import Account
+
+    grant_access(user_client, scope="read")
+    with app.app_context(), bind(app).connection_context():
+        Account.update(two_factor_required=True).where(Account.id == owner.account_id).execute()
+    # the owner, without two-factor login, is led to its set-up; support is not
+    assert user_client.get("/account/").headers["Location"] == "/account/profile/two-factor"
+    start_session(staff_client, owner.account_id)
+    assert staff_client.get("/account/").status_code == 200
