@@ -15,6 +15,8 @@ EXTRA_PAGES = [
     "/account/subscription/change?plan=premium",
     "/account/subscription/cancel",
     "/account/subscription/billing",
+    "/account/profile/two-factor",
+    "/account/users/two-factor",
 ]
 
 
