@@ -35,8 +35,8 @@ def statements() -> Iterator[list[str]]:
 
 def owner_state(app: Any, owner: Any) -> tuple[Any, ...]:
     """What a refused request must leave as it was: the owner's account and
-    user data, password hash and two-factor login included, and the number of
-    users in the account."""
+    user data, password hash and confirmed two-factor login included (a key
+    waiting for its set-up is not), and the number of users in the account."""
     from core.db import bind
     from core.models import Account, User
     from core.twofactor import RecoveryCode, TwoFactor
@@ -53,7 +53,12 @@ def owner_state(app: Any, owner: Any) -> tuple[Any, ...]:
             user.last_name,
             user.password_hash,
             account.two_factor_required,
-            [(t.enabled_at, t.last_step) for t in TwoFactor.select().where(TwoFactor.user == user)],
+            [
+                (t.enabled_at, t.last_step)
+                for t in TwoFactor.select().where(
+                    TwoFactor.user == user, TwoFactor.enabled_at.is_null(False)
+                )
+            ],
             [
                 (c.code_hash, c.used_at)
                 for c in RecoveryCode.select().where(RecoveryCode.user == user)
