@@ -19,6 +19,7 @@ from core.models import Account, User
 from core.twofactor import CONTEXT, RecoveryCode, TwoFactor
 from tests.conftest import PASSWORD
 from tests.support.db import owner_state
+from tests.support.process import maildir_messages, mailed_link
 from tests.support.web import AUTH, csrf_token, login, submit
 
 SETTINGS = "/account/profile/two-factor"
@@ -230,6 +231,18 @@ def test_a_waiting_sign_in_expires(app, user_client, owner):
     assert browser.get("/account/").status_code == 302
 
 
+def test_a_new_password_by_link_still_needs_the_second_factor(app, user_client, owner):
+    authenticator = _turned_on(user_client)[0]
+    submit(app.test_client(), "/password/forgot", {"email": owner.email})
+    link = mailed_link(lambda: maildir_messages(app), owner.email, "password/reset")
+    browser = app.test_client()
+    new = "ganz-neues-passwort-7"
+    submit(browser, link, {"new_password": new, "confirm": new})
+    assert login(browser, owner.email, new).headers["Location"] == SECOND_STEP
+    assert browser.get("/account/").status_code == 302
+    assert _second_step(browser, authenticator.code()).status_code == 302
+
+
 def test_the_second_step_without_a_password_leads_to_login(client):
     response = client.get(SECOND_STEP)
     assert response.status_code == 302 and response.headers["Location"] == "/login"
@@ -379,6 +392,10 @@ def test_a_member_is_led_to_set_up_when_the_account_requires_it(
     assert posted.headers["Location"] == SETTINGS
     page = member_client.get(SETTINGS).get_data(as_text=True)
     assert "Ihr Konto verlangt die Zwei-Faktor-Anmeldung. Bitte richten Sie sie jetzt ein." in page
+
+    fresh = app.test_client()  # signing in anew leads there too
+    assert login(fresh, "mia@example.com", PASSWORD).headers["Location"] == "/account/"
+    assert fresh.get("/account/").headers["Location"] == SETTINGS
 
     _turned_on(member_client)
     assert member_client.get("/account/company").status_code == 200
