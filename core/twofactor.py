@@ -30,7 +30,7 @@ from core.models import Account, User
 CONTEXT = "core:two_factor:user:{}"
 ISSUER = "Kontor"
 RECOVERY_CODES = 10
-# 16 characters from 32 (no 0/o, 1/l/i): 80 bits, so a stored SHA-256 cannot
+# 16 characters from 31 (no 0/o, 1/l/i): 79 bits, so a stored SHA-256 cannot
 # be reversed by trying every code.
 _ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 _CODE_GROUPS = 4
