@@ -97,7 +97,7 @@ def token_hash(token: str) -> str:
 
 
 def start_session(user: User) -> UserSession:
-    """Log ``user`` in with a fresh server-side session."""
+    """A fresh server-side session for ``user``, and the cookie that names it."""
     token = secrets.token_urlsafe(32)
     lifetime = dt.timedelta(hours=current_app.config["KONTOR_SESSION_LIFETIME_HOURS"])
     row = UserSession.create(
@@ -114,9 +114,10 @@ def start_session(user: User) -> UserSession:
 
 
 def complete_login(user: User) -> UserSession:
-    """Log ``user`` in after every check passed (password, second factor,
-    passkey or a confirmation link): the one place a sign-in is recorded in the
-    history and a new device is told by mail."""
+    """Log ``user`` in once every required step is done. Every way in ends here
+    (password alone, password and second factor, a passkey, a confirmed
+    registration, an accepted invitation): the one place a sign-in is recorded
+    in the history and a new device is told by mail."""
     row = start_session(user)
     record_sign_in(user, row)
     return row

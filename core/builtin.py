@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import peewee
 from flask import Blueprint, render_template
@@ -18,6 +18,8 @@ from core import (
     outbox,
     permissions,
     security,
+    twofactor,
+    twofactor_views,
     views,
 )
 from core.forms import UndoCloseForm
@@ -70,6 +72,7 @@ def kontor_schema() -> Schema:
             outbox.MailOutbox,
             *customer_mail.MODELS,
             *lifecycle.MODELS,
+            *twofactor.MODELS,
         ),
         migrations=[
             create_tables("0001_initial", (*CORE_MODELS, outbox.MailOutbox)),
@@ -85,6 +88,7 @@ def kontor_schema() -> Schema:
                 "0005_customer_mail_stage", "core_customer_mail", stage=outbox.STAGE_COLUMN
             ),
             create_tables("0006_email_links", (EmailLink,)),
+            Migration("0007_two_factor", _two_factor_tables),
             create_tables("0008_passkeys", (Passkey, PasskeyChallenge)),
             Migration("0009_sign_ins", _sign_ins),
             Migration("0010_account_lifecycle", _account_lifecycle),
@@ -100,9 +104,17 @@ def _sign_ins(db: peewee.Database) -> None:
     )
 
 
+def _two_factor_tables(db: peewee.Database) -> None:
+    """The TOTP secrets and recovery codes, and the account's "required" flag."""
+    create_tables("0007_two_factor", twofactor.MODELS).apply(db)
+    add_columns(
+        "0007_two_factor", "core_account", two_factor_required="BOOLEAN NOT NULL DEFAULT FALSE"
+    ).apply(db)
+
+
 @hookimpl
 def kontor_blueprints() -> Sequence[Blueprint]:
-    return [views.bp, api.bp, customer_mail.bp, openapi.bp]
+    return [views.bp, api.bp, customer_mail.bp, openapi.bp, twofactor_views.bp, twofactor_views.api]
 
 
 @hookimpl
@@ -191,6 +203,10 @@ def kontor_sensitive_actions() -> Sequence[SensitiveAction]:
         SensitiveAction("core.add_passkey"),
         SensitiveAction("core.rename_passkey"),
         SensitiveAction("core.remove_passkey"),
+        SensitiveAction("two_factor.enable"),
+        SensitiveAction("two_factor.regenerate"),
+        SensitiveAction("two_factor.disable"),
+        SensitiveAction("two_factor.policy"),
         # who belongs to the account (an invitation is a credential)
         SensitiveAction("core.users"),
         SensitiveAction("core.remove_user"),
@@ -210,6 +226,7 @@ def kontor_sensitive_actions() -> Sequence[SensitiveAction]:
         SensitiveAction("core.undo_close_account"),
         SensitiveAction("core.passkey_login_options"),
         SensitiveAction("core.passkey_login"),
+        SensitiveAction("two_factor.login"),
     ]
 
 
@@ -252,3 +269,8 @@ def kontor_template_slot(slot: str, account: Account | None) -> Sequence[SlotCon
     form = UndoCloseForm(prefix="undo") if owner else None
     html = render_template("core/closing_banner.html", account=account, form=form)
     return [SlotContent(Markup(html), priority=10)]  # noqa: S704 - autoescaped template output
+
+
+@hookimpl
+def kontor_rotate_secrets(rotate: Callable[[str, str], str]) -> int:
+    return twofactor.rotate_secrets(rotate)

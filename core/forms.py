@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, request
+from flask import abort, flash, request
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from werkzeug.datastructures import MultiDict
 from wtforms import (
+    BooleanField,
     EmailField,
     PasswordField,
     RadioField,
@@ -20,6 +21,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
+from core.accounts import AccountError
 from core.validation import EmailAddress, MobileNumber, PlainText, strip_filter
 
 _NOT_TEXT = _l("Bitte geben Sie hier Text ein.")
@@ -70,6 +72,15 @@ class Form(TextOnlyForm):
     """Base of every Kontor form: FlaskForm with CSRF, Flask-Babel's
     translations of WTForms' messages and text-only values; fields render
     with WTForms' widgets."""
+
+
+def show_error(form: Form, error: AccountError) -> None:
+    """Put a refused change's message next to the field it names, or flash it."""
+    field = getattr(form, error.field, None) if error.field else None
+    if field is not None:
+        field.errors = [*field.errors, str(error)]
+    else:
+        flash(str(error), "error")
 
 
 _REQUIRED = _l("Dieses Feld ist erforderlich.")
@@ -190,6 +201,41 @@ class ResendSignUpForm(Form):
 
 class LogoutOthersForm(Form):
     submit = SubmitField(_l("Alle anderen Sitzungen abmelden"))
+
+
+def _code(label: str) -> StringField:
+    return StringField(
+        label,
+        filters=[strip_filter],
+        validators=[DataRequired(_REQUIRED), Length(max=40, message=_MAX)],
+    )
+
+
+class EnableTwoFactorForm(Form):
+    code = _code(_l("Code aus der App"))
+    current_password = _current_password()
+    submit = SubmitField(_l("Zwei-Faktor-Anmeldung einschalten"))
+
+
+class RecoveryCodesForm(Form):
+    current_password = _current_password()
+    submit = SubmitField(_l("Neue Wiederherstellungscodes erstellen"))
+
+
+class DisableTwoFactorForm(Form):
+    code = _code(_l("Code aus der App oder Wiederherstellungscode"))
+    current_password = _current_password()
+    submit = SubmitField(_l("Zwei-Faktor-Anmeldung ausschalten"))
+
+
+class SecondFactorForm(Form):
+    code = _code(_l("Code"))
+    submit = SubmitField(_l("Bestätigen"))
+
+
+class RequireTwoFactorForm(Form):
+    required = BooleanField(_l("Zwei-Faktor-Anmeldung für alle Benutzer verlangen"))
+    submit = SubmitField(_l("Speichern"))
 
 
 class CompanyForm(Form):

@@ -23,6 +23,8 @@ class Account(BaseModel):
     closing_requested_at = peewee.DateTimeField(null=True)
     erase_at = peewee.DateTimeField(null=True)
     erased_at = peewee.DateTimeField(null=True)
+    # Every user must sign in with a second factor (``core.twofactor``).
+    two_factor_required = peewee.BooleanField(default=False)
 
     class Meta:
         table_name = "core_account"

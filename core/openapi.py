@@ -122,6 +122,18 @@ _MAIL = {
 
 
 _ADDRESS = {"type": "string", "minLength": 1, "maxLength": 254}
+# Per user, what protects their login; more keys (e.g. passkeys) may join.
+_SECURITY_USER = {
+    "type": "object",
+    "required": ["id", "email", "name", "role", "two_factor"],
+    "properties": {
+        "id": {"type": "integer"},
+        "email": {"type": "string"},
+        "name": {"type": "string"},
+        "role": {"type": "string", "enum": ["owner", "admin", "member"]},
+        "two_factor": {"type": "boolean", "description": "Two-factor login (TOTP) is on"},
+    },
+}
 
 
 def core_paths() -> dict[str, Any]:
@@ -240,6 +252,26 @@ def core_paths() -> dict[str, Any]:
                 "responses": {
                     **ok({"type": "object", "required": ["id", "status"]}, "202", "Accepted"),
                     **body_errors,
+                },
+            }
+        },
+        "/accounts/{account_id}/security": {
+            "get": {
+                "summary": "Login security: whether two-factor login is required, and per user",
+                "parameters": [ACCOUNT_ID],
+                "responses": {
+                    **ok(
+                        {
+                            "type": "object",
+                            "required": ["account_id", "two_factor_required", "users"],
+                            "properties": {
+                                "account_id": {"type": "integer"},
+                                "two_factor_required": {"type": "boolean"},
+                                "users": {"type": "array", "items": _SECURITY_USER},
+                            },
+                        }
+                    ),
+                    **errors(404),
                 },
             }
         },

@@ -52,13 +52,16 @@ from core.forms import (
     ResendSignUpForm,
     ResetPasswordForm,
     UndoCloseForm,
+    show_error,
 )
 from core.models import Account, User
 from core.outbox import queue_template_mail
 from core.pages import external_url
 from core.permissions import managers_only, managers_write
 from core.ratelimit import limiter, login_key, submitted_address
-from core.security import security_notice as _notice
+from core.security import security_notice
+from core.twofactor import enabled as two_factor_enabled
+from core.twofactor_views import sign_in
 from core.types import PermanentFailure
 
 bp = Blueprint("core", __name__)
@@ -73,14 +76,6 @@ def _safe_next(target: str | None) -> str:
         if not parts.scheme and not parts.netloc and "\\" not in target:
             return target
     return url_for("core.overview")
-
-
-def _field_error(form: ConfirmForm, error: accounts.AccountError) -> None:
-    field = getattr(form, error.field, None) if error.field else None
-    if field is not None:
-        field.errors = [*field.errors, str(error)]
-    else:
-        flash(str(error), "error")
 
 
 @bp.get("/")
@@ -236,7 +231,7 @@ def reset_password(token: str) -> str | Response | tuple[str, int]:
             return _invalid_link()
         if current_user.is_authenticated:
             end_session()
-        _notice(user, user.email, _("Ihr Passwort wurde geändert"), "password_changed")
+        security_notice(user, user.email, _("Ihr Passwort wurde geändert"), "password_changed")
         flash(
             _(
                 "Ihr Passwort wurde geändert. Alle Sitzungen wurden abgemeldet. "
@@ -260,8 +255,7 @@ def login() -> str | Response:
     if form.validate_on_submit():
         user = accounts.authenticate(form.email.data, form.password.data)
         if user is not None:
-            complete_login(user)
-            return redirect(_safe_next(request.args.get("next")))
+            return sign_in(user, _safe_next(request.args.get("next")))
         form.password.errors = [_("E-Mail-Adresse oder Passwort ist falsch.")]
     return render_template(
         "core/login.html", form=form, next=_safe_next(request.args.get("next"))
@@ -310,6 +304,7 @@ def _profile_page(status: int = 200, **forms: Form) -> tuple[str, int]:
         pending_form=ConfirmForm(),
         is_owner=is_owner(),
         passkey_count=passkeys.count(current_user.user),
+        two_factor=two_factor_enabled(current_user.user) is not None,
         **{**pages, **forms},
     ), status
 
@@ -342,7 +337,7 @@ def _email_change_mails(user: User, new_email: str, token: str) -> None:
         user=user,
         link=external_url("core.confirm_email", token=token),
     )
-    _notice(
+    security_notice(
         user,
         user.email,
         _("Ihre E-Mail-Adresse soll geändert werden"),
@@ -365,7 +360,7 @@ def change_email() -> tuple[str, int] | Response:
                 form.new_email.data,
             )
         except accounts.AccountError as exc:
-            _field_error(form, exc)
+            show_error(form, exc)
         else:
             _email_change_mails(current_user.user, form.new_email.data.lower(), token)
             flash(
@@ -421,7 +416,7 @@ def confirm_email(token: str) -> str | Response | tuple[str, int]:
         if changed is None:
             return _invalid_link()
         user, old = changed
-        _notice(user, old, _("Ihre E-Mail-Adresse wurde geändert"), "email_changed")
+        security_notice(user, old, _("Ihre E-Mail-Adresse wurde geändert"), "email_changed")
         flash(_("Ihre neue E-Mail-Adresse %(email)s ist bestätigt.", email=user.email), "success")
         return redirect(url_for("core.profile" if keep else "core.login"))
     return render_template(
@@ -447,7 +442,7 @@ def change_password() -> tuple[str, int] | Response:
                 keep=current_user.session,
             )
         except accounts.AccountError as exc:
-            _field_error(form, exc)
+            show_error(form, exc)
         else:
             flash(_("Ihr Passwort wurde geändert. Andere Sitzungen wurden abgemeldet."), "success")
             return redirect(url_for("core.profile"))
@@ -598,7 +593,7 @@ def close_account() -> tuple[str, int] | Response:
                 form.when.data == "now",
             )
         except accounts.AccountError as exc:
-            _field_error(form, exc)
+            show_error(form, exc)
         else:
             flash(
                 _(
@@ -737,7 +732,7 @@ def add_passkey() -> Response:
         )
     except passkeys.PasskeyError as exc:
         return error_response(422, str(exc))
-    _notice(user, user.email, _("Passkey hinzugefügt"), "passkey_added", passkey=passkey)
+    security_notice(user, user.email, _("Passkey hinzugefügt"), "passkey_added", passkey=passkey)
     flash(_("Der Passkey „%(name)s“ wurde hinzugefügt.", name=passkey.name), "success")
     return jsonify(redirect=url_for("core.passkeys"))
 
@@ -764,7 +759,7 @@ def remove_passkey(passkey_id: int) -> Response:
         passkey = passkeys.remove(user, passkey_id)
         if passkey is None:
             abort(404)
-        _notice(user, user.email, _("Passkey entfernt"), "passkey_removed", passkey=passkey)
+        security_notice(user, user.email, _("Passkey entfernt"), "passkey_removed", passkey=passkey)
         flash(_("Der Passkey „%(name)s“ wurde entfernt.", name=passkey.name), "success")
     return redirect(url_for("core.passkeys"))
 
@@ -850,7 +845,7 @@ def users() -> str | Response:
                     inviter=current_user.user,
                 )
         except accounts.AccountError as exc:
-            _field_error(form, exc)
+            show_error(form, exc)
         except PermanentFailure:
             form.email.errors = [
                 *form.email.errors,

@@ -18,6 +18,8 @@ EXTRA_PAGES = [
     "/account/subscription/invoices",
     "/account/profile/passkeys",
     "/account/profile/sessions",
+    "/account/profile/two-factor",
+    "/account/users/two-factor",
 ]
 
 

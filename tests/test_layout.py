@@ -30,7 +30,10 @@ SUB_PAGES = [
     ("subscription-invoices", "/account/subscription/invoices", "Abonnement"),
     ("mail-history", f"/account/mail/history/{CUSTOMER}", "E-Mail-Versand"),
     ("profile-sessions", "/account/profile/sessions", "Nutzerdaten"),
+    ("two-factor", "/account/profile/two-factor", "Nutzerdaten"),
 ]
+# Sub-pages only owners and admins (and support, with their view) open.
+MANAGER_PAGES = [("two-factor-policy", "/account/users/two-factor", "Benutzer")]
 SHOT_NAMES = {
     "/account/": "overview",
     "/account/profile": "profile",
@@ -58,6 +61,8 @@ SHOT_NAMES = {
         ("/account/subscription/invoices", "Abonnement"),
         ("/account/mail/history/K-1", "E-Mail-Versand"),
         ("/account/profile/sessions", "Nutzerdaten"),
+        ("/account/profile/two-factor", "Nutzerdaten"),
+        ("/account/users/two-factor", "Benutzer"),
     ],
 )
 def test_navigation_marks_the_section_of_every_page(user_client, path, label):
@@ -137,8 +142,11 @@ def _check(page, label: str, section: str | None) -> None:
         expect(marked).to_have_text(section)
 
 
-def _walk(page, base: str, label: str, shots: bool = False, widths=WIDTHS) -> None:
-    """Every section in the navigation and every sub-page, at each width."""
+def _walk(
+    page, base: str, label: str, shots: bool = False, widths=WIDTHS, extra=MANAGER_PAGES
+) -> None:
+    """Every section in the navigation and every sub-page (``extra``: those of
+    managers), at each width."""
     page.goto(f"{base}/account/")
     nav = page.locator(".sidenav a")
     sections = [
@@ -151,7 +159,7 @@ def _walk(page, base: str, label: str, shots: bool = False, widths=WIDTHS) -> No
     ]
     for width_name, width in widths.items():
         set_width(page, width)
-        for name, path, section in [*pages, *SUB_PAGES]:
+        for name, path, section in [*pages, *SUB_PAGES, *extra]:
             page.goto(base + path)
             _check(page, f"{label} at {width} px", section)
             if shots:
@@ -311,7 +319,7 @@ def test_every_page_fits_phone_and_desktop_for_each_role(live, page, smtp_server
 
     _walk(page, base, "owner", shots)
     _walk(page, base, "owner", widths={"smallest": 360, "largest": 1440})
-    _walk(member, base, "member")
+    _walk(member, base, "member", extra=[])
     _walk(staff, base, "read-only support")
     if shots:
         for width_name, width in WIDTHS.items():

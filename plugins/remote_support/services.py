@@ -17,6 +17,7 @@ from core.db import database, utcnow
 from core.events import emit
 from core.formatting import format_when
 from core.models import Account, User
+from core.twofactor import matching_step
 from plugins.remote_support.models import (
     AccessLog,
     Grant,
@@ -174,17 +175,16 @@ def create_staff(email: str, name: str, password: str) -> tuple[Staff, str]:
 
 def _totp_ok(staff: Staff, code: str) -> bool:
     """Check a TOTP code (±1 step) and refuse any step used before (replay)."""
-    totp = pyotp.TOTP(decrypt(staff.totp_secret, TOTP_CONTEXT.format(staff.id)))
-    now_step = totp.timecode(dt.datetime.now(dt.UTC))
-    for step in (now_step - 1, now_step, now_step + 1):
-        if step > staff.last_totp_step and secrets.compare_digest(totp.generate_otp(step), code):
-            updated = (
-                Staff.update(last_totp_step=step)
-                .where(Staff.id == staff.id, Staff.last_totp_step < step)
-                .execute()
-            )
-            return bool(updated)
-    return False
+    secret = decrypt(staff.totp_secret, TOTP_CONTEXT.format(staff.id))
+    step = matching_step(secret, code, staff.last_totp_step)
+    if step is None:
+        return False
+    updated = (
+        Staff.update(last_totp_step=step)
+        .where(Staff.id == staff.id, Staff.last_totp_step < step)
+        .execute()
+    )
+    return bool(updated)
 
 
 def staff_login(email: str, password: str, code: str) -> str | None:

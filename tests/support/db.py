@@ -35,9 +35,11 @@ def statements() -> Iterator[list[str]]:
 
 def owner_state(app: Any, owner: Any) -> tuple[Any, ...]:
     """What a refused request must leave as it was: the owner's account and
-    user data, password hash included, and the number of users in the account."""
+    user data, password hash and confirmed two-factor login included (a key
+    waiting for its set-up is not), and the number of users in the account."""
     from core.db import bind
     from core.models import Account, User
+    from core.twofactor import RecoveryCode, TwoFactor
 
     with app.app_context(), bind(app).connection_context():
         account = Account.get_by_id(owner.account_id)
@@ -50,5 +52,16 @@ def owner_state(app: Any, owner: Any) -> tuple[Any, ...]:
             user.first_name,
             user.last_name,
             user.password_hash,
+            account.two_factor_required,
+            [
+                (t.enabled_at, t.last_step)
+                for t in TwoFactor.select().where(
+                    TwoFactor.user == user, TwoFactor.enabled_at.is_null(False)
+                )
+            ],
+            [
+                (c.code_hash, c.used_at)
+                for c in RecoveryCode.select().where(RecoveryCode.user == user)
+            ],
             User.select().where(User.account == owner.account_id).count(),
         )

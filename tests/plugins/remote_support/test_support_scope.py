@@ -57,6 +57,13 @@ SUPPORT_WRITE_POLICY = {
     "core.passkey_login_options": NEVER,
     "core.passkey_login": NEVER,
     "core.end_user_session": NEVER,
+    # two-factor login: its secret, recovery codes, the second sign-in step
+    # and the account's rule are credentials
+    "two_factor.enable": NEVER,
+    "two_factor.regenerate": NEVER,
+    "two_factor.disable": NEVER,
+    "two_factor.login": NEVER,
+    "two_factor.policy": NEVER,
     # notification e-mail and mobile number
     "core.company": NEVER,
     # users: an invitation is a credential
@@ -320,3 +327,31 @@ def test_support_cannot_cancel_the_contract_or_undo_it(
         assert response.status_code == 403, url
     with app.app_context(), bind(app).connection_context():
         assert not Subscription.get(Subscription.account == owner.account_id).cancel_at_period_end
+
+
+@pytest.mark.parametrize("scope", ["read", "full"])
+def test_support_sees_no_two_factor_key_and_no_form(app, user_client, owner, staff_client, scope):
+    from core.twofactor import TwoFactor
+
+    grant_access(user_client, scope=scope)
+    start_session(staff_client, owner.account_id)
+    page = staff_client.get("/account/profile/two-factor").get_data(as_text=True)
+    assert "Ausgeschaltet" in page
+    assert 'class="qr"' not in page and 'class="secret"' not in page
+    assert "enable-code" not in page
+    with app.app_context(), bind(app).connection_context():
+        assert TwoFactor.select().count() == 0  # no key was made for support to see
+    policy = staff_client.get("/account/users/two-factor").get_data(as_text=True)
+    assert '<fieldset class="locked" disabled>' in policy
+
+
+def test_support_is_not_led_to_two_factor_set_up(app, user_client, owner, staff_client):
+    from core.models import Account
+
+    grant_access(user_client, scope="read")
+    with app.app_context(), bind(app).connection_context():
+        Account.update(two_factor_required=True).where(Account.id == owner.account_id).execute()
+    # the owner, without two-factor login, is led to its set-up; support is not
+    assert user_client.get("/account/").headers["Location"] == "/account/profile/two-factor"
+    start_session(staff_client, owner.account_id)
+    assert staff_client.get("/account/").status_code == 200
