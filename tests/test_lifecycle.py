@@ -30,6 +30,7 @@ from core.models import (
     User,
 )
 from core.outbox import MailOutbox
+from core.twofactor import RecoveryCode, TwoFactor
 from plugins.mail_transport.models import ConnectionCheck, MailSettings
 from plugins.notifications.models import Delivery, Preference
 from plugins.remote_support.models import AccessLog, Grant, Staff, SupportSession
@@ -80,6 +81,11 @@ def _seed_secrets(app, account):
             password_encrypted=encrypt(MAIL_PASSWORD, f"mail_transport:password:{account.id}"),
             smtp_host="smtp.muster.example",
         )
+        owner = User.get(User.account == account.id)
+        totp = TwoFactor.create(
+            user=owner, secret=encrypt("JBSWY3DPEHPK3PXP", f"core:totp:{owner.id}")
+        )
+        RecoveryCode.create(user=owner, code_hash="r" * 64)
         staff, _ = create_staff("susi@kontor.example", "Susi Support", "support-passwort-123")
         mail = CustomerMail.create(
             account=account,
@@ -94,6 +100,7 @@ def _seed_secrets(app, account):
             "mail_cipher": MailSettings.get(MailSettings.account == account.id).password_encrypted,
             "iban_cipher": BillingInfo.get(BillingInfo.account == account.id).iban_encrypted,
             "totp_cipher": staff.totp_secret,
+            "user_totp_cipher": totp.secret,
         }
 
 
