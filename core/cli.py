@@ -26,6 +26,9 @@ from core.plugins import PluginError, plugin_infos
 
 DEMO_EMAIL = "demo@kontor.example"
 DEMO_FILE = "demo-login.json"  # the demo password and service token, mode 0600
+# The Bundesbank's example SEPA creditor identifier (valid in form and check
+# digits), so the demo can offer direct debit and show the mandate text.
+DEMO_CREDITOR_ID = "DE98ZZZ09999999999"
 
 
 def _app_factory() -> Flask:
@@ -277,6 +280,7 @@ def _serve(server: BaseWSGIServer, with_worker: bool) -> None:
 def demo_command(host: str, port: int, reset_password: bool) -> None:
     """Initialise if needed, create a demo account, and serve with a worker."""
     _local_defaults(host, port)
+    os.environ.setdefault("KONTOR_SUBSCRIPTIONS_CREDITOR_ID", DEMO_CREDITOR_ID)
     server = _listen(host, port)
     app = create_app()
     apply_migrations(app)

@@ -99,11 +99,10 @@ def _new_password(label: str) -> PasswordField:
     )
 
 
-def _current_password() -> PasswordField:
-    return PasswordField(
-        _l("Aktuelles Passwort"),
-        validators=[DataRequired(_REQUIRED), Length(max=200, message=_MAX)],
-    )
+def _password(label: str) -> PasswordField:
+    """A password the user already has (checked against the stored hash, so
+    only its presence and an upper bound are validated here)."""
+    return PasswordField(label, validators=[DataRequired(_REQUIRED), Length(max=200, message=_MAX)])
 
 
 def _company_name() -> StringField:
@@ -129,9 +128,7 @@ class LoginForm(Form):
         filters=[strip_filter],
         validators=[DataRequired(_REQUIRED), Length(max=254, message=_MAX)],
     )
-    password = PasswordField(
-        _l("Passwort"), validators=[DataRequired(_REQUIRED), Length(max=200, message=_MAX)]
-    )
+    password = _password(_l("Passwort"))
     submit = SubmitField(_l("Anmelden"))
 
 
@@ -143,12 +140,15 @@ class ProfileForm(Form):
 
 class ChangeEmailForm(Form):
     new_email = _email(_l("Neue E-Mail-Adresse"))
-    current_password = _current_password()
+    current_password = _password(_l("Aktuelles Passwort"))
     submit = SubmitField(_l("E-Mail-Adresse ändern"))
 
 
-def _repeat_password() -> PasswordField:
-    return PasswordField(
+class NewPasswordForm(Form):
+    """A new password typed twice: the base of changing and of resetting it."""
+
+    new_password = _new_password(_l("Neues Passwort"))
+    confirm = PasswordField(
         _l("Neues Passwort wiederholen"),
         validators=[
             DataRequired(_REQUIRED),
@@ -157,10 +157,8 @@ def _repeat_password() -> PasswordField:
     )
 
 
-class ChangePasswordForm(Form):
-    current_password = _current_password()
-    new_password = _new_password(_l("Neues Passwort"))
-    confirm = _repeat_password()
+class ChangePasswordForm(NewPasswordForm):
+    current_password = _password(_l("Aktuelles Passwort"))
     submit = SubmitField(_l("Passwort ändern"))
 
 
@@ -169,9 +167,7 @@ class ForgotPasswordForm(Form):
     submit = SubmitField(_l("Link zum Zurücksetzen senden"))
 
 
-class ResetPasswordForm(Form):
-    new_password = _new_password(_l("Neues Passwort"))
-    confirm = _repeat_password()
+class ResetPasswordForm(NewPasswordForm):
     submit = SubmitField(_l("Passwort speichern"))
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import requests
 
-from tests.support.browser import WIDTHS, confirm_sign_up, screenshot, set_width
+from tests.support.browser import WIDTHS, confirm_sign_up, screenshot, set_width, sign_up
 from tests.support.process import wait_until
 from tests.support.web import AUTH
 
@@ -139,17 +139,7 @@ def test_support_session_banner_and_revocation(live, page):
     )
     totp = pyotp.parse_uri(re.search(r"otpauth://\S+", out).group(0))
 
-    page.goto(f"{live.url}/register")
-    for label, value in (
-        ("Firmenname", "Kunde AG"),
-        ("Vorname", "Kai"),
-        ("Nachname", "Kunde"),
-        ("E-Mail-Adresse", "kai@example.com"),
-        ("Passwort", "kunden-passwort-1"),
-    ):
-        page.get_by_label(label).fill(value)
-    page.get_by_role("button", name="Registrieren").click()
-    confirm_sign_up(page, live, "kai@example.com")
+    sign_up(page, live, "kai@example.com", "kunden-passwort-1", "Kunde AG", ("Kai", "Kunde"))
     _nav(page, "Support")
     page.get_by_role("button", name="Genehmigung erteilen").click()
 
@@ -176,17 +166,7 @@ def test_support_session_banner_and_revocation(live, page):
 
 
 def _register(page, live, company, email):
-    page.goto(f"{live.url}/register")
-    for label, value in (
-        ("Firmenname", company),
-        ("Vorname", "Pia"),
-        ("Nachname", "Plan"),
-        ("E-Mail-Adresse", email),
-        ("Passwort", "plan-passwort-123"),
-    ):
-        page.get_by_label(label).fill(value)
-    page.get_by_role("button", name="Registrieren").click()
-    confirm_sign_up(page, live, email)
+    sign_up(page, live, email, "plan-passwort-123", company)
 
 
 def test_blocked_downgrade_lists_blockers(live, page):

@@ -4,24 +4,14 @@ an e-mail change confirmed by link."""
 
 from __future__ import annotations
 
-from tests.support.browser import WIDTHS, confirm_sign_up, log_in, screenshot, set_width
+from tests.support.browser import WIDTHS, log_in, screenshot, set_width, sign_up
 
 PASSWORD = "altes-passwort-123"
 NEW_PASSWORD = "neues-passwort-456"
 
 
 def _sign_up(page, live, email: str) -> None:
-    page.goto(f"{live.url}/register")
-    for label, value in (
-        ("Firmenname", "Link GmbH"),
-        ("Vorname", "Lina"),
-        ("Nachname", "Link"),
-        ("E-Mail-Adresse", email),
-        ("Passwort", PASSWORD),
-    ):
-        page.get_by_label(label).fill(value)
-    page.get_by_role("button", name="Registrieren").click()
-    confirm_sign_up(page, live, email)
+    sign_up(page, live, email, PASSWORD, "Link GmbH", ("Lina", "Link"))
 
 
 def _subjects(live, to: str) -> list[str]:

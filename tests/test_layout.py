@@ -11,13 +11,14 @@ import re
 import pytest
 import requests
 
-from tests.support.browser import WIDTHS, confirm_sign_up, screenshot, set_width
+from tests.support.browser import WIDTHS, screenshot, set_width, sign_up
 from tests.support.process import wait_until
 from tests.support.web import AUTH
 
 PASSWORD = "layout-passwort-123"
 STAFF_PASSWORD = "support-passwort-123"
 CUSTOMER = "K-1001"
+OWNER = "jana.sonnenberg@baeckerei-sonnenschein.example"
 MEMBER = "max.meier@baeckerei-sonnenschein.example"
 
 # Pages below a section: (screenshot name, path, section they belong to).
@@ -154,21 +155,17 @@ def _walk(page, base: str, label: str, shots: bool = False, widths=WIDTHS) -> No
 
 
 def _register(page, live) -> int:
-    base = live.url
-    page.goto(f"{base}/register")
-    for field, value in (
-        ("Firmenname", "Bäckerei Sonnenschein GmbH & Co. KG"),
-        ("Vorname", "Jana"),
-        ("Nachname", "Sonnenberg"),
-        ("E-Mail-Adresse", "jana.sonnenberg@baeckerei-sonnenschein.example"),
-        ("Passwort", PASSWORD),
-    ):
-        page.get_by_label(field).fill(value)
-    page.get_by_role("button", name="Registrieren").click()
-    confirm_sign_up(page, live, "jana.sonnenberg@baeckerei-sonnenschein.example")
+    sign_up(
+        page,
+        live,
+        OWNER,
+        PASSWORD,
+        "Bäckerei Sonnenschein GmbH & Co. KG",
+        ("Jana", "Sonnenberg"),
+    )
     return requests.get(
-        f"{base}/api/v1/accounts",
-        params={"email": "jana.sonnenberg@baeckerei-sonnenschein.example"},
+        f"{live.url}/api/v1/accounts",
+        params={"email": OWNER},
         headers=AUTH,
         timeout=10,
     ).json()["accounts"][0]["id"]

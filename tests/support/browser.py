@@ -156,6 +156,29 @@ def page():
         browser.close()
 
 
+def sign_up(
+    page: Any,
+    live: LiveServer,
+    email: str,
+    password: str,
+    company: str,
+    name: tuple[str, str] = ("Pia", "Plan"),
+) -> None:
+    """Register through the sign-up form by its labels and activate the
+    account with the mailed link (which logs the page in)."""
+    page.goto(f"{live.url}/register")
+    for label, value in (
+        ("Firmenname", company),
+        ("Vorname", name[0]),
+        ("Nachname", name[1]),
+        ("E-Mail-Adresse", email),
+        ("Passwort", password),
+    ):
+        page.get_by_label(label).fill(value)
+    page.get_by_role("button", name="Registrieren").click()
+    confirm_sign_up(page, live, email)
+
+
 def confirm_sign_up(page: Any, live: LiveServer, email: str) -> None:
     """Open the registration link mailed to ``email`` and activate the account
     (which logs the page in)."""
