@@ -194,6 +194,19 @@ def test_blocked_downgrade_lists_blockers(live, page):
     expect(page.get_by_role("button", name="Wechsel bestätigen")).to_have_count(0)
 
 
+def test_billing_shows_direct_debit_fields_only_when_chosen(live, page):
+    from playwright.sync_api import expect
+
+    _register(page, live, "Lastschrift GmbH", "ls@example.com")
+    page.goto(f"{live.url}/account/subscription/billing")
+    expect(page.get_by_role("radio", name="Rechnung")).to_be_checked()
+    expect(page.get_by_label("IBAN")).to_be_hidden()
+    expect(page.get_by_text("Gläubiger-Identifikationsnummer")).to_be_hidden()
+    page.get_by_role("radio", name="SEPA-Lastschrift").check()
+    expect(page.get_by_label("IBAN")).to_be_visible()
+    expect(page.get_by_text("Gläubiger-Identifikationsnummer: DE98ZZZ09999999999")).to_be_visible()
+
+
 def test_cancelling_by_keyboard_only(live, page):
     from playwright.sync_api import expect
 

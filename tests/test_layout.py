@@ -116,6 +116,24 @@ def _fits(page, label: str) -> None:
     )
 
 
+BROKEN_WORDS = """selector => {
+    const broken = [];
+    for (const cell of document.querySelectorAll(selector)) {
+        const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+        for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+            for (const m of node.data.matchAll(/\\S+/g)) {
+                const range = document.createRange();
+                range.setStart(node, m.index);
+                range.setEnd(node, m.index + m[0].length);
+                const lines = new Set([...range.getClientRects()].map(r => Math.round(r.top)));
+                if (lines.size > 1) broken.push(m[0]);
+            }
+        }
+    }
+    return broken;
+}"""
+
+
 def _check(page, label: str, section: str | None) -> None:
     """No horizontal overflow, a skip link to the content, the right section marked."""
     from playwright.sync_api import expect
@@ -309,6 +327,14 @@ def test_every_page_fits_phone_and_desktop_for_each_role(live, page, smtp_server
             set_width(staff, width)
             staff.goto(f"{base}/account/company")
             screenshot(staff, f"support-session-{width_name}")
+
+    # The plan table breaks no word across lines, even at the narrowest width
+    # ("Versanddienstleister" used to lose its last letters to the next line).
+    for width in (360, WIDTHS["phone"]):
+        set_width(page, width)
+        page.goto(f"{base}/account/subscription/change")
+        assert page.evaluate(BROKEN_WORDS, ".plan-table :is(th, td)") == [], width
+    set_width(page, WIDTHS["desktop"])
 
     # The skip link is the first stop for the keyboard and leads to the content.
     page.goto(f"{base}/account/company")
