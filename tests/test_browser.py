@@ -125,19 +125,9 @@ def test_granting_support_by_keyboard_only(live, page):
 def test_support_session_banner_and_revocation(live, page):
     import re
 
-    import pyotp
     from playwright.sync_api import expect
 
-    out = live.kontor(
-        "staff",
-        "create",
-        "susi@kontor.example",
-        "--name",
-        "Susi Support",
-        "--password-stdin",
-        stdin="support-passwort-123\n",
-    )
-    totp = pyotp.parse_uri(re.search(r"otpauth://\S+", out).group(0))
+    totp = live.create_staff("susi@kontor.example", "Susi Support", "support-passwort-123")
 
     sign_up(page, live, "kai@example.com", "kunden-passwort-1", "Kunde AG", ("Kai", "Kunde"))
     _nav(page, "Support")

@@ -255,22 +255,12 @@ def _accept_invitation(browser, base: str, smtp_server):
 
 def _support_session(browser, live, page, shots: bool):
     """Grant read-only access as the owner; Susi Support starts a session."""
-    import pyotp
     from playwright.sync_api import expect
 
     page.goto(f"{live.url}/account/support")
     page.get_by_label("Nur lesen").check()
     page.get_by_role("button", name="Genehmigung erteilen").click()
-    out = live.kontor(
-        "staff",
-        "create",
-        "susi@kontor.example",
-        "--name",
-        "Susi Support",
-        "--password-stdin",
-        stdin=STAFF_PASSWORD + "\n",
-    )
-    totp = pyotp.parse_uri(re.search(r"otpauth://\S+", out).group(0))
+    totp = live.create_staff("susi@kontor.example", "Susi Support", STAFF_PASSWORD)
     staff = browser.new_context(locale="de-DE").new_page()
     staff.goto(f"{live.url}/staff/login")
     for width_name, width in WIDTHS.items():

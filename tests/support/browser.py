@@ -71,6 +71,16 @@ class LiveServer:
         """Run a ``kontor`` command against this server's database."""
         return kontor(self.env, *args, stdin=stdin)
 
+    def create_staff(self, email: str, name: str, password: str) -> Any:
+        """``kontor staff create`` for a support employee; returns the
+        pyotp.TOTP of the authenticator link it prints."""
+        import pyotp
+
+        out = self.kontor(
+            "staff", "create", email, "--name", name, "--password-stdin", stdin=password + "\n"
+        )
+        return pyotp.parse_uri(re.search(r"otpauth://\S+", out).group(0))
+
 
 @contextmanager
 def serve(tmp_path: Path, database_url: str | None, extra: dict[str, str]) -> Iterator[LiveServer]:
