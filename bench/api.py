@@ -33,12 +33,9 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -49,6 +46,7 @@ from werkzeug.test import EnvironBuilder  # noqa: E402
 
 from core import create_app  # noqa: E402
 from core.db import bind, open_database, utcnow  # noqa: E402
+from tests.support.db import fresh_postgres_database  # noqa: E402
 
 TOKEN = "bench-service-token-0123456789abcdef"  # noqa: S105 - an in-process benchmark's token
 EVENT = "quote.accepted"
@@ -226,24 +224,6 @@ def compare(
     return statistics.median(mine), statistics.median(theirs)
 
 
-@contextmanager
-def postgres_database(base: str) -> Iterator[str]:
-    """A fresh PostgreSQL database next to ``base``'s, dropped afterwards."""
-    import psycopg2
-
-    name = f"kontor_bench_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(urlunsplit(urlsplit(base)._replace(path="/postgres")))
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield urlunsplit(urlsplit(base)._replace(path=f"/{name}"))
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
-
-
 def run(label: str, config: dict[str, str], requests: int, rounds: int) -> None:
     app, account_id, plans = kontor_app(config)
     bare = bare_app(config["KONTOR_DATABASE_URL"], plans)
@@ -290,7 +270,7 @@ def main() -> None:
         run("SQLite + SQLite queue", config, args.requests, args.rounds)
     if args.setup in ("postgres", "both"):
         tmp = Path(tempfile.mkdtemp(prefix="kontor-api-"))
-        with postgres_database(args.postgres_url) as url:
+        with fresh_postgres_database(args.postgres_url, "kontor_bench") as url:
             config = {
                 "KONTOR_INSTANCE_PATH": str(tmp / "instance"),
                 "KONTOR_DATABASE_URL": url,

@@ -29,6 +29,8 @@ sys.path.insert(0, str(ROOT))
 
 from tests.support.process import (  # noqa: E402
     gunicorn,
+    instance_env,
+    instance_mails,
     kontor,
     queue_worker,
     register,
@@ -58,15 +60,15 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=6)
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="kontor-load-"))
-    env = {
-        "KONTOR_INSTANCE_PATH": str(tmp / "instance"),
-        "KONTOR_COOKIE_SECURE": "false",
-        "KONTOR_SECRET_KEY": "bench-secret-key-0123456789abcdef",
-        "KONTOR_SERVICE_TOKENS": TOKEN,
-        "KONTOR_LOGIN_LIMIT": "10000 per minute",
-    }
-    kontor(env, "init")
     port = free_port()
+    env = instance_env(
+        tmp / "instance",
+        "bench-secret-key-0123456789abcdef",
+        KONTOR_BASE_URL=f"http://127.0.0.1:{port}",  # the sign-up link in the mail
+        KONTOR_SERVICE_TOKENS=TOKEN,
+        KONTOR_LOGIN_LIMIT="10000 per minute",
+    )
+    kontor(env, "init")
     logs = [tmp / "web.log", tmp / "worker.log"]
     web = start(
         gunicorn(port),
@@ -86,7 +88,14 @@ def main() -> None:
     try:
         wait_for_http(f"{base}/healthz", web)
         owner = requests.Session()
-        register(owner, base, "last@example.com", "last-passwort-1", "Last GmbH")
+        register(
+            owner,
+            base,
+            "last@example.com",
+            "last-passwort-1",
+            "Last GmbH",
+            lambda: instance_mails(tmp / "instance"),
+        )
         rss = {}
         for i in range(1, 10_001):
             owner.get(f"{base}/account/" if i % 2 else f"{base}/account/subscription", timeout=10)

@@ -26,6 +26,9 @@ from core.plugins import PluginError, plugin_infos
 
 DEMO_EMAIL = "demo@kontor.example"
 DEMO_FILE = "demo-login.json"  # the demo password and service token, mode 0600
+# The Bundesbank's example SEPA creditor identifier (valid in form and check
+# digits), so the demo can offer direct debit and show the mandate text.
+DEMO_CREDITOR_ID = "DE98ZZZ09999999999"
 
 
 def _app_factory() -> Flask:
@@ -292,6 +295,7 @@ def demo_command(host: str, port: int, reset_password: bool) -> None:
     _local_defaults(host, port)
     if not any(os.environ.get(name) for name in DEMO_SELLER):
         os.environ.update(DEMO_SELLER)
+    os.environ.setdefault("KONTOR_SUBSCRIPTIONS_CREDITOR_ID", DEMO_CREDITOR_ID)
     server = _listen(host, port)
     app = create_app()
     apply_migrations(app)

@@ -118,11 +118,10 @@ def _new_password(label: str) -> PasswordField:
     )
 
 
-def _current_password() -> PasswordField:
-    return PasswordField(
-        _l("Aktuelles Passwort"),
-        validators=[DataRequired(_REQUIRED), Length(max=200, message=_MAX)],
-    )
+def _password(label: str) -> PasswordField:
+    """A password the user already has (checked against the stored hash, so
+    only its presence and an upper bound are validated here)."""
+    return PasswordField(label, validators=[DataRequired(_REQUIRED), Length(max=200, message=_MAX)])
 
 
 def _company_name() -> StringField:
@@ -148,9 +147,7 @@ class LoginForm(Form):
         filters=[strip_filter],
         validators=[DataRequired(_REQUIRED), Length(max=254, message=_MAX)],
     )
-    password = PasswordField(
-        _l("Passwort"), validators=[DataRequired(_REQUIRED), Length(max=200, message=_MAX)]
-    )
+    password = _password(_l("Passwort"))
     submit = SubmitField(_l("Anmelden"))
 
 
@@ -162,12 +159,15 @@ class ProfileForm(Form):
 
 class ChangeEmailForm(Form):
     new_email = _email(_l("Neue E-Mail-Adresse"))
-    current_password = _current_password()
+    current_password = _password(_l("Aktuelles Passwort"))
     submit = SubmitField(_l("E-Mail-Adresse ändern"))
 
 
-def _repeat_password() -> PasswordField:
-    return PasswordField(
+class NewPasswordForm(Form):
+    """A new password typed twice: the base of changing and of resetting it."""
+
+    new_password = _new_password(_l("Neues Passwort"))
+    confirm = PasswordField(
         _l("Neues Passwort wiederholen"),
         validators=[
             DataRequired(_REQUIRED),
@@ -176,10 +176,8 @@ def _repeat_password() -> PasswordField:
     )
 
 
-class ChangePasswordForm(Form):
-    current_password = _current_password()
-    new_password = _new_password(_l("Neues Passwort"))
-    confirm = _repeat_password()
+class ChangePasswordForm(NewPasswordForm):
+    current_password = _password(_l("Aktuelles Passwort"))
     submit = SubmitField(_l("Passwort ändern"))
 
 
@@ -188,9 +186,7 @@ class ForgotPasswordForm(Form):
     submit = SubmitField(_l("Link zum Zurücksetzen senden"))
 
 
-class ResetPasswordForm(Form):
-    new_password = _new_password(_l("Neues Passwort"))
-    confirm = _repeat_password()
+class ResetPasswordForm(NewPasswordForm):
     submit = SubmitField(_l("Passwort speichern"))
 
 
@@ -213,18 +209,18 @@ def _code(label: str) -> StringField:
 
 class EnableTwoFactorForm(Form):
     code = _code(_l("Code aus der App"))
-    current_password = _current_password()
+    current_password = _password(_l("Aktuelles Passwort"))
     submit = SubmitField(_l("Zwei-Faktor-Anmeldung einschalten"))
 
 
 class RecoveryCodesForm(Form):
-    current_password = _current_password()
+    current_password = _password(_l("Aktuelles Passwort"))
     submit = SubmitField(_l("Neue Wiederherstellungscodes erstellen"))
 
 
 class DisableTwoFactorForm(Form):
     code = _code(_l("Code aus der App oder Wiederherstellungscode"))
-    current_password = _current_password()
+    current_password = _password(_l("Aktuelles Passwort"))
     submit = SubmitField(_l("Zwei-Faktor-Anmeldung ausschalten"))
 
 
@@ -291,7 +287,7 @@ class CloseAccountForm(Form):
         default="period_end",
         validators=[DataRequired(_l("Bitte wählen Sie, wann das Abonnement endet."))],
     )
-    current_password = _current_password()
+    current_password = _password(_l("Aktuelles Passwort"))
     submit = SubmitField(_l("Konto schließen"))
 
 
@@ -317,7 +313,7 @@ class AddPasskeyForm(Form):
     """Sent as JSON by passkeys.js before the browser creates the passkey."""
 
     name = _passkey_name()
-    current_password = _current_password()
+    current_password = _password(_l("Aktuelles Passwort"))
     submit = SubmitField(_l("Passkey hinzufügen"))
 
 

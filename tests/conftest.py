@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import os
 import secrets
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from flask import Flask
@@ -18,6 +16,7 @@ from core import create_app
 from core.accounts import invite_user, register
 from core.cli import apply_migrations
 from core.db import bind
+from tests.support.db import fresh_postgres_database
 from tests.support.web import SERVICE_TOKEN, login
 
 # The Bundesbank's example creditor identifier, valid in form and check digits.
@@ -37,15 +36,6 @@ pytest_plugins = ("tests.support.browser", "tests.support.mailservers")
 PASSWORD = "richtig-geheim-123"
 
 
-def _admin_connect(url: str) -> Any:
-    import psycopg2
-
-    parts = urlsplit(url)
-    conn = psycopg2.connect(urlunsplit(parts._replace(path="/postgres")))
-    conn.autocommit = True
-    return conn
-
-
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str | None]:
     """A fresh PostgreSQL database for this run, or None for SQLite per test."""
@@ -53,16 +43,8 @@ def database_url() -> Iterator[str | None]:
     if not base:
         yield None
         return
-    name = f"kontor_test_{uuid.uuid4().hex[:10]}"
-    admin = _admin_connect(base)
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield urlunsplit(urlsplit(base)._replace(path=f"/{name}"))
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+    with fresh_postgres_database(base, "kontor_test") as url:
+        yield url
 
 
 def _reset_postgres(app: Flask) -> None:

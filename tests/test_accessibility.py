@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from axe_playwright_python.sync_playwright import Axe
 
-from tests.support.browser import WIDTHS, confirm_sign_up, set_width
+from tests.support.browser import WIDTHS, set_width, sign_up
 from tests.support.web import section_urls
 
 EXTRA_PAGES = [
@@ -52,16 +52,6 @@ def _check(page, url: str) -> None:
 def test_entry_pages_and_every_section_pass_axe(app, live, page):
     for path in ("/login", "/register", "/staff/login"):
         _check(page, live.url + path)
-    page.goto(f"{live.url}/register")
-    for label, value in (
-        ("Firmenname", "Axe GmbH"),
-        ("Vorname", "A"),
-        ("Nachname", "X"),
-        ("E-Mail-Adresse", "axe@example.com"),
-        ("Passwort", "axe-passwort-123"),
-    ):
-        page.get_by_label(label).fill(value)
-    page.get_by_role("button", name="Registrieren").click()
-    confirm_sign_up(page, live, "axe@example.com")
+    sign_up(page, live, "axe@example.com", "axe-passwort-123", "Axe GmbH", ("A", "X"))
     for path in [*section_urls(app), *EXTRA_PAGES]:
         _check(page, live.url + path)

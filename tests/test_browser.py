@@ -13,7 +13,7 @@ import zipfile
 
 import requests
 
-from tests.support.browser import WIDTHS, confirm_sign_up, screenshot, set_width
+from tests.support.browser import WIDTHS, confirm_sign_up, screenshot, set_width, sign_up
 from tests.support.process import body_text, wait_until
 from tests.support.web import AUTH
 
@@ -129,31 +129,11 @@ def test_granting_support_by_keyboard_only(live, page):
 def test_support_session_banner_and_revocation(live, page):
     import re
 
-    import pyotp
     from playwright.sync_api import expect
 
-    out = live.kontor(
-        "staff",
-        "create",
-        "susi@kontor.example",
-        "--name",
-        "Susi Support",
-        "--password-stdin",
-        stdin="support-passwort-123\n",
-    )
-    totp = pyotp.parse_uri(re.search(r"otpauth://\S+", out).group(0))
+    totp = live.create_staff("susi@kontor.example", "Susi Support", "support-passwort-123")
 
-    page.goto(f"{live.url}/register")
-    for label, value in (
-        ("Firmenname", "Kunde AG"),
-        ("Vorname", "Kai"),
-        ("Nachname", "Kunde"),
-        ("E-Mail-Adresse", "kai@example.com"),
-        ("Passwort", "kunden-passwort-1"),
-    ):
-        page.get_by_label(label).fill(value)
-    page.get_by_role("button", name="Registrieren").click()
-    confirm_sign_up(page, live, "kai@example.com")
+    sign_up(page, live, "kai@example.com", "kunden-passwort-1", "Kunde AG", ("Kai", "Kunde"))
     _nav(page, "Support")
     page.get_by_role("button", name="Genehmigung erteilen").click()
 
@@ -180,17 +160,7 @@ def test_support_session_banner_and_revocation(live, page):
 
 
 def _register(page, live, company, email):
-    page.goto(f"{live.url}/register")
-    for label, value in (
-        ("Firmenname", company),
-        ("Vorname", "Pia"),
-        ("Nachname", "Plan"),
-        ("E-Mail-Adresse", email),
-        ("Passwort", "plan-passwort-123"),
-    ):
-        page.get_by_label(label).fill(value)
-    page.get_by_role("button", name="Registrieren").click()
-    confirm_sign_up(page, live, email)
+    sign_up(page, live, email, "plan-passwort-123", company)
 
 
 def test_blocked_downgrade_lists_blockers(live, page):
@@ -216,6 +186,19 @@ def test_blocked_downgrade_lists_blockers(live, page):
     expect(alert).to_contain_text("Speicherplatz: 3 GB genutzt, erlaubt sind 1 GB")
     expect(alert).to_contain_text("Webshops: 2 genutzt, erlaubt sind 0")
     expect(page.get_by_role("button", name="Wechsel bestätigen")).to_have_count(0)
+
+
+def test_billing_shows_direct_debit_fields_only_when_chosen(live, page):
+    from playwright.sync_api import expect
+
+    _register(page, live, "Lastschrift GmbH", "ls@example.com")
+    page.goto(f"{live.url}/account/subscription/billing")
+    expect(page.get_by_role("radio", name="Rechnung")).to_be_checked()
+    expect(page.get_by_label("IBAN")).to_be_hidden()
+    expect(page.get_by_text("Gläubiger-Identifikationsnummer")).to_be_hidden()
+    page.get_by_role("radio", name="SEPA-Lastschrift").check()
+    expect(page.get_by_label("IBAN")).to_be_visible()
+    expect(page.get_by_text("Gläubiger-Identifikationsnummer: DE98ZZZ09999999999")).to_be_visible()
 
 
 def test_cancelling_by_keyboard_only(live, page):

@@ -11,13 +11,14 @@ import re
 import pytest
 import requests
 
-from tests.support.browser import WIDTHS, confirm_sign_up, screenshot, set_width
+from tests.support.browser import WIDTHS, screenshot, set_width, sign_up
 from tests.support.process import wait_until
 from tests.support.web import AUTH
 
 PASSWORD = "layout-passwort-123"
 STAFF_PASSWORD = "support-passwort-123"
 CUSTOMER = "K-1001"
+OWNER = "jana.sonnenberg@baeckerei-sonnenschein.example"
 MEMBER = "max.meier@baeckerei-sonnenschein.example"
 
 # Pages below a section: (screenshot name, path, section they belong to).
@@ -126,6 +127,24 @@ def _fits(page, label: str) -> None:
     )
 
 
+BROKEN_WORDS = """selector => {
+    const broken = [];
+    for (const cell of document.querySelectorAll(selector)) {
+        const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+        for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+            for (const m of node.data.matchAll(/\\S+/g)) {
+                const range = document.createRange();
+                range.setStart(node, m.index);
+                range.setEnd(node, m.index + m[0].length);
+                const lines = new Set([...range.getClientRects()].map(r => Math.round(r.top)));
+                if (lines.size > 1) broken.push(m[0]);
+            }
+        }
+    }
+    return broken;
+}"""
+
+
 def _check(page, label: str, section: str | None) -> None:
     """No horizontal overflow, a skip link to the content, the right section marked."""
     from playwright.sync_api import expect
@@ -168,21 +187,17 @@ def _walk(
 
 
 def _register(page, live) -> int:
-    base = live.url
-    page.goto(f"{base}/register")
-    for field, value in (
-        ("Firmenname", "Bäckerei Sonnenschein GmbH & Co. KG"),
-        ("Vorname", "Jana"),
-        ("Nachname", "Sonnenberg"),
-        ("E-Mail-Adresse", "jana.sonnenberg@baeckerei-sonnenschein.example"),
-        ("Passwort", PASSWORD),
-    ):
-        page.get_by_label(field).fill(value)
-    page.get_by_role("button", name="Registrieren").click()
-    confirm_sign_up(page, live, "jana.sonnenberg@baeckerei-sonnenschein.example")
+    sign_up(
+        page,
+        live,
+        OWNER,
+        PASSWORD,
+        "Bäckerei Sonnenschein GmbH & Co. KG",
+        ("Jana", "Sonnenberg"),
+    )
     return requests.get(
-        f"{base}/api/v1/accounts",
-        params={"email": "jana.sonnenberg@baeckerei-sonnenschein.example"},
+        f"{live.url}/api/v1/accounts",
+        params={"email": OWNER},
         headers=AUTH,
         timeout=10,
     ).json()["accounts"][0]["id"]
@@ -254,22 +269,12 @@ def _accept_invitation(browser, base: str, smtp_server):
 
 def _support_session(browser, live, page, shots: bool):
     """Grant read-only access as the owner; Susi Support starts a session."""
-    import pyotp
     from playwright.sync_api import expect
 
     page.goto(f"{live.url}/account/support")
     page.get_by_label("Nur lesen").check()
     page.get_by_role("button", name="Genehmigung erteilen").click()
-    out = live.kontor(
-        "staff",
-        "create",
-        "susi@kontor.example",
-        "--name",
-        "Susi Support",
-        "--password-stdin",
-        stdin=STAFF_PASSWORD + "\n",
-    )
-    totp = pyotp.parse_uri(re.search(r"otpauth://\S+", out).group(0))
+    totp = live.create_staff("susi@kontor.example", "Susi Support", STAFF_PASSWORD)
     staff = browser.new_context(locale="de-DE").new_page()
     staff.goto(f"{live.url}/staff/login")
     for width_name, width in WIDTHS.items():
@@ -326,6 +331,14 @@ def test_every_page_fits_phone_and_desktop_for_each_role(live, page, smtp_server
             set_width(staff, width)
             staff.goto(f"{base}/account/company")
             screenshot(staff, f"support-session-{width_name}")
+
+    # The plan table breaks no word across lines, even at the narrowest width
+    # ("Versanddienstleister" used to lose its last letters to the next line).
+    for width in (360, WIDTHS["phone"]):
+        set_width(page, width)
+        page.goto(f"{base}/account/subscription/change")
+        assert page.evaluate(BROKEN_WORDS, ".plan-table :is(th, td)") == [], width
+    set_width(page, WIDTHS["desktop"])
 
     # The skip link is the first stop for the keyboard and leads to the content.
     page.goto(f"{base}/account/company")

@@ -17,6 +17,7 @@ from tests.support.process import (
     KONTOR_SCRIPT,
     form_post,
     gunicorn,
+    instance_env,
     kontor,
     queue_worker,
     register,
@@ -40,20 +41,15 @@ SECTIONS = {
 }
 
 
-def _env(tmp_path: Path, database_url: str | None) -> dict[str, str]:
-    env = {
-        "KONTOR_INSTANCE_PATH": str(tmp_path / "instance"),
-        "KONTOR_COOKIE_SECURE": "false",
-        "KONTOR_SECRET_KEY": "gunicorn-test-secret-0123456789",
-    }
-    if database_url:
-        env["KONTOR_DATABASE_URL"] = database_url
-    return env
-
-
 def test_gunicorn_two_workers_serves_health_and_login(tmp_path, database_url):
     port = free_port()
-    env = {**_env(tmp_path, database_url), "KONTOR_BASE_URL": f"http://127.0.0.1:{port}"}
+    env = instance_env(
+        tmp_path / "instance",
+        "gunicorn-test-secret-0123456789",
+        KONTOR_BASE_URL=f"http://127.0.0.1:{port}",
+    )
+    if database_url:
+        env["KONTOR_DATABASE_URL"] = database_url
     kontor(env, "init")
     proc = start(
         gunicorn(port),
@@ -143,6 +139,10 @@ def test_kontor_demo_serves_and_its_printed_login_works(tmp_path):
             assert page.status_code == 200, path
             assert f"<h1>{heading}</h1>" in page.text, path
             assert '<html lang="de">' in page.text
+        # Direct debit is offered, with the mandate text and a sample creditor id.
+        billing = browser.get(f"{base}/account/subscription/billing", timeout=10).text
+        assert "SEPA-Lastschrift ist derzeit nicht verfügbar" not in billing
+        assert "Gläubiger-Identifikationsnummer: DE98ZZZ09999999999" in billing
         assert (tmp_path / "instance" / "kontor.db").exists()
 
         # The printed token works at once, and the account is lived in.
@@ -156,7 +156,7 @@ def test_kontor_demo_serves_and_its_printed_login_works(tmp_path):
         log = requests.get(f"{account}/support-access", headers=auth, timeout=10).json()["log"]
         assert [e["action"] for e in log] == ["revoke", "session_end", "session_start", "grant"]
         mails = requests.get(f"{account}/customers/K-1001/emails", headers=auth, timeout=10)
-        assert len(mails.json()["emails"]) == 2
+        assert [m["customer_name"] for m in mails.json()["emails"]] == ["Bäckerei Schmidt"] * 2
         deliveries = requests.get(f"{account}/notifications", headers=auth, timeout=10).json()
         assert {"quote.accepted", "dunning.sent"} <= {
             d["event_type"] for d in deliveries["deliveries"]

@@ -6,11 +6,12 @@ from core.customer_mail import queue_customer_mail
 from core.models import Account
 from plugins.mail_transport import services
 
+SCHMIDT = ("K-1001", "Bäckerei Schmidt", "einkauf@baeckerei-schmidt.example")
 MAILS = (
-    ("K-1001", "einkauf@baeckerei-schmidt.example", "Ihre Rechnung RE-2026-0112"),
-    ("K-1001", "einkauf@baeckerei-schmidt.example", "Zahlungserinnerung RE-2026-0112"),
-    ("K-1002", "praxis@dr-weber.example", "Ihr Angebot AN-2026-0042"),
-    ("K-1003", "buchhaltung@autohaus-krueger.example", "Mahnung MA-2026-0008"),
+    (*SCHMIDT, "Ihre Rechnung RE-2026-0112"),
+    (*SCHMIDT, "Zahlungserinnerung RE-2026-0112"),
+    ("K-1002", "Praxis Dr. Weber", "praxis@dr-weber.example", "Ihr Angebot AN-2026-0042"),
+    ("K-1003", "Autohaus Krüger", "buchhaltung@autohaus-krueger.example", "Mahnung MA-2026-0008"),
 )
 
 
@@ -19,6 +20,6 @@ def fill(account: Account) -> None:
     row = services.settings(account)
     row.keep_history = True
     row.save()
-    for ref, to, subject in MAILS:
+    for ref, name, to, subject in MAILS:
         text = f"Guten Tag,\n\nanbei erhalten Sie: {subject}.\n\nMit freundlichen Grüßen\n"
-        queue_customer_mail(account, [to], subject, text, ref)
+        queue_customer_mail(account, [to], subject, text, ref, name)

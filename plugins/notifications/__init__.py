@@ -59,48 +59,54 @@ def kontor_settings_sections() -> Sequence[Section]:
     ]
 
 
+# The invoicing events this plugin notifies about, in the order of the
+# preference matrix: key, label (plural, as in the matrix), subject for one
+# event with its reference, subject for one event without it.
+EVENT_TYPES = (
+    (
+        "quote.accepted",
+        _l("Angenommene Angebote"),
+        _l("Angebot angenommen: %(Angebot)s"),
+        _l("Angebot angenommen"),
+    ),
+    (
+        "subscription_invoice.sent",
+        _l("Verschickte Abo-Rechnungen"),
+        _l("Abo-Rechnung verschickt: %(Rechnung)s"),
+        _l("Abo-Rechnung verschickt"),
+    ),
+    (
+        "dunning.overdue",
+        _l("Ganz oder teilweise überfällige Mahnungen"),
+        _l("Mahnung überfällig: %(Rechnung)s"),
+        _l("Mahnung überfällig"),
+    ),
+    (
+        "dunning.sent",
+        _l("Gesendete Mahnungen"),
+        _l("Mahnung gesendet: %(Rechnung)s"),
+        _l("Mahnung gesendet"),
+    ),
+    (
+        "tan.due",
+        _l("Fällige TAN-Abfragen"),
+        _l("TAN-Abfrage fällig: %(Konto)s"),
+        _l("TAN-Abfrage fällig"),
+    ),
+    (
+        "plan.limit_approaching",
+        _l("Bevorstehendes Erreichen von Tariflimits"),
+        _l("Tariflimit für %(Ressource)s: %(Stand)s"),
+        _l("Tariflimit fast erreicht"),
+    ),
+)
+
+
 @hookimpl
 def kontor_event_types() -> Sequence[EventType]:
     return [
-        EventType(
-            "quote.accepted",
-            _l("Angenommene Angebote"),
-            order=10,
-            subjects=(_l("Angebot angenommen: %(Angebot)s"), _l("Angebot angenommen")),
-        ),
-        EventType(
-            "subscription_invoice.sent",
-            _l("Verschickte Abo-Rechnungen"),
-            order=20,
-            subjects=(_l("Abo-Rechnung verschickt: %(Rechnung)s"), _l("Abo-Rechnung verschickt")),
-        ),
-        EventType(
-            "dunning.overdue",
-            _l("Ganz oder teilweise überfällige Mahnungen"),
-            order=30,
-            subjects=(_l("Mahnung überfällig: %(Rechnung)s"), _l("Mahnung überfällig")),
-        ),
-        EventType(
-            "dunning.sent",
-            _l("Gesendete Mahnungen"),
-            order=40,
-            subjects=(_l("Mahnung gesendet: %(Rechnung)s"), _l("Mahnung gesendet")),
-        ),
-        EventType(
-            "tan.due",
-            _l("Fällige TAN-Abfragen"),
-            order=50,
-            subjects=(_l("TAN-Abfrage fällig: %(Konto)s"), _l("TAN-Abfrage fällig")),
-        ),
-        EventType(
-            "plan.limit_approaching",
-            _l("Bevorstehendes Erreichen von Tariflimits"),
-            order=60,
-            subjects=(
-                _l("Tariflimit für %(Ressource)s: %(Stand)s"),
-                _l("Tariflimit fast erreicht"),
-            ),
-        ),
+        EventType(key, label, order=10 * n, subjects=(with_reference, plain))
+        for n, (key, label, with_reference, plain) in enumerate(EVENT_TYPES, start=1)
     ]
 
 

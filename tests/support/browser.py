@@ -71,6 +71,16 @@ class LiveServer:
         """Run a ``kontor`` command against this server's database."""
         return kontor(self.env, *args, stdin=stdin)
 
+    def create_staff(self, email: str, name: str, password: str) -> Any:
+        """``kontor staff create`` for a support employee; returns the
+        pyotp.TOTP of the authenticator link it prints."""
+        import pyotp
+
+        out = self.kontor(
+            "staff", "create", email, "--name", name, "--password-stdin", stdin=password + "\n"
+        )
+        return pyotp.parse_uri(re.search(r"otpauth://\S+", out).group(0))
+
 
 @contextmanager
 def serve(
@@ -158,6 +168,29 @@ def page():
         context = browser.new_context(viewport={"width": 1200, "height": 900}, locale="de-DE")
         yield context.new_page()
         browser.close()
+
+
+def sign_up(
+    page: Any,
+    live: LiveServer,
+    email: str,
+    password: str,
+    company: str,
+    name: tuple[str, str] = ("Pia", "Plan"),
+) -> None:
+    """Register through the sign-up form by its labels and activate the
+    account with the mailed link (which logs the page in)."""
+    page.goto(f"{live.url}/register")
+    for label, value in (
+        ("Firmenname", company),
+        ("Vorname", name[0]),
+        ("Nachname", name[1]),
+        ("E-Mail-Adresse", email),
+        ("Passwort", password),
+    ):
+        page.get_by_label(label).fill(value)
+    page.get_by_role("button", name="Registrieren").click()
+    confirm_sign_up(page, live, email)
 
 
 def confirm_sign_up(page: Any, live: LiveServer, email: str) -> None:

@@ -111,6 +111,17 @@ def mailed_link(mails: Callable[[], Iterable[Message]], to: str, kind: str) -> s
     return found[-1]
 
 
+def instance_env(instance: Path, secret_key: str, **extra: str) -> dict[str, str]:
+    """Settings for server processes on the fresh instance folder ``instance``:
+    plain http on this machine and a fixed secret key (all workers share it)."""
+    return {
+        "KONTOR_INSTANCE_PATH": str(instance),
+        "KONTOR_COOKIE_SECURE": "false",
+        "KONTOR_SECRET_KEY": secret_key,
+        **extra,
+    }
+
+
 def queue_worker(threads: int = 1, *options: str) -> list[str]:
     """The command line for ``kontor worker`` with ``threads`` threads (or processes)."""
     return [sys.executable, "-m", "core.cli", "worker", "--workers", str(threads), *options]
@@ -165,7 +176,12 @@ def run_worker_until(app: object, check: Callable[[], bool], threads: int = 1) -
 
 def maildir_messages(app: object) -> list[Message]:
     """The mails the app dropped into its instance Maildir (no mail server set)."""
-    folder = Path(app.config["KONTOR_INSTANCE_PATH"]) / "mail"  # type: ignore[attr-defined]
+    return instance_mails(Path(app.config["KONTOR_INSTANCE_PATH"]))  # type: ignore[attr-defined]
+
+
+def instance_mails(instance: Path) -> list[Message]:
+    """The mails in the Maildir of the instance folder ``instance``."""
+    folder = instance / "mail"
     # The worker may be creating the folder right now: read it once it is whole.
     if not all((folder / sub).is_dir() for sub in ("cur", "new", "tmp")):
         return []

@@ -96,7 +96,7 @@ def test_connect_send_and_copy_to_sent(mail_app, client, owner, own_smtp, doveco
     settings = _settings(mail_app, owner.account_id)
     assert settings.own_active and settings.sent_folder == "Sent"
     sub_page = _text(client.get("/account/subscription").get_data(as_text=True))
-    assert "Eigenes E-Mail-Konto nutzen: Ja" in sub_page
+    assert "Aktiver Versandweg: Eigenes E-Mail-Konto" in sub_page
 
     api = mail_app.test_client()
     status = send_customer_mail(

@@ -221,6 +221,22 @@ def test_member_cannot_change_mail_settings(member_client):
     assert response.status_code == 403
 
 
+def test_member_sees_own_account_settings_only_when_it_is_the_chosen_way(
+    app, member_client, roomy_owner
+):
+    from plugins.mail_transport import services
+
+    page = member_client.get("/account/mail").get_data(as_text=True)
+    assert "Nur Inhaber und Administratoren" in page
+    assert "IMAP-Server" not in page and 'id="own-settings"' not in page
+    with app.app_context(), bind(app).connection_context():
+        row = services.settings(roomy_owner.account)
+        row.mode = "own"
+        row.save()
+    page = member_client.get("/account/mail").get_data(as_text=True)
+    assert 'id="own-settings"' in page and "IMAP-Server" in page
+
+
 def _keep_history(app, owner):
     client = app.test_client()
     login(client, owner.email, PASSWORD)

@@ -4,6 +4,7 @@ gateway), with the reliability rules of the spec."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 
@@ -137,7 +138,13 @@ def test_smtp_550_fails_without_retry_and_shows_in_log(mail_app, owner, user_cli
         assert services.sweep() == 0
     assert _rows(mail_app)[0].attempts == 1
     page = user_client.get("/account/notifications").get_data(as_text=True)
-    assert "fehlgeschlagen" in page and "Empfänger abgelehnt (SMTP 550)" in page
+    # The reason stands under the status, in the same cell (no column that is empty for most rows).
+    assert re.search(
+        r'<td><span class="status-failed">fehlgeschlagen</span><p class="hint">'
+        r"Empfänger abgelehnt \(SMTP 550\)",
+        page,
+    )
+    assert ">Hinweis</th>" not in page
 
 
 def test_gateway_503_then_200(mail_app, user_client, owner, sms_gateway):

@@ -9,8 +9,9 @@ from core.db import bind, utcnow
 from plugins.notifications.models import Delivery
 from plugins.remote_support import services
 from plugins.remote_support.models import AccessLog, Grant
+from tests.conftest import PASSWORD
 from tests.plugins.remote_support.conftest import STAFF_PASSWORD, grant_access, start_session
-from tests.support.web import AUTH, csrf_token, submit
+from tests.support.web import AUTH, csrf_token, login, submit
 
 BANNER = "Support-Sitzung: Susi Support im Auftrag von Muster GmbH"
 
@@ -45,6 +46,23 @@ def test_grant_shows_who_when_until_and_lists_account_for_staff(
     assert "Erika Mustermann hat die Fernwartung genehmigt (Vollzugriff, bis " in page
     console = staff_client.get("/staff/").get_data(as_text=True)
     assert "Muster GmbH" in console
+
+
+def test_console_lists_several_accounts_with_unique_ids_and_validity(
+    app, user_client, owner, staff_client, make_owner
+):
+    grant_access(user_client, duration="24h", scope="read")
+    other = make_owner("zweite@example.com", company="Zweite GmbH")
+    second = app.test_client()
+    login(second, other.email, PASSWORD)
+    grant_access(second, duration="unlimited")
+    console = staff_client.get("/staff/").get_data(as_text=True)
+    ids = re.findall(r'\bid="([^"]+)"', console)
+    assert len(ids) == len(set(ids)), ids
+    assert console.count('name="csrf_token"') == 3  # logout and one start form per account
+    assert '<th scope="col">Gültig</th>' in console
+    assert re.search(r'data-label="Gültig">bis \d\d\.\d\d\.\d{4}', console)
+    assert 'data-label="Gültig">bis auf Widerruf<' in console
 
 
 def test_support_session_shows_banner_on_every_page(app, user_client, owner, staff_client):

@@ -130,6 +130,16 @@ def test_seat_limit_error_links_to_the_plan_table(app, user_client, owner):
     assert 'href="/account/subscription/change#plans"' in html
 
 
+def test_at_the_seat_limit_the_users_page_offers_the_plans_not_the_form(app, user_client, owner):
+    html = user_client.get("/account/users").get_data(as_text=True)
+    assert "Ihr Tarif erlaubt höchstens 1 Benutzer." in html
+    assert 'href="/account/subscription/change#plans"' in html
+    assert 'name="first_name"' not in html and 'name="email"' not in html
+    upgrade(app, owner.account, "standard")
+    html = user_client.get("/account/users").get_data(as_text=True)
+    assert 'name="email"' in html and "höchstens" not in html
+
+
 def test_downgrade_blockers_link_to_where_they_can_be_fixed(app, user_client, roomy_owner):
     for i in range(2):
         assert invite(user_client, f"p{i}@example.com").status_code == 302

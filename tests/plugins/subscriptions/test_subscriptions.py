@@ -42,7 +42,7 @@ def test_overview_shows_plan_renewal_usage_users_and_own_mail(app, user_client, 
     assert "Nächste Erneuerung:" in text
     assert "Speicherplatz: 1,2 GB von 5 GB" in text
     assert "Benutzer: 1 von 3" in text
-    assert "Eigenes E-Mail-Konto nutzen: Nein" in text
+    assert "Aktiver Versandweg: Kontor-Mailserver" in text
     assert "monatlich, 19,90 €" in text
 
 
