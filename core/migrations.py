@@ -59,16 +59,6 @@ def ordered(schemas: Sequence[Schema]) -> list[Schema]:
     return sorted(schemas, key=lambda s: (s.name != "core", s.name))
 
 
-def pending(db: peewee.Database, schemas: Sequence[Schema]) -> list[tuple[str, str]]:
-    """List (schema, migration id) pairs not yet applied."""
-    todo = []
-    for schema in ordered(schemas):
-        history = _history_model(db, schema.name)
-        done = {row.id for row in history.select(history.id)} if history.table_exists() else set()
-        todo += [(schema.name, m.id) for m in schema.migrations if m.id not in done]
-    return todo
-
-
 def migrate(db: peewee.Database, schemas: Sequence[Schema]) -> list[str]:
     """Apply every pending migration, each in its own transaction."""
     applied = []

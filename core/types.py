@@ -15,8 +15,6 @@ if TYPE_CHECKING:
 
     from core.models import Account
 
-ROLES = ("owner", "admin", "member")
-
 
 @dataclass(frozen=True)
 class Section:
