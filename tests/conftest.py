@@ -1,14 +1,16 @@
-"""Fixtures: an app on a fresh database, clients, users and real servers."""
+"""Fixtures: an app on a fresh database, clients, users and real servers.
+
+The database (``database_url``), the instance settings and the form helpers
+come from ``kontor.testing`` (core/testing.py), which plugin authors use; the
+project's own ``app`` runs jobs at once in-process (``memory://`` queue).
+"""
 
 from __future__ import annotations
 
-import os
 import secrets
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from flask import Flask
@@ -18,49 +20,12 @@ from core import create_app
 from core.accounts import invite_user, register
 from core.cli import apply_migrations
 from core.db import bind
-from tests.support.web import SERVICE_TOKEN, login
+from core.testing import CREDITOR_ID, PASSWORD, SERVICE_TOKEN, reset_postgres, settings
+from tests.support.web import login
 
-# The Bundesbank's example creditor identifier, valid in form and check digits.
-CREDITOR_ID = "DE98ZZZ09999999999"
+__all__ = ["CREDITOR_ID", "PASSWORD", "SERVICE_TOKEN"]  # imported by tests from here
 
 pytest_plugins = ("tests.support.browser", "tests.support.mailservers")
-
-PASSWORD = "richtig-geheim-123"
-
-
-def _admin_connect(url: str) -> Any:
-    import psycopg2
-
-    parts = urlsplit(url)
-    conn = psycopg2.connect(urlunsplit(parts._replace(path="/postgres")))
-    conn.autocommit = True
-    return conn
-
-
-@pytest.fixture(scope="session")
-def database_url() -> Iterator[str | None]:
-    """A fresh PostgreSQL database for this run, or None for SQLite per test."""
-    base = os.environ.get("KONTOR_TEST_DATABASE_URL")
-    if not base:
-        yield None
-        return
-    name = f"kontor_test_{uuid.uuid4().hex[:10]}"
-    admin = _admin_connect(base)
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield urlunsplit(urlsplit(base)._replace(path=f"/{name}"))
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
-
-
-def _reset_postgres(app: Flask) -> None:
-    db = bind(app)
-    with db.connection_context():
-        db.execute_sql("DROP SCHEMA public CASCADE")
-        db.execute_sql("CREATE SCHEMA public")
 
 
 @pytest.fixture
@@ -69,27 +34,19 @@ def make_app(tmp_path: Path, database_url: str | None) -> Iterator[Callable[...,
     made: list[Flask] = []
 
     def factory(config: dict[str, Any] | None = None, plugins: tuple = ()) -> Flask:
-        settings = {
-            "KONTOR_INSTANCE_PATH": str(tmp_path / "instance"),
-            "KONTOR_DATABASE_URL": database_url or f"sqlite:///{tmp_path / 'kontor.db'}",
-            "KONTOR_QUEUE_URL": "memory://",
-            "KONTOR_SECRET_KEY": "test-secret-key-0123456789abcdef",
-            "KONTOR_COOKIE_SECURE": "false",
-            "KONTOR_BASE_URL": "http://localhost",
-            "KONTOR_SERVICE_TOKENS": SERVICE_TOKEN,
-            "KONTOR_DISABLED_PLUGINS": "",
-            "KONTOR_SUBSCRIPTIONS_CREDITOR_ID": CREDITOR_ID,
-            "TESTING": True,
+        overrides = {
+            **settings(tmp_path, database_url),
+            "KONTOR_QUEUE_URL": "memory://",  # jobs run at once, in the request
             **(config or {}),
         }
-        app = create_app(settings, plugins=plugins)
+        app = create_app(overrides, plugins=plugins)
         apply_migrations(app)
         made.append(app)
         return app
 
     yield factory
     if database_url and made:
-        _reset_postgres(made[-1])
+        reset_postgres(made[-1])
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from flask import Flask
 
 from core.db import KontorSqliteDatabase, bind, open_database
 from core.models import Account
-from tests.conftest import _admin_connect
+from core.testing import admin_connect as _admin_connect
 from tests.support.web import SERVICE_TOKEN
 
 
