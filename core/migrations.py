@@ -3,29 +3,92 @@
 Each schema keeps its own table ``<name>_migrations`` listing the applied
 migration ids, so adding or removing a plugin never disturbs another's
 history.
+
+A history grows by steps that never change once released: a plugin's
+``migrations/0001_initial.py`` creates its tables from a frozen snapshot of
+the models (:class:`Frozen` classes, copied from the models of that
+release), and each later step is a short file of its own, e.g.
+``migrations/0002_note.py``::
+
+    import peewee
+    from core.migrations import add_fields
+
+    MIGRATION = add_fields("0002_note", "datenexport_job", note=peewee.TextField(default=""))
+
+:func:`steps` loads them in order. A fresh install and an upgraded one then
+run the same steps and end with the same tables, whatever the models say
+later (``tests/test_migrations.py`` compares both with the models).
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
+from importlib.resources import files
 
 import peewee
+from playhouse.migrate import SchemaMigrator
+from playhouse.migrate import migrate as run_operations
 
 from core.db import utcnow
 from core.types import Migration, Schema
 
 
+class Frozen(peewee.Model):
+    """Base of the models a migration step snapshots: bound to no database
+    (the step binds them while it runs), table names as given."""
+
+    class Meta:
+        legacy_table_names = False
+
+
 def create_tables(migration_id: str, models: Sequence[type[peewee.Model]]) -> Migration:
-    """A migration that creates ``models``' tables as they are defined now."""
+    """A migration that creates ``models``' tables: pass :class:`Frozen` models
+    so the step keeps creating the same tables when the live models change."""
 
     def apply(db: peewee.Database) -> None:
-        db.create_tables(list(models), safe=False)
+        with db.bind_ctx(list(models), bind_refs=False, bind_backrefs=False):
+            db.create_tables(list(models), safe=False)
 
     return Migration(id=migration_id, apply=apply)
 
 
+def add_fields(migration_id: str, table: str, **fields: peewee.Field) -> Migration:
+    """A migration that adds columns to ``table``, described as peewee fields.
+
+    peewee's schema migrator writes each dialect's DDL, so the column is the
+    one a model with this field would create; a NOT NULL field needs a
+    ``default`` for the rows already there. A column already there is left
+    alone.
+    """
+
+    def apply(db: peewee.Database) -> None:
+        present = {column.name for column in db.get_columns(table)}
+        migrator = SchemaMigrator.from_database(db)
+        run_operations(
+            *(migrator.add_column(table, n, f) for n, f in fields.items() if n not in present)
+        )
+
+    return Migration(id=migration_id, apply=apply)
+
+
+def steps(package: str) -> list[Migration]:
+    """The steps in ``<package>/migrations/NNNN_name.py``, each file's ``MIGRATION``,
+    by file name; each step's id is its file name."""
+    found = []
+    for entry in sorted(files(package).joinpath("migrations").iterdir(), key=lambda e: e.name):
+        name = entry.name.removesuffix(".py")
+        if entry.name.endswith(".py") and name[:4].isdigit():
+            step = importlib.import_module(f"{package}.migrations.{name}").MIGRATION
+            if step.id != name:
+                raise ValueError(f"{package}.migrations.{name} holds step {step.id!r}")
+            found.append(step)
+    return found
+
+
 def add_columns(migration_id: str, table: str, **columns: str) -> Migration:
-    """A migration that adds columns (name=SQL definition) to an existing table.
+    """A migration that adds columns (name=SQL definition) to an existing table
+    (:func:`add_fields` says the same with peewee fields, for every dialect).
 
     Each definition needs a default so existing rows get a value, e.g.
     ``stage="VARCHAR(10) NOT NULL DEFAULT ''"`` (valid on SQLite and PostgreSQL).

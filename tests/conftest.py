@@ -27,6 +27,9 @@ __all__ = ["CREDITOR_ID", "PASSWORD", "SERVICE_TOKEN"]  # imported by tests from
 
 pytest_plugins = ("tests.support.browser", "tests.support.mailservers")
 
+# Plugin packages with test suites of their own, run by the tests that use them.
+collect_ignore = ["fixtures"]
+
 
 @pytest.fixture
 def make_app(tmp_path: Path, database_url: str | None) -> Iterator[Callable[..., Flask]]:

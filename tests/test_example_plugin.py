@@ -4,8 +4,6 @@ and its own tests pass with Kontor's pytest plugin (kontor.testing)."""
 from __future__ import annotations
 
 import configparser
-import os
-import subprocess
 import sys
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
@@ -13,22 +11,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PASSWORD
+from tests.support.process import run_plugin_tests
 from tests.support.web import login
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "kontor-plugin-datenexport"
-
-
-def run_plugin_tests(folder: Path) -> subprocess.CompletedProcess[str]:
-    """Run a plugin package's own test suite the way its author does: pytest in its folder,
-    on the database this run uses (``KONTOR_TEST_DATABASE_URL``)."""
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
-        cwd=folder,
-        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
 
 
 @pytest.fixture
