@@ -9,13 +9,12 @@ from flask_babel import lazy_gettext as _l
 
 from core import accounts, api, customer_mail, openapi, outbox, views
 from core.hookspecs import hookimpl
-from core.migrations import add_columns, create_tables
+from core.migrations import steps
 from core.models import CORE_MODELS, Account, EmailLink, User
 from core.types import (
     Card,
     ExportPart,
     Job,
-    Migration,
     PeriodicJob,
     PlanResource,
     Schema,
@@ -29,21 +28,7 @@ def kontor_schema() -> Schema:
     return Schema(
         name="core",
         models=(*CORE_MODELS, EmailLink, outbox.MailOutbox, *customer_mail.MODELS),
-        migrations=[
-            create_tables("0001_initial", (*CORE_MODELS, outbox.MailOutbox)),
-            create_tables("0002_customer_mail", customer_mail.MODELS),
-            Migration("0003_customer_name", customer_mail.add_customer_name),
-            add_columns(
-                "0004_outbox_stage",
-                "core_mail_outbox",
-                stage=outbox.STAGE_COLUMN,
-                sealed="BOOLEAN NOT NULL DEFAULT FALSE",
-            ),
-            add_columns(
-                "0005_customer_mail_stage", "core_customer_mail", stage=outbox.STAGE_COLUMN
-            ),
-            create_tables("0006_email_links", (EmailLink,)),
-        ],
+        migrations=steps("core", "history"),
     )
 
 

@@ -42,6 +42,13 @@ class Frozen(peewee.Model):
         legacy_table_names = False
 
 
+def stub(table: str) -> type[Frozen]:
+    """A frozen model that only names ``table``: the target of a foreign key to a
+    table another history owns (``Account = stub("core_account")``)."""
+    meta = type("Meta", (), {"table_name": table})
+    return type(table, (Frozen,), {"Meta": meta, "__module__": __name__})
+
+
 def create_tables(migration_id: str, models: Sequence[type[peewee.Model]]) -> Migration:
     """A migration that creates ``models``' tables: pass :class:`Frozen` models
     so the step keeps creating the same tables when the live models change."""
@@ -72,16 +79,16 @@ def add_fields(migration_id: str, table: str, **fields: peewee.Field) -> Migrati
     return Migration(id=migration_id, apply=apply)
 
 
-def steps(package: str) -> list[Migration]:
-    """The steps in ``<package>/migrations/NNNN_name.py``, each file's ``MIGRATION``,
+def steps(package: str, folder: str = "migrations") -> list[Migration]:
+    """The steps in ``<package>/<folder>/NNNN_name.py``, each file's ``MIGRATION``,
     by file name; each step's id is its file name."""
     found = []
-    for entry in sorted(files(package).joinpath("migrations").iterdir(), key=lambda e: e.name):
+    for entry in sorted(files(package).joinpath(folder).iterdir(), key=lambda e: e.name):
         name = entry.name.removesuffix(".py")
         if entry.name.endswith(".py") and name[:4].isdigit():
-            step = importlib.import_module(f"{package}.migrations.{name}").MIGRATION
+            step = importlib.import_module(f"{package}.{folder}.{name}").MIGRATION
             if step.id != name:
-                raise ValueError(f"{package}.migrations.{name} holds step {step.id!r}")
+                raise ValueError(f"{package}.{folder}.{name} holds step {step.id!r}")
             found.append(step)
     return found
 

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import peewee
 import pyotp
 import pytest
 from flask import Flask
@@ -43,6 +44,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from core.app import create_app
+from core.cli import apply_migrations
 from core.db import bind, utcnow
 
 PASSWORD = "richtig-geheim-123"
@@ -104,13 +106,21 @@ def logged_in(app: Flask, email: str, password: str = PASSWORD) -> FlaskClient:
     return client
 
 
-def migrate(app: Flask) -> list[str]:
-    """Apply every pending migration of ``app`` (what ``kontor migrate`` does)."""
-    from core.migrations import migrate as apply
-
-    db = bind(app)
-    with app.app_context(), db.connection_context():
-        return apply(db, app.extensions["kontor"].schemas())
+def table_schema(db: peewee.Database) -> dict[str, Any]:
+    """Each table as the database describes it (columns, indexes, foreign keys),
+    migration histories left out: compare a migrated database with the models."""
+    described = {}
+    for table in db.get_tables():
+        if table.endswith("_migrations"):
+            continue
+        columns = {
+            c.name: (c.data_type.lower(), c.null, c.primary_key, c.default)
+            for c in db.get_columns(table)
+        }
+        indexes = sorted((tuple(i.columns), i.unique) for i in db.get_indexes(table))
+        keys = sorted((k.column, k.dest_table, k.dest_column) for k in db.get_foreign_keys(table))
+        described[table] = {"columns": columns, "indexes": indexes, "foreign_keys": keys}
+    return described
 
 
 def reset_postgres(app: Flask) -> None:
@@ -174,7 +184,7 @@ def make_app(
     def factory(config: Mapping[str, Any] | None = None) -> Flask:
         overrides = {**settings(tmp_path, database_url), **kontor_config, **(config or {})}
         app = create_app(overrides, plugins=dict(kontor_plugins))
-        migrate(app)
+        apply_migrations(app)
         made.append(app)
         return app
 

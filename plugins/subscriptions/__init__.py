@@ -6,22 +6,19 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import click
-import peewee
 from flask import Blueprint, url_for
 from flask_babel import lazy_gettext as _l
-from playhouse.migrate import SchemaMigrator, migrate
 from stdnum.eu import at_02 as sepa_creditor_id
 
 from core import hookimpl
 from core.config import ConfigError
 from core.formatting import format_when
-from core.migrations import create_tables
+from core.migrations import steps
 from core.models import Account
 from core.openapi import ACCOUNT_ID, errors, json_body, ok
 from core.types import (
     Card,
     ExportPart,
-    Migration,
     PeriodicJob,
     PlanResource,
     Schema,
@@ -30,7 +27,7 @@ from core.types import (
 )
 from plugins.subscriptions import api, catalog, demo, services, views
 from plugins.subscriptions.cli import renewals_command
-from plugins.subscriptions.models import BILLING_DETAILS, BILLING_TABLE, MODELS, BillingInfo
+from plugins.subscriptions.models import MODELS, BillingInfo
 
 
 @hookimpl
@@ -44,32 +41,12 @@ def kontor_check_config(config: Mapping[str, Any]) -> None:
         )
 
 
-def _add_billing_details(db: peewee.Database) -> None:
-    """Add the billing-detail columns to tables created before they existed.
-
-    ``0001_initial`` creates tables as the models are now, so a new database
-    already has them; only the missing ones are added.
-    """
-    present = {c.name for c in db.get_columns(BILLING_TABLE)}
-    migrator = SchemaMigrator.from_database(db)
-    migrate(
-        *(
-            migrator.add_column(BILLING_TABLE, f.column_name, f)
-            for f in BILLING_DETAILS
-            if f.column_name not in present
-        )
-    )
-
-
 @hookimpl
 def kontor_schema() -> Schema:
     return Schema(
         "subscriptions",
         MODELS,
-        [
-            create_tables("0001_initial", MODELS),
-            Migration("0002_billing_details", _add_billing_details),
-        ],
+        steps(__name__),
     )
 
 
