@@ -50,11 +50,6 @@ def kontor_mail_transport(account: Account) -> services.ServiceTransport:
 
 
 @hookimpl
-def kontor_own_mail_account_in_use(account: Account) -> bool:
-    return services.own_in_use(account)
-
-
-@hookimpl
 def kontor_sensitive_actions() -> Sequence[SensitiveAction]:
     return [SensitiveAction("mail_transport.save"), SensitiveAction("mail_transport.connect")]
 

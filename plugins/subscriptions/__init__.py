@@ -20,6 +20,7 @@ from core.types import (
     Card,
     ExportPart,
     PeriodicJob,
+    PlanInfo,
     PlanResource,
     Schema,
     Section,
@@ -91,13 +92,8 @@ def kontor_usage(account: Account) -> Mapping[str, int]:
 
 
 @hookimpl
-def kontor_limit(account: Account, resource: str) -> int | None:
-    return services.limit(account, resource)
-
-
-@hookimpl
-def kontor_plan_name(account: Account) -> str:
-    return services.plan_of(services.subscription(account)).name
+def kontor_plan(account: Account) -> PlanInfo:
+    return services.plan_info(account)
 
 
 @hookimpl

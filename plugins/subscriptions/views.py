@@ -33,7 +33,7 @@ def index() -> str:
         plan=services.plan_of(sub),
         scheduled=catalog().get(sub.scheduled_plan) if sub.scheduled_plan else None,
         rows=services.usage_overview(account),
-        own_mail=bool(pm.hook.kontor_own_mail_account_in_use(account=account)),
+        own_mail=pm.hook.kontor_mail_transport(account=account).own_account,
         records=services.billing_records(account),
         plan_names={p.key: p.name for p in catalog().plans},
         form=ButtonForm(),
