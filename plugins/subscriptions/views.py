@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
@@ -69,9 +69,10 @@ def _change_page(account, preview, form, **extra) -> str:
 @bp.post("/account/subscription/change")
 def confirm_change() -> Response | tuple[str, int]:
     form = ConfirmChangeForm()
-    if not form.validate_on_submit():
-        abort(400)
     account = current_account()
+    if not form.validate_on_submit():
+        flash(_("Bitte wählen Sie einen Tarif aus der Tabelle."), "error")
+        return _change_page(account, None, form), 422
     try:
         result = services.change_plan(account, form.plan.data)
     except services.SubscriptionError as exc:
