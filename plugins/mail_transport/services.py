@@ -415,5 +415,4 @@ def transport(account: Account) -> ServiceTransport | OwnAccountTransport:
 
 
 def own_in_use(account: Account) -> bool:
-    row = settings(account)
-    return row.mode == "own" and row.own_active
+    return transport(account).own_account
