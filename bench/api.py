@@ -46,7 +46,7 @@ from werkzeug.test import EnvironBuilder  # noqa: E402
 
 from core import create_app  # noqa: E402
 from core.db import bind, open_database, utcnow  # noqa: E402
-from tests.support.db import fresh_postgres_database  # noqa: E402
+from core.testing import fresh_postgres_database  # noqa: E402
 
 TOKEN = "bench-service-token-0123456789abcdef"  # noqa: S105 - an in-process benchmark's token
 EVENT = "quote.accepted"

@@ -314,7 +314,8 @@ def update_company(
 def seat_limit(account: Account) -> int | None:
     """The account's user limit from the plan hooks (None: unlimited)."""
     pm = current_app.extensions["kontor"].pm
-    return pm.hook.kontor_limit(account=account, resource="users")
+    plan = pm.hook.kontor_plan(account=account)
+    return plan.limit("users") if plan else None
 
 
 def members(account: Account) -> list[User]:

@@ -167,16 +167,17 @@ def accounts_by_email() -> Response:
         fail(422, "Query parameter 'email' is required.", {"email": "required"})
     pm = current_app.extensions["kontor"].pm
     rows = User.select(User, Account).join(Account).where(User.email == email)
-    return jsonify(
-        accounts=[
+    found = []
+    for user in rows:
+        plan = pm.hook.kontor_plan(account=user.account)
+        found.append(
             {
                 "id": user.account.id,
                 "company_name": user.account.company_name,
-                "plan": pm.hook.kontor_plan_name(account=user.account),
+                "plan": plan.name if plan else None,
             }
-            for user in rows
-        ]
-    )
+        )
+    return jsonify(accounts=found)
 
 
 @bp.post("/accounts/<int:account_id>/events")

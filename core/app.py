@@ -27,7 +27,14 @@ from core import auth, db, formatting, logs, openapi, operator_mail, permissions
 from core.api import API_PREFIX, MAX_JSON_DEPTH, error_headers, error_response, handle_http_error
 from core.config import load_config
 from core.formatting import LANGUAGE_COOKIE, LANGUAGES
-from core.plugins import KontorPluginManager, build_plugin_manager
+from core.plugins import (
+    KontorPluginManager,
+    build_plugin_manager,
+    check_endpoints,
+    check_schema,
+    check_unique,
+    declared,
+)
 from core.queue import Queue
 from core.types import Card, Channel, EventType, PlanResource, Schema, Section, SensitiveAction
 from core.validation import MAX_ROW_ID
@@ -70,15 +77,21 @@ def _collect(results: list[Any]) -> list[Any]:
     return [item for result in results if result for item in result]
 
 
-def _in_order(results: list[Any]) -> list[Any]:
-    """Collected hook results sorted by their ``order``, then ``key``."""
-    return sorted(_collect(results), key=lambda item: (item.order, item.key))
+def _in_order(items: list[tuple[str, Any]]) -> list[Any]:
+    """Declared items sorted by their ``order``, then ``key``, once their keys are unique."""
+    return sorted((item for _plugin, item in items), key=lambda item: (item.order, item.key))
 
 
-def create_app(config: Mapping[str, Any] | None = None, plugins: Sequence[object] = ()) -> Flask:
+def create_app(
+    config: Mapping[str, Any] | None = None,
+    plugins: Sequence[object] | Mapping[str, object] = (),
+) -> Flask:
     """Build a Kontor app from the environment plus ``config`` overrides.
 
-    ``plugins`` are extra plugin objects registered after the entry points.
+    ``plugins`` are extra plugin objects registered after the entry points
+    (a mapping names them; else each is named by its ``__name__``). A
+    declaration that does not fit (see :func:`_check_declarations`) ends the
+    start with a :class:`~core.plugins.PluginError`.
     """
     cfg = load_config(overrides=config)
     app = Flask(
@@ -107,17 +120,21 @@ def create_app(config: Mapping[str, Any] | None = None, plugins: Sequence[object
     app.url_map.converters["int"] = RowId
     app.url_map.converters["default"] = app.url_map.converters["string"] = Segment
     csrf = CSRFProtect(app)
-    for bp in _collect(pm.hook.kontor_blueprints()):
+    blueprint_owners: dict[str, str] = {}
+    for plugin, bp in declared(pm, "kontor_blueprints"):
         app.register_blueprint(bp)
+        blueprint_owners[bp.name] = plugin
         if getattr(bp, "kontor_api", False):
             csrf.exempt(bp)
     openapi.init_app(app)  # after every API route is registered
-    kontor.sections = _in_order(pm.hook.kontor_settings_sections())
+    found = {hook: declared(pm, hook) for hook in DECLARING_HOOKS}
+    _check_declarations(app, found, blueprint_owners)
+    kontor.sections = _in_order(found["kontor_settings_sections"])
     kontor.section_paths = {s.endpoint: _plain_path(app, s.endpoint) for s in kontor.sections}
-    kontor.event_types = _in_order(pm.hook.kontor_event_types())
-    kontor.channels = _in_order(pm.hook.kontor_notification_channels())
-    kontor.plan_resources = _in_order(pm.hook.kontor_plan_resources())
-    kontor.sensitive_actions = _collect(pm.hook.kontor_sensitive_actions())
+    kontor.event_types = _in_order(found["kontor_event_types"])
+    kontor.channels = _in_order(found["kontor_notification_channels"])
+    kontor.plan_resources = _in_order(found["kontor_plan_resources"])
+    kontor.sensitive_actions = [action for _plugin, action in found["kontor_sensitive_actions"]]
 
     kontor.queue = Queue(app)
     for job in _collect(pm.hook.kontor_jobs()):
@@ -141,6 +158,52 @@ def create_app(config: Mapping[str, Any] | None = None, plugins: Sequence[object
     _install_security_headers(app)
     _install_health(app)
     return app
+
+
+#: Hooks whose answers cannot change while the app runs: collected once, checked at start.
+DECLARING_HOOKS = (
+    "kontor_schema",
+    "kontor_settings_sections",
+    "kontor_event_types",
+    "kontor_notification_channels",
+    "kontor_plan_resources",
+    "kontor_sensitive_actions",
+)
+
+
+def _check_declarations(
+    app: Flask, found: Mapping[str, list[tuple[str, Any]]], blueprint_owners: Mapping[str, str]
+) -> None:
+    """Refuse to start on a declaration that would fail later or silently.
+
+    Like ``check_pending`` for hook names: a section, sensitive action or plan
+    resource must name an existing endpoint (a misspelt sensitive action
+    would silently drop a support guard), a schema carries its plugin's name
+    and table prefix, and no two plugins claim the same key or URL.
+    """
+    rules = list(app.url_map.iter_rules())
+    endpoints = {rule.endpoint for rule in rules}
+    sections = [(p, s.endpoint) for p, s in found["kontor_settings_sections"]]
+    check_endpoints("a section", sections, endpoints)
+    plain = {rule.endpoint for rule in rules if not rule.arguments}
+    check_endpoints("a section (a URL without arguments)", sections, plain)
+    actions = [(p, a.endpoint) for p, a in found["kontor_sensitive_actions"]]
+    check_endpoints("a sensitive action", actions, endpoints)
+    resources = found["kontor_plan_resources"]
+    managed = [(p, r.manage_endpoint) for p, r in resources if r.manage_endpoint]
+    check_endpoints("a plan resource's page", managed, endpoints)
+    for kind, hook in (
+        ("section", "kontor_settings_sections"),
+        ("event type", "kontor_event_types"),
+        ("channel", "kontor_notification_channels"),
+        ("plan resource", "kontor_plan_resources"),
+    ):
+        check_unique(kind, [(p, item.key) for p, item in found[hook]])
+    urls = {(blueprint_owners.get(r.endpoint.split(".")[0], "core"), r.rule) for r in rules}
+    check_unique("URL", sorted(urls))
+    for plugin, schema in found["kontor_schema"]:
+        # Model._meta is peewee's documented table metadata (ModelOptions).
+        check_schema(plugin, schema.name, [model._meta.table_name for model in schema.models])
 
 
 class RowId(IntegerConverter):
@@ -248,11 +311,17 @@ def _install_template_helpers(app: Flask) -> None:
         return Markup("").join(c.html for c in sorted(contents, key=lambda c: c.priority))
 
     def overview_cards() -> list[Card]:
-        cards = _collect(
-            pm.hook.kontor_overview_cards(account=current_user.account, user=current_user.user)
+        """The cards of the sections this user sees; a card for no section is a plugin bug."""
+        cards = declared(
+            pm, "kontor_overview_cards", account=current_user.account, user=current_user.user
         )
+        paths = app.extensions["kontor"].section_paths
+        claims = [(p, c.endpoint) for p, c in cards]
+        check_endpoints("an overview card", claims, set(paths), "which is no section's page")
         visible = {s.endpoint for s in _visible_sections()}
-        return sorted((c for c in cards if c.endpoint in visible), key=lambda c: (c.order, c.key))
+        return sorted(
+            (c for _plugin, c in cards if c.endpoint in visible), key=lambda c: (c.order, c.key)
+        )
 
     app.jinja_env.globals.update(
         slot=slot,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
-import peewee
 from flask import Blueprint, render_template
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
@@ -24,7 +23,7 @@ from core import (
 )
 from core.forms import UndoCloseForm
 from core.hookspecs import hookimpl
-from core.migrations import add_columns, create_tables
+from core.migrations import steps
 from core.models import (
     CORE_MODELS,
     Account,
@@ -38,7 +37,6 @@ from core.types import (
     Card,
     ExportPart,
     Job,
-    Migration,
     PeriodicJob,
     PlanResource,
     Schema,
@@ -46,17 +44,6 @@ from core.types import (
     SensitiveAction,
     SlotContent,
 )
-
-LIFECYCLE_COLUMNS = {
-    name: "TIMESTAMP NULL DEFAULT NULL"
-    for name in ("closing_requested_at", "erase_at", "erased_at")
-}
-
-
-def _account_lifecycle(db: peewee.Database) -> None:
-    """Migration 0010: closing dates on the account and the export table."""
-    add_columns("0010_account_lifecycle", "core_account", **LIFECYCLE_COLUMNS).apply(db)
-    db.create_tables(list(lifecycle.MODELS), safe=True)
 
 
 @hookimpl
@@ -74,42 +61,8 @@ def kontor_schema() -> Schema:
             *lifecycle.MODELS,
             *twofactor.MODELS,
         ),
-        migrations=[
-            create_tables("0001_initial", (*CORE_MODELS, outbox.MailOutbox)),
-            create_tables("0002_customer_mail", customer_mail.MODELS),
-            Migration("0003_customer_name", customer_mail.add_customer_name),
-            add_columns(
-                "0004_outbox_stage",
-                "core_mail_outbox",
-                stage=outbox.STAGE_COLUMN,
-                sealed="BOOLEAN NOT NULL DEFAULT FALSE",
-            ),
-            add_columns(
-                "0005_customer_mail_stage", "core_customer_mail", stage=outbox.STAGE_COLUMN
-            ),
-            create_tables("0006_email_links", (EmailLink,)),
-            Migration("0007_two_factor", _two_factor_tables),
-            create_tables("0008_passkeys", (Passkey, PasskeyChallenge)),
-            Migration("0009_sign_ins", _sign_ins),
-            Migration("0010_account_lifecycle", _account_lifecycle),
-        ],
+        migrations=steps("core", "history"),
     )
-
-
-def _sign_ins(db: peewee.Database) -> None:
-    """The sign-in history, and the masked IP address of each session."""
-    create_tables("0009_sign_ins", (SignIn,)).apply(db)
-    add_columns("0009_sign_ins", "core_user_session", ip="VARCHAR(45) NOT NULL DEFAULT ''").apply(
-        db
-    )
-
-
-def _two_factor_tables(db: peewee.Database) -> None:
-    """The TOTP secrets and recovery codes, and the account's "required" flag."""
-    create_tables("0007_two_factor", twofactor.MODELS).apply(db)
-    add_columns(
-        "0007_two_factor", "core_account", two_factor_required="BOOLEAN NOT NULL DEFAULT FALSE"
-    ).apply(db)
 
 
 @hookimpl

@@ -12,7 +12,6 @@ from typing import Any
 
 import peewee
 from flask import Response, current_app, jsonify
-from playhouse.migrate import SchemaMigrator, migrate
 
 from core import outbox
 from core.api import fail, get_account, json_body, service_blueprint, utc_iso
@@ -58,18 +57,6 @@ class CustomerMailRecipient(BaseModel):
 
 
 MODELS = (CustomerMail, CustomerMailRecipient)
-
-
-def add_customer_name(db: peewee.Database) -> None:
-    """Migration 0003: the customer's name next to the number. Databases
-    created after the field was added already have the column from 0002."""
-    table = "core_customer_mail"
-    if "customer_name" in {c.name for c in db.get_columns(table)}:
-        return
-    migrator = SchemaMigrator.from_database(db)
-    migrate(
-        migrator.add_column(table, "customer_name", peewee.CharField(max_length=200, default=""))
-    )
 
 
 def transport_for(account: Account) -> Any:

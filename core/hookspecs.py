@@ -24,12 +24,14 @@ if TYPE_CHECKING:
     from core.models import Account, Event, User
     from core.sms import SmsGateway
     from core.types import (
+        Actor,
         Card,
         Channel,
         EventType,
         ExportPart,
         Job,
         PeriodicJob,
+        PlanInfo,
         PlannedDelivery,
         PlanResource,
         Schema,
@@ -176,12 +178,6 @@ def kontor_mail_transport(account: Account) -> MailTransport | None:
     core's default (``trylast``) is the operator's mail server."""
 
 
-@hookspec(firstresult=True)
-def kontor_own_mail_account_in_use(account: Account) -> bool | None:
-    """Say whether the account sends through its own mail account.
-    First result wins; ``None`` everywhere means "no"."""
-
-
 # ---------------------------------------------------------------------------
 # Plans, limits and usage
 # ---------------------------------------------------------------------------
@@ -198,20 +194,15 @@ def kontor_usage(account: Account) -> Mapping[str, int] | None:
 
 
 @hookspec(firstresult=True)
-def kontor_plan_name(account: Account) -> str | None:
-    """Return the name of the account's current plan. First result wins."""
+def kontor_plan(account: Account) -> PlanInfo | None:
+    """Return the account's current plan: its name and its limits. First
+    result wins; no plan means no name and no limits."""
 
 
 @hookspec(firstresult=True)
 def kontor_plans_url() -> str | None:
     """Return the address of the page that compares the plans, for errors
     caused by a limit to link to. First result wins."""
-
-
-@hookspec(firstresult=True)
-def kontor_limit(account: Account, resource: str) -> int | None:
-    """Return the account's limit for ``resource``. First result wins;
-    ``None`` everywhere means unlimited."""
 
 
 @hookspec
@@ -225,14 +216,12 @@ def kontor_usage_changed(account: Account, resource: str) -> None:
 
 
 @hookspec(firstresult=True)
-def kontor_load_actor(kind: str, token: str) -> Any | None:
+def kontor_load_actor(kind: str, token: str) -> Actor | None:
     """Return the logged-in actor for a session id ``"<kind>:<token>"``.
 
     Core loads ``kind == "user"`` itself. Plugins that log people in another
-    way (support sessions) return an object with ``is_authenticated``,
-    ``account``, ``user``, ``is_manager``, ``get_id()`` and ``sign_out()`` (which
-    ends its server-side session(s) when the actor logs out), or None to refuse.
-    First result wins.
+    way (support sessions) return a :class:`core.types.Actor`, or None to
+    refuse. First result wins.
     """
 
 

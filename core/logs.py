@@ -18,7 +18,6 @@ from flask import Flask, g, has_request_context, request
 from werkzeug.wrappers import Response
 
 _VALID_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
-SECRET_KEYS = re.compile(r"(password|passwort|token|secret|iban|key)", re.IGNORECASE)
 
 
 class RequestIdFilter(logging.Filter):

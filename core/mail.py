@@ -151,7 +151,9 @@ class MailTransport(Protocol):
     """Sends an account's customer mails (see ``kontor_mail_transport``).
 
     ``name`` identifies the way ("service", "own"); a mail queued for one name
-    is never sent through another. ``keep_history`` says whether mails are
+    is never sent through another. ``own_account`` is true when the mails
+    leave through the account's own mail account (the subscription page and
+    API show it). ``keep_history`` says whether mails are
     recorded per customer reference. A transport that delivers only through
     :func:`send_via_operator` or :func:`core.smtp.send` may set
     ``tracks_progress = True``: they record when the content goes out, so a
@@ -160,6 +162,7 @@ class MailTransport(Protocol):
     """
 
     name: str
+    own_account: bool
     keep_history: bool
 
     def sender(self, account: Account) -> tuple[Address, Address | None]:
@@ -173,6 +176,7 @@ class OperatorTransport:
     """Customer mails from the operator's address with the company's name."""
 
     name = "service"
+    own_account = False
     keep_history = False
     tracks_progress = True
 

@@ -43,10 +43,6 @@ STALE_CLAIM = dt.timedelta(minutes=15)
 LOST_ENQUEUE = dt.timedelta(minutes=2)
 
 
-#: SQL for adding ``OutboxRow.stage`` to a table created before it existed.
-STAGE_COLUMN = "VARCHAR(10) NOT NULL DEFAULT ''"
-
-
 class OutboxRow(BaseModel):
     """The delivery state every outbox table carries."""
 

@@ -24,8 +24,6 @@ from email.message import Message
 
 from core.types import PermanentFailure, TemporaryFailure
 
-SECURITY_MODES = ("starttls", "ssl", "none")
-
 
 @dataclass(frozen=True)
 class SmtpEndpoint:

@@ -13,9 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from markupsafe import Markup
 
-    from core.models import Account
-
-ROLES = ("owner", "admin", "member")
+    from core.models import Account, User
 
 
 @dataclass(frozen=True)
@@ -111,6 +109,41 @@ class PlanResource:
     unit: str = "count"  # "count" or "bytes"
     order: int = 100
     manage_endpoint: str | None = None  # the page where the usage can be lowered
+
+
+@dataclass(frozen=True)
+class PlanInfo:
+    """The plan an account is on (``kontor_plan``): its name and its limits.
+
+    A resource missing from ``limits`` is unlimited; a ``blocked`` plan (an
+    expired subscription) allows nothing.
+    """
+
+    name: str
+    limits: Mapping[str, int] = field(default_factory=dict)
+    blocked: bool = False
+
+    def limit(self, resource: str) -> int | None:
+        """The most of ``resource`` the account may use; None for no limit."""
+        return 0 if self.blocked else self.limits.get(resource)
+
+
+class Actor(Protocol):
+    """Who is logged in other than through a user's own login (``kontor_load_actor``):
+    what Flask-Login and the pages ask of the current user."""
+
+    is_authenticated: bool
+    is_active: bool
+    is_anonymous: bool
+    is_manager: bool  # sees and changes account-wide settings
+    account: Account
+    user: User  # the user whose view of the account is shown
+
+    def get_id(self) -> str:
+        """The session id, ``"<kind>:<token>"``, as the hook received it."""
+
+    def sign_out(self) -> None:
+        """End the server-side session(s) behind this login (on logout)."""
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,12 @@
-"""Fixtures: an app on a fresh database, clients, users and real servers."""
+"""Fixtures: an app on a fresh database, clients, users and real servers.
+
+The database (``database_url``), the instance settings and the form helpers
+come from ``kontor.testing`` (core/testing.py), which plugin authors use; the
+project's own ``app`` runs jobs at once in-process (``memory://`` queue).
+"""
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,11 +20,16 @@ from core import create_app
 from core.accounts import invite_user, register
 from core.cli import apply_migrations
 from core.db import bind
-from tests.support.db import fresh_postgres_database
-from tests.support.web import SERVICE_TOKEN, login
+from core.testing import CREDITOR_ID, PASSWORD, SERVICE_TOKEN, reset_postgres, settings
+from tests.support.web import login
 
-# The Bundesbank's example creditor identifier, valid in form and check digits.
-CREDITOR_ID = "DE98ZZZ09999999999"
+__all__ = ["CREDITOR_ID", "PASSWORD", "SERVICE_TOKEN"]  # imported by tests from here
+
+pytest_plugins = ("tests.support.browser", "tests.support.mailservers")
+
+# Plugin packages with test suites of their own, run by the tests that use them.
+collect_ignore = ["fixtures"]
+
 # The operator as seller on subscription invoices (a checksum-valid USt-IdNr.).
 SELLER = {
     "KONTOR_SELLER_NAME": "Kontor Test GmbH",
@@ -31,28 +40,6 @@ SELLER = {
     "KONTOR_SELLER_TAX_NUMBER": "30/123/45678",
 }
 
-pytest_plugins = ("tests.support.browser", "tests.support.mailservers")
-
-PASSWORD = "richtig-geheim-123"
-
-
-@pytest.fixture(scope="session")
-def database_url() -> Iterator[str | None]:
-    """A fresh PostgreSQL database for this run, or None for SQLite per test."""
-    base = os.environ.get("KONTOR_TEST_DATABASE_URL")
-    if not base:
-        yield None
-        return
-    with fresh_postgres_database(base, "kontor_test") as url:
-        yield url
-
-
-def _reset_postgres(app: Flask) -> None:
-    db = bind(app)
-    with db.connection_context():
-        db.execute_sql("DROP SCHEMA public CASCADE")
-        db.execute_sql("CREATE SCHEMA public")
-
 
 @pytest.fixture
 def make_app(tmp_path: Path, database_url: str | None) -> Iterator[Callable[..., Flask]]:
@@ -60,27 +47,19 @@ def make_app(tmp_path: Path, database_url: str | None) -> Iterator[Callable[...,
     made: list[Flask] = []
 
     def factory(config: dict[str, Any] | None = None, plugins: tuple = ()) -> Flask:
-        settings = {
-            "KONTOR_INSTANCE_PATH": str(tmp_path / "instance"),
-            "KONTOR_DATABASE_URL": database_url or f"sqlite:///{tmp_path / 'kontor.db'}",
-            "KONTOR_QUEUE_URL": "memory://",
-            "KONTOR_SECRET_KEY": "test-secret-key-0123456789abcdef",
-            "KONTOR_COOKIE_SECURE": "false",
-            "KONTOR_BASE_URL": "http://localhost",
-            "KONTOR_SERVICE_TOKENS": SERVICE_TOKEN,
-            "KONTOR_DISABLED_PLUGINS": "",
-            "KONTOR_SUBSCRIPTIONS_CREDITOR_ID": CREDITOR_ID,
-            "TESTING": True,
+        overrides = {
+            **settings(tmp_path, database_url),
+            "KONTOR_QUEUE_URL": "memory://",  # jobs run at once, in the request
             **(config or {}),
         }
-        app = create_app(settings, plugins=plugins)
+        app = create_app(overrides, plugins=plugins)
         apply_migrations(app)
         made.append(app)
         return app
 
     yield factory
     if database_url and made:
-        _reset_postgres(made[-1])
+        reset_postgres(made[-1])
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from flask import Flask
 
 from core.db import KontorSqliteDatabase, bind, open_database
 from core.models import Account
-from tests.conftest import _admin_connect
+from core.testing import admin_connect as _admin_connect
 from tests.support.web import SERVICE_TOKEN
 
 
@@ -85,18 +85,19 @@ def test_request_after_the_server_closed_the_kept_connection_succeeds(postgres_a
 def test_customer_name_migration_adds_the_column_to_older_databases(ctx):
     from playhouse.migrate import SchemaMigrator, migrate
 
-    from core.customer_mail import add_customer_name
+    from core.migrations import steps
 
+    [step] = [m for m in steps("core", "history") if m.id == "0003_customer_name"]
     database = bind(ctx)
 
     def columns():
         return {c.name for c in database.get_columns("core_customer_mail")}
 
-    add_customer_name(database)  # a new database has it already: nothing to do
+    step.apply(database)  # a new database has it already: nothing to do
     assert "customer_name" in columns()
     migrate(
         SchemaMigrator.from_database(database).drop_column("core_customer_mail", "customer_name")
     )
     assert "customer_name" not in columns()
-    add_customer_name(database)
+    step.apply(database)
     assert "customer_name" in columns()

@@ -1,15 +1,17 @@
-"""The third-party example plugin works through its entry point, with no core change."""
+"""The third-party example plugin works through its entry point, with no core change,
+and its own tests pass with Kontor's pytest plugin (kontor.testing)."""
 
 from __future__ import annotations
 
 import configparser
 import sys
-from importlib.metadata import EntryPoint
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import PASSWORD
+from tests.support.process import run_plugin_tests
 from tests.support.web import login
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "kontor-plugin-datenexport"
@@ -24,21 +26,27 @@ def datenexport(monkeypatch):
     name, value = (part.strip() for part in line.split("="))
     monkeypatch.syspath_prepend(str(EXAMPLE))
     module = EntryPoint(name=name, value=value, group="kontor.plugins").load()
-    yield module
-    sys.modules.pop(value, None)
+    yield name, module
+    for loaded in [m for m in sys.modules if m == value or m.startswith(value + ".")]:
+        sys.modules.pop(loaded)
 
 
-def test_datenexport_section_appears_and_leads_to_the_core_export(make_app, owner, datenexport):
-    app = make_app(plugins=(datenexport,))
+def test_datenexport_loads_from_its_entry_point(make_app, owner, datenexport):
+    name, module = datenexport
+    app = make_app(plugins={name: module})
     client = app.test_client()
     login(client, owner.email, PASSWORD)
-    overview = client.get("/account/").get_data(as_text=True)
-    assert 'href="/account/export"' in overview
+    assert 'href="/account/export"' in client.get("/account/").get_data(as_text=True)
     page = client.get("/account/export").get_data(as_text=True)
     assert 'href="/account/profile#daten-exportieren"' in page
-    assert 'id="daten-exportieren"' in client.get("/account/profile").get_data(as_text=True)
 
 
-def test_datenexport_page_requires_login(make_app, datenexport):
-    client = make_app(plugins=(datenexport,)).test_client()
-    assert client.get("/account/export").status_code == 302
+def test_kontor_testing_is_a_pytest_plugin_of_the_package():
+    [plugin] = [ep for ep in entry_points(group="pytest11") if ep.name == "kontor"]
+    assert plugin.value == "core.testing"
+
+
+def test_the_example_plugin_passes_its_own_tests():
+    result = run_plugin_tests(EXAMPLE)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert " passed" in result.stdout and "skipped" not in result.stdout

@@ -4,6 +4,7 @@ link) and closing the account (grace period, undo, erasure, retention)."""
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import io
 import json
 import re
@@ -15,7 +16,6 @@ import peewee
 import pytest
 
 from core.auth import hash_password
-from core.builtin import LIFECYCLE_COLUMNS
 from core.crypto import encrypt
 from core.customer_mail import CustomerMail, CustomerMailRecipient
 from core.db import bind, utcnow
@@ -46,6 +46,9 @@ from plugins.subscriptions.models import (
 from tests.conftest import PASSWORD, SELLER, upgrade
 from tests.support.process import ROOT, app_env, queue_worker, wait_until
 from tests.support.web import csrf_token, login, submit
+
+# The closing dates step 0010 adds to core_account.
+LIFECYCLE_COLUMNS = importlib.import_module("core.history.0010_account_lifecycle").COLUMNS
 
 IBAN = "DE89370400440532013000"
 MAIL_PASSWORD = "postfach-geheim-42"

@@ -147,7 +147,7 @@ def test_declarations_are_collected_once_when_the_app_is_created(make_app, user_
     @hookimpl
     def kontor_sensitive_actions():
         calls.append("sensitive_actions")
-        return [SensitiveAction("counting.nothing")]
+        return [SensitiveAction("core.profile")]
 
     for hook in (
         kontor_event_types,

@@ -8,7 +8,7 @@ from flask import Blueprint
 from flask_babel import lazy_gettext as _l
 
 from core import hookimpl
-from core.migrations import create_tables
+from core.migrations import steps
 from core.models import Account
 from core.types import Card, EventType, ExportPart, Job, Schema, Section, SensitiveAction
 from plugins.mail_transport import demo, services, views
@@ -17,7 +17,7 @@ from plugins.mail_transport.models import MODELS, MailSettings
 
 @hookimpl
 def kontor_schema() -> Schema:
-    return Schema("mail_transport", MODELS, [create_tables("0001_initial", MODELS)])
+    return Schema("mail_transport", MODELS, steps(__name__))
 
 
 @hookimpl
@@ -47,11 +47,6 @@ def kontor_jobs() -> Sequence[Job]:
 @hookimpl
 def kontor_mail_transport(account: Account) -> services.ServiceTransport:
     return services.transport(account)
-
-
-@hookimpl
-def kontor_own_mail_account_in_use(account: Account) -> bool:
-    return services.own_in_use(account)
 
 
 @hookimpl

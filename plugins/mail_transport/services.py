@@ -335,6 +335,7 @@ class ServiceTransport:
     """The operator's server with the company's name and reply-to address."""
 
     name = "service"
+    own_account = False
     tracks_progress = True  # see core.mail.MailTransport
 
     def __init__(self, row: MailSettings) -> None:
@@ -356,6 +357,7 @@ class OwnAccountTransport:
     """The account's own SMTP server, with a copy into its IMAP Sent folder."""
 
     name = "own"
+    own_account = True
     tracks_progress = True  # see core.mail.MailTransport
 
     def __init__(self, row: MailSettings) -> None:
@@ -413,8 +415,7 @@ def transport(account: Account) -> ServiceTransport | OwnAccountTransport:
 
 
 def own_in_use(account: Account) -> bool:
-    row = settings(account)
-    return row.mode == "own" and row.own_active
+    return transport(account).own_account
 
 
 def erase(account: Account) -> None:

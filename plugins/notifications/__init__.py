@@ -9,10 +9,9 @@ from flask import Blueprint
 from flask_babel import lazy_gettext as _l
 
 from core import hookimpl
-from core.migrations import add_columns, create_tables
+from core.migrations import steps
 from core.models import Account, Event
 from core.openapi import ACCOUNT_ID, errors, ok
-from core.outbox import STAGE_COLUMN
 from core.types import (
     Card,
     Channel,
@@ -34,10 +33,7 @@ def kontor_schema() -> Schema:
     return Schema(
         "notifications",
         MODELS,
-        [
-            create_tables("0001_initial", MODELS),
-            add_columns("0002_delivery_stage", "notifications_delivery", stage=STAGE_COLUMN),
-        ],
+        steps(__name__),
     )
 
 

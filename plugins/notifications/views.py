@@ -60,7 +60,7 @@ def index() -> tuple[str, int]:
 def save() -> Response | tuple[str, int]:
     form = form_classes()["preference"]()
     if not form.validate_on_submit():
-        return _page(preference_form=form, status=400)
+        return _page(preference_form=form, status=422)
     services.save_preferences(current_account(), form.chosen())
     flash(_("Ihre Benachrichtigungseinstellungen wurden gespeichert."), "success")
     return redirect(url_for("notifications.index"))

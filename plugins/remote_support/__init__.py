@@ -13,7 +13,7 @@ from markupsafe import Markup
 
 from core import hookimpl
 from core.formatting import format_when
-from core.migrations import create_tables
+from core.migrations import steps
 from core.models import Account, User
 from core.openapi import ACCOUNT_ID, errors, ok
 from core.types import (
@@ -33,7 +33,7 @@ from plugins.remote_support.models import MODELS, Staff
 
 @hookimpl
 def kontor_schema() -> Schema:
-    return Schema("remote_support", MODELS, [create_tables("0001_initial", MODELS)])
+    return Schema("remote_support", MODELS, steps(__name__))
 
 
 @hookimpl

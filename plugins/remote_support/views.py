@@ -31,6 +31,7 @@ from plugins.remote_support.forms import (
     StartSessionForm,
 )
 from plugins.remote_support.log_text import sentence
+from plugins.remote_support.models import Staff
 
 bp = Blueprint("remote_support", __name__, template_folder="templates")
 STAFF_KEY = "_kontor_staff"
@@ -179,11 +180,15 @@ def console() -> Response | str:
     staff = _staff()
     if staff is None:
         return redirect(url_for("remote_support.staff_login"))
+    return _console(staff, StartSessionForm())
+
+
+def _console(staff: Staff, form: StartSessionForm) -> str:
     return render_template(
         "remote_support/console.html",
         staff=staff,
         grants=services.accounts_with_grant(),
-        start_form=StartSessionForm(),
+        start_form=form,
         scopes=services.SCOPE_LABELS,
     )
 
@@ -199,7 +204,7 @@ def staff_logout() -> Response:
 
 
 @bp.post("/staff/sessions")
-def start_support() -> Response:
+def start_support() -> Response | tuple[str, int]:
     staff = _staff()
     if staff is None:
         abort(403)
@@ -208,7 +213,7 @@ def start_support() -> Response:
     form = StartSessionForm()
     if not form.validate_on_submit():
         flash(_("Bitte geben Sie einen Grund oder eine Ticketnummer an."), "error")
-        return redirect(url_for("remote_support.console"))
+        return _console(staff, form), 422
     try:
         token = services.start_support(staff, form.account_id.data, form.reason.data)
     except services.SupportError as exc:

@@ -7,24 +7,22 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import click
-import peewee
 from flask import Blueprint, url_for
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
-from playhouse.migrate import SchemaMigrator, migrate
 from stdnum.eu import at_02 as sepa_creditor_id
 
 from core import hookimpl
 from core.config import ConfigError
 from core.formatting import format_when
-from core.migrations import add_columns, create_tables
+from core.migrations import steps
 from core.models import Account, User
 from core.openapi import ACCOUNT_ID, errors, json_body, ok
 from core.types import (
     Card,
     ExportPart,
-    Migration,
     PeriodicJob,
+    PlanInfo,
     PlanResource,
     Schema,
     Section,
@@ -43,7 +41,7 @@ from plugins.subscriptions import (
     views,
 )
 from plugins.subscriptions.cli import renewals_command
-from plugins.subscriptions.models import BILLING_DETAILS, BILLING_TABLE, MODELS, BillingInfo
+from plugins.subscriptions.models import MODELS, BillingInfo
 
 
 @hookimpl
@@ -58,55 +56,12 @@ def kontor_check_config(config: Mapping[str, Any]) -> None:
     invoices.check_seller_config(config)
 
 
-def _add_billing_details(db: peewee.Database) -> None:
-    """Add the billing-detail columns to tables created before they existed.
-
-    ``0001_initial`` creates tables as the models are now, so a new database
-    already has them; only the missing ones are added.
-    """
-    present = {c.name for c in db.get_columns(BILLING_TABLE)}
-    migrator = SchemaMigrator.from_database(db)
-    migrate(
-        *(
-            migrator.add_column(BILLING_TABLE, f.column_name, f)
-            for f in BILLING_DETAILS
-            if f.column_name not in present
-        )
-    )
-
-
-_CANCELLATION = add_columns(
-    "0003_cancellation",
-    "subscriptions_subscription",
-    cancel_kind="VARCHAR(13) NOT NULL DEFAULT ''",
-    cancel_ends_at="TIMESTAMP NULL",
-    cancel_name="VARCHAR(200) NOT NULL DEFAULT ''",
-    cancel_email="VARCHAR(254) NOT NULL DEFAULT ''",
-    cancel_confirm_to="VARCHAR(254) NOT NULL DEFAULT ''",
-    reminded_for="TIMESTAMP NULL",
-)
-
-
-def _add_cancellation(db: peewee.Database) -> None:
-    """Add the § 312k columns; cancellations made before end with their period."""
-    _CANCELLATION.apply(db)
-    db.execute_sql(
-        "UPDATE subscriptions_subscription SET cancel_kind = 'ordinary',"
-        " cancel_ends_at = period_end WHERE cancel_at_period_end AND cancel_ends_at IS NULL"
-    )
-
-
 @hookimpl
 def kontor_schema() -> Schema:
     return Schema(
         "subscriptions",
         (*MODELS, *invoices.INVOICE_MODELS),
-        [
-            create_tables("0001_initial", MODELS),
-            Migration("0002_billing_details", _add_billing_details),
-            Migration("0003_cancellation", _add_cancellation),
-            create_tables("0004_invoices", invoices.INVOICE_MODELS),
-        ],
+        steps(__name__),
     )
 
 
@@ -168,13 +123,8 @@ def kontor_usage(account: Account) -> Mapping[str, int]:
 
 
 @hookimpl
-def kontor_limit(account: Account, resource: str) -> int | None:
-    return services.limit(account, resource)
-
-
-@hookimpl
-def kontor_plan_name(account: Account) -> str:
-    return services.plan_of(services.subscription(account)).name
+def kontor_plan(account: Account) -> PlanInfo:
+    return services.plan_info(account)
 
 
 @hookimpl

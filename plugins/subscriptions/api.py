@@ -24,7 +24,7 @@ def _state(account) -> dict:
         "scheduled_plan": sub.scheduled_plan,
         "limits": dict(plan.limits),
         "usage": services.usage(account),
-        "own_mail_account": bool(pm.hook.kontor_own_mail_account_in_use(account=account)),
+        "own_mail_account": pm.hook.kontor_mail_transport(account=account).own_account,
     }
 
 

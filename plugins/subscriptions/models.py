@@ -93,11 +93,3 @@ class BillingRecord(BaseModel):
 
 
 MODELS = (Subscription, ThresholdNotice, BillingInfo, BillingRecord)
-
-# Columns added after the first release, with the migration that adds them.
-BILLING_DETAILS = (
-    BillingInfo.vat_id,
-    BillingInfo.billing_email,
-    BillingInfo.mandate_reference,
-    BillingInfo.mandate_signed_at,
-)

@@ -25,7 +25,7 @@ from core.db import database, for_update, utcnow
 from core.events import emit
 from core.formatting import format_amount
 from core.models import Account
-from core.types import PlanResource
+from core.types import PlanInfo, PlanResource
 from plugins.subscriptions import invoices
 from plugins.subscriptions.catalog import Plan, catalog
 from plugins.subscriptions.models import (
@@ -179,11 +179,15 @@ def reported_usage(account: Account) -> dict[str, int]:
     return json.loads(subscription(account).reported_json)
 
 
-def limit(account: Account, resource: str) -> int | None:
+def plan_info(account: Account) -> PlanInfo:
+    """The account's plan as core sees it; an expired subscription allows nothing."""
     sub = subscription(account)
-    if sub.status == "expired":
-        return 0
-    return plan_of(sub).limits.get(resource)
+    plan = plan_of(sub)
+    return PlanInfo(plan.name, plan.limits, blocked=sub.status == "expired")
+
+
+def limit(account: Account, resource: str) -> int | None:
+    return plan_info(account).limit(resource)
 
 
 def check_thresholds(account: Account) -> list[tuple[str, int]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -34,7 +34,7 @@ def index() -> str:
         plan=services.plan_of(sub),
         scheduled=catalog().get(sub.scheduled_plan) if sub.scheduled_plan else None,
         rows=services.usage_overview(account),
-        own_mail=bool(pm.hook.kontor_own_mail_account_in_use(account=account)),
+        own_mail=pm.hook.kontor_mail_transport(account=account).own_account,
         records=services.billing_records(account),
         plan_names={p.key: p.name for p in catalog().plans},
         form=ButtonForm(),
@@ -70,9 +70,10 @@ def _change_page(account, preview, form, **extra) -> str:
 @bp.post("/account/subscription/change")
 def confirm_change() -> Response | tuple[str, int]:
     form = ConfirmChangeForm()
-    if not form.validate_on_submit():
-        abort(400)
     account = current_account()
+    if not form.validate_on_submit():
+        flash(_("Bitte wählen Sie einen Tarif aus der Tabelle."), "error")
+        return _change_page(account, None, form), 422
     try:
         with database.atomic():  # the confirmation is queued with the change
             result = services.change_plan(account, form.plan.data)

@@ -4,11 +4,9 @@ SQL statements peewee runs."""
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 
 class _Statements(logging.Handler):
@@ -68,24 +66,3 @@ def owner_state(app: Any, owner: Any) -> tuple[Any, ...]:
             ],
             User.select().where(User.account == owner.account_id).count(),
         )
-
-
-@contextmanager
-def fresh_postgres_database(base: str, prefix: str) -> Iterator[str]:
-    """A new PostgreSQL database on ``base``'s server (created through its
-    ``postgres`` database), yielded as a URL and dropped afterwards."""
-    import psycopg2
-
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(urlunsplit(urlsplit(base)._replace(path="/postgres")))
-    admin.autocommit = True
-    try:
-        with admin.cursor() as cur:
-            cur.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield urlunsplit(urlsplit(base)._replace(path=f"/{name}"))
-        finally:
-            with admin.cursor() as cur:
-                cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        admin.close()

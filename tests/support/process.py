@@ -217,3 +217,17 @@ def gunicorn(port: int, app: str = "wsgi:app", workers: int = 2) -> list[str]:
         f"127.0.0.1:{port}",
         app,
     ]
+
+
+def run_plugin_tests(folder: Path) -> subprocess.CompletedProcess[str]:
+    """Run a plugin package's own test suite the way its author does: pytest in its
+    folder (kontor.testing from the entry point), on this run's database server
+    (``KONTOR_TEST_DATABASE_URL``)."""
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=folder,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )

@@ -2,41 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from flask.testing import FlaskClient
 
-SERVICE_TOKEN = "test-service-token-0123456789"
+from core.testing import SERVICE_TOKEN, TOKEN_RE, csrf_token, login, submit
+
 AUTH = {"Authorization": f"Bearer {SERVICE_TOKEN}"}
-TOKEN_RE = re.compile(r'name="[\w-]*csrf_token"(?: type="hidden")? value="([^"]+)"')
-
-
-def csrf_token(client: FlaskClient, url: str) -> str:
-    """Fetch ``url`` and return the CSRF token of its first form."""
-    page = client.get(url)
-    match = TOKEN_RE.search(page.get_data(as_text=True))
-    assert match, f"no CSRF token on {url} (status {page.status_code})"
-    return match.group(1)
-
-
-def submit(
-    client: FlaskClient,
-    url: str,
-    data: dict[str, Any],
-    prefix: str = "",
-    follow: bool = False,
-    page: str | None = None,
-) -> Any:
-    """POST a form the way a browser would: token from the page (``page``, by
-    default ``url`` itself), then the fields."""
-    token = csrf_token(client, page or url)
-    fields = {f"{prefix}{k}": v for k, v in data.items()}
-    return client.post(url, data={f"{prefix}csrf_token": token, **fields}, follow_redirects=follow)
-
-
-def login(client: FlaskClient, email: str, password: str) -> Any:
-    return submit(client, "/login", {"email": email, "password": password})
+__all__ = ["SERVICE_TOKEN", "TOKEN_RE", "csrf_token", "login", "submit"]  # from kontor.testing
 
 
 def invite(client: FlaskClient, email: str = "max@example.com", role: str = "member") -> Any:

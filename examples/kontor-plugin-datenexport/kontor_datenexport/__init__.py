@@ -10,19 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from flask import Blueprint, render_template
+from flask import Blueprint
 from flask_babel import lazy_gettext as _l
 
 from core import hookimpl
-from core.pages import account_blueprint
 from core.types import Card, Section
-
-bp = account_blueprint("datenexport", __name__)
-
-
-@bp.get("/account/export")
-def index() -> str:
-    return render_template("datenexport/index.html")
+from kontor_datenexport.views import bp
 
 
 @hookimpl

@@ -96,7 +96,10 @@ def test_session_start_emits_notification_event(app, user_client, owner, staff_c
 def test_reason_is_required(app, user_client, owner, staff_client):
     grant_access(user_client)
     response = start_session(staff_client, owner.account_id, reason="  ")
-    assert response.status_code == 302 and response.headers["Location"] == "/staff/"
+    assert response.status_code == 422  # the console again, with the message
+    body = response.get_data(as_text=True)
+    assert "Bitte geben Sie einen Grund oder eine Ticketnummer an." in body
+    assert "Sitzung starten" in body
     assert staff_client.get("/account/").status_code == 302
 
 

@@ -12,9 +12,12 @@ from core.config import ConfigError
 from core.db import bind
 from plugins.subscriptions import kontor_check_config, kontor_schema, services
 from plugins.subscriptions.forms import BillingForm
-from plugins.subscriptions.models import BILLING_DETAILS, BILLING_TABLE, BillingInfo
+from plugins.subscriptions.models import BillingInfo
 from tests.conftest import CREDITOR_ID, upgrade
 from tests.support.web import AUTH, invite, submit
+
+BILLING_TABLE = "subscriptions_billing_info"
+BILLING_DETAILS = ("vat_id", "billing_email", "mandate_reference", "mandate_signed_at")
 
 
 def _text(html: str) -> str:
@@ -291,13 +294,9 @@ def test_billing_history_names_the_plan(app, user_client, owner):
 def test_migration_adds_the_billing_detail_columns_to_an_old_table(app, ctx):
     db = bind(app)
     migrator = SchemaMigrator.from_database(db)
-    migrate(*(migrator.drop_column(BILLING_TABLE, f.column_name) for f in BILLING_DETAILS))
-    assert not {f.column_name for f in BILLING_DETAILS} & {
-        c.name for c in db.get_columns(BILLING_TABLE)
-    }
+    migrate(*(migrator.drop_column(BILLING_TABLE, name) for name in BILLING_DETAILS))
+    assert not set(BILLING_DETAILS) & {c.name for c in db.get_columns(BILLING_TABLE)}
     step = next(m for m in kontor_schema().migrations if m.id == "0002_billing_details")
     step.apply(db)
-    assert {f.column_name for f in BILLING_DETAILS} <= {
-        c.name for c in db.get_columns(BILLING_TABLE)
-    }
+    assert set(BILLING_DETAILS) <= {c.name for c in db.get_columns(BILLING_TABLE)}
     step.apply(db)  # nothing left to add: a no-op
