@@ -6,6 +6,7 @@ KONTOR_UPDATE_SCREENSHOTS=1.
 
 from __future__ import annotations
 
+import pathlib
 import re
 
 import pytest
@@ -105,6 +106,57 @@ def test_icons_and_mark_are_shipped(client):
     assert client.get("/static/logo.svg").mimetype == "image/svg+xml"
     page = client.get("/login").get_data(as_text=True)
     assert 'rel="icon" type="image/svg+xml" href="/static/logo.svg"' in page
+
+
+def test_security_card_reads_each_line_as_name_and_status(app, owner, user_client):
+    """Zwei-Faktor-Anmeldung and Passkeys both read "name, status" with the
+    status as text and colour (it once read "Passkeys: 2 Passkeys")."""
+    from core.db import bind
+    from core.models import Passkey
+
+    def lines() -> list[tuple[str, str, str]]:
+        html = user_client.get("/account/profile").get_data(as_text=True)
+        card = html[html.index('id="security-title"') : html.index("</section>")]
+        return re.findall(r'>([^<>]+)</a> <span class="(status-\w+)">([^<]+)</span>', card)
+
+    assert lines() == [
+        ("Zwei-Faktor-Anmeldung", "status-skipped", "aus"),
+        ("Passkeys", "status-skipped", "keine"),
+    ]
+    with app.app_context(), bind(app).connection_context():
+        for n in (1, 2):
+            Passkey.create(user=owner.id, credential_id=f"{n}" * 40, public_key="pk", name="G")
+    assert lines()[1] == ("Passkeys", "status-ok", "2 eingerichtet")
+
+
+def test_phone_rows_of_invoices_and_sign_ins_carry_their_labels(user_client):
+    """At phone width a table row becomes a small card: values that need their
+    column's name carry it, and a sign-in's result is text plus colour."""
+    sessions = user_client.get("/account/profile/sessions").get_data(as_text=True)
+    assert re.search(r'<td class="status-ok">erfolgreich</td>', sessions)
+    assert 'data-label="IP-Adresse"' in sessions
+    template = (
+        pathlib.Path(__file__).parents[1]
+        / "plugins/subscriptions/templates/subscriptions/invoices.html"
+    ).read_text()
+    for label in ("Datum", "Leistungszeitraum", "Betrag"):
+        assert f"data-label=\"{{{{ _('{label}') }}}}\"" in template
+
+
+def test_back_links_of_sub_pages_close_the_page(user_client):
+    """Every sub-page puts its way back at the same place: after the content."""
+    for path, back in (
+        ("/account/profile/passkeys", "Zurück zu Nutzerdaten"),
+        ("/account/profile/sessions", "Zurück zu Nutzerdaten"),
+        ("/account/profile/two-factor", "Zurück zu Nutzerdaten"),
+        ("/account/users/two-factor", "Zurück zu Benutzer"),
+    ):
+        html = user_client.get(path).get_data(as_text=True)
+        main = html[html.index('<main id="main"') : html.index("</main>")]
+        assert back in main, path
+        assert main.index(back) > main.rindex("</h1>"), path
+        after = main[main.index(back) :]
+        assert "<h2" not in after and "<form" not in after and "<table" not in after, path
 
 
 # -- in Chromium --
