@@ -188,7 +188,7 @@ def _draft(data: dict[str, Any]) -> bytes:
     for line in data["lines"]:
         net = line["net_cents"] * line["quantity"]
         y = pdf.get_y()
-        pdf.multi_cell(widths[0], 6, line["description"], new_x="RIGHT", new_y="TOP")
+        pdf.multi_cell(widths[0], 6, line["description"], align="L", new_x="RIGHT", new_y="TOP")
         height = max(6, pdf.get_y() - y)
         pdf.set_xy(pdf.l_margin + widths[0], y)
         pdf.cell(widths[1], 6, euro(net), align="R")

@@ -403,3 +403,15 @@ def test_demo_account_shows_a_renewal_and_an_upgrade_invoice(app, owner):
     lines = sorted(_run(app, fill))
     assert lines[0] == "Tarif Start (monatlich)"
     assert lines[1].startswith("Tarifwechsel zu Standard")
+
+
+def test_item_descriptions_are_set_flush_left(app, owner):
+    """A wrapped item description reads as plain text: single spaces between
+    words, not stretched across the column (fpdf2 justifies by default)."""
+    upgrade_inv = min(_bill(app, owner.account), key=lambda i: i.number)
+    page = PdfReader(io.BytesIO(_pdf(app, upgrade_inv.number))).pages[0]
+    lines = page.extract_text(extraction_mode="layout").splitlines()
+    first = next(line for line in lines if "Tarifwechsel" in line)
+    description = first.strip().split("   ")[0]
+    assert description.startswith("Tarifwechsel zu "), first
+    assert "  " not in description, first
