@@ -426,3 +426,30 @@ def test_every_page_fits_phone_and_desktop_for_each_role(live, page, smtp_server
         _check(page, f"404 at {width} px", None)
         if shots:
             screenshot(page, f"error-{width_name}")
+
+    # States a walk through the sections does not reach: a cancellation
+    # received (the receipt) and a closing requested (the banner on every page).
+    set_width(page, WIDTHS["desktop"])
+    page.goto(f"{base}/account/subscription/cancel")
+    page.get_by_role("button", name="jetzt kündigen").click()
+    expect(page.get_by_role("heading", name="Ihre Kündigung ist eingegangen")).to_be_visible()
+    for width_name, width in WIDTHS.items():
+        set_width(page, width)
+        _check(page, f"cancellation receipt at {width} px", "Abonnement")
+        if shots:
+            screenshot(page, f"subscription-cancelled-{width_name}")
+    set_width(page, WIDTHS["desktop"])
+    page.goto(f"{base}/account/profile")
+    page.get_by_label("Aktuelles Passwort").last.fill(PASSWORD)
+    page.get_by_role("button", name="Konto schließen").click()
+    expect(page.get_by_text("Die Schließung wurde am").first).to_be_visible()
+    for width_name, width in WIDTHS.items():
+        set_width(page, width)
+        for name, path, section in (
+            ("closing-overview", "/account/", "Übersicht"),
+            ("closing-profile", "/account/profile", "Nutzerdaten"),
+        ):
+            page.goto(base + path)
+            _check(page, f"{path} while closing at {width} px", section)
+            if shots:
+                screenshot(page, f"{name}-{width_name}")

@@ -165,7 +165,10 @@ def kontor_overview_cards(account: Account) -> Sequence[Card]:
             [plan.name, line],
             "subscriptions.index",
             order=50,
-            state="warning" if sub.status != "active" else "ok",
+            # A cancelled contract is neither a problem nor "in Ordnung": no badge.
+            state="warning"
+            if sub.status != "active"
+            else ("neutral" if sub.cancel_at_period_end else "ok"),
         )
     ]
 

@@ -381,3 +381,20 @@ def test_cancelling_is_rate_limited(mailing, owner):
         for _ in range(11)
     ]
     assert codes == [422] * 10 + [429]
+
+
+def test_overview_card_of_a_cancelled_contract_is_not_marked_in_order(mailing, owner):
+    """After a cancellation the card says "Gekündigt zum …" without the green
+    "In Ordnung" badge; taking it back brings the badge back."""
+    _app, client = mailing
+
+    def card() -> str:
+        html = client.get("/account/").get_data(as_text=True)
+        start = html.index("card-subscriptions")
+        return _text(html[html.rindex("<section", 0, start) : html.index("</section>", start)])
+
+    assert "In Ordnung" in card() and "Nächste Erneuerung" in card()
+    assert _cancel(client).status_code == 302
+    assert "Gekündigt zum" in card() and "In Ordnung" not in card()
+    client.post(f"{URL}/undo", data={"csrf_token": csrf_token(client, URL)})
+    assert "In Ordnung" in card() and "Nächste Erneuerung" in card()
