@@ -125,3 +125,19 @@ def test_locked_pages_say_why(app, role):
     assert why in company
     assert 'name="company_name"' in company and "disabled" in company  # values still shown
     assert "hint locked" in support
+
+
+def test_notification_matrix_reads_as_text_where_it_cannot_be_saved(app, role):
+    """Read-only support sees each event and channel as "an"/"aus" (text plus
+    colour, a row per event on a phone), not a grid of disabled checkboxes
+    that scrolls sideways without a way to reach it by keyboard."""
+    name, client = role
+    html = client.get("/account/notifications").get_data(as_text=True)
+    matrix = html[html.index("<table") : html.index("</table>")]
+    if may_post(name, "notifications.save"):
+        assert 'type="checkbox"' in matrix and "status-ok" not in matrix
+        return
+    assert 'type="checkbox"' not in matrix
+    cells = re.findall(r'<td data-label="[^"]+" class="(status-\w+)">(an|aus)</td>', matrix)
+    assert cells and {c for _, c in cells} <= {"an", "aus"}
+    assert ("status-ok", "an") in cells
