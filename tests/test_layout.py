@@ -135,6 +135,10 @@ def test_phone_rows_of_invoices_and_sign_ins_carry_their_labels(user_client):
     sessions = user_client.get("/account/profile/sessions").get_data(as_text=True)
     assert re.search(r'<td class="status-ok">erfolgreich</td>', sessions)
     assert 'data-label="IP-Adresse"' in sessions
+    policy = user_client.get("/account/users/two-factor").get_data(as_text=True)
+    assert re.search(
+        r'<td data-label="Zwei-Faktor-Anmeldung"><span class="status-skipped">aus</span>', policy
+    )
     template = (
         pathlib.Path(__file__).parents[1]
         / "plugins/subscriptions/templates/subscriptions/invoices.html"

@@ -377,8 +377,8 @@ def test_a_member_is_led_to_set_up_when_the_account_requires_it(
     assert _require(user_client).status_code == 302
     page = user_client.get("/account/users/two-factor").get_data(as_text=True)
     assert "Erika Mustermann" in page and "mia@example.com" in page
-    assert re.search(r'<td class="status-ok">an</td>', page)
-    assert re.search(r'<td class="status-skipped">aus</td>', page)
+    assert re.search(r'<span class="status-ok">an</span></td>', page)
+    assert re.search(r'<span class="status-skipped">aus</span></td>', page)
     assert "verlangt" in user_client.get("/account/users").get_data(as_text=True)
 
     for path in ("/account/", "/account/profile", "/account/company", "/account/notifications"):

@@ -138,6 +138,8 @@ def test_notification_matrix_reads_as_text_where_it_cannot_be_saved(app, role):
         assert 'type="checkbox"' in matrix and "status-ok" not in matrix
         return
     assert 'type="checkbox"' not in matrix
-    cells = re.findall(r'<td data-label="[^"]+" class="(status-\w+)">(an|aus)</td>', matrix)
+    cells = re.findall(
+        r'<td data-label="[^"]+"><span class="(status-\w+)">(an|aus)</span></td>', matrix
+    )
     assert cells and {c for _, c in cells} <= {"an", "aus"}
     assert ("status-ok", "an") in cells
