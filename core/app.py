@@ -27,6 +27,7 @@ from core import auth, db, formatting, logs, openapi, operator_mail, permissions
 from core.api import API_PREFIX, MAX_JSON_DEPTH, error_headers, error_response, handle_http_error
 from core.config import load_config
 from core.formatting import LANGUAGE_COOKIE, LANGUAGES
+from core.openapi import OpenApi
 from core.plugins import (
     KontorPluginManager,
     build_plugin_manager,
@@ -67,6 +68,8 @@ class Kontor:
     sensitive_actions: list[SensitiveAction] = field(default_factory=list)
     #: Each section's URL path (its endpoint's rule without arguments), by endpoint.
     section_paths: dict[str, str] = field(default_factory=dict)
+    #: The API document and its request-body validators, built once every route is registered.
+    api: OpenApi | None = None
     cache: dict[str, Any] = field(default_factory=dict)  # per-app data plugins derive once
 
     def schemas(self) -> list[Schema]:

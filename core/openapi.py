@@ -443,9 +443,9 @@ def init_app(app: Flask) -> None:
     """Build the document and the body validators, once all routes are registered."""
     doc = document(app.extensions["kontor"].pm)
     api_rules = [r for r in app.url_map.iter_rules() if r.rule.startswith(API_PREFIX + "/")]
-    app.extensions["kontor_openapi"] = OpenApi(doc, RequestBodies(doc, api_rules))
+    app.extensions["kontor"].api = OpenApi(doc, RequestBodies(doc, api_rules))
 
 
 @bp.get(f"{API_PREFIX}/openapi.json")
 def openapi_json() -> Response:
-    return jsonify(current_app.extensions["kontor_openapi"].document)
+    return jsonify(current_app.extensions["kontor"].api.document)

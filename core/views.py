@@ -57,7 +57,7 @@ from core.forms import (
 from core.models import Account, User
 from core.outbox import queue_template_mail
 from core.pages import external_url
-from core.permissions import managers_only, managers_write
+from core.permissions import can, managers_only, managers_write, owner_write
 from core.ratelimit import limiter, login_key, submitted_address
 from core.security import security_notice
 from core.twofactor import enabled as two_factor_enabled
@@ -302,7 +302,7 @@ def _profile_page(status: int = 200, **forms: Form) -> tuple[str, int]:
         "core/profile.html",
         pending=accounts.pending_email(current_user.user),
         pending_form=ConfirmForm(),
-        is_owner=is_owner(),
+        is_owner=can("core.close_account"),
         passkey_count=passkeys.count(current_user.user),
         two_factor=two_factor_enabled(current_user.user) is not None,
         **{**pages, **forms},
@@ -523,25 +523,11 @@ def end_user_session(session_id: int) -> Response:
 OWNER_ONLY = _l("Nur der Inhaber des Kontos kann das tun.")
 
 
-def is_owner() -> bool:
-    """The owner in person: never a support session acting for the account."""
-    return (
-        current_user.is_authenticated
-        and not getattr(current_user, "is_support", False)
-        and current_user.user.role == "owner"
-    )
-
-
-def _owner_only() -> None:
-    if not is_owner():
-        abort(403, str(OWNER_ONLY))
-
-
 @bp.post("/account/profile/export")
 @login_required
+@owner_write(OWNER_ONLY)
 @limiter.limit("3 per hour", key_func=lambda: f"export:{current_user.account.id}")
 def request_export() -> tuple[str, int] | Response:
-    _owner_only()
     form = ExportForm(prefix="export")
     if not form.validate_on_submit():
         return _profile_page(422, export_form=form)
@@ -581,8 +567,8 @@ def download_export(token: str) -> tuple[str, int] | Response:
 
 @bp.post("/account/profile/close")
 @login_required
+@owner_write(OWNER_ONLY)
 def close_account() -> tuple[str, int] | Response:
-    _owner_only()
     form = CloseAccountForm(prefix="close")
     if form.validate_on_submit():
         try:
@@ -609,9 +595,9 @@ def close_account() -> tuple[str, int] | Response:
 
 @bp.post("/account/profile/close/undo")
 @login_required
+@owner_write(OWNER_ONLY)
 @limiter.limit("10 per hour", key_func=lambda: f"undo-close:{current_user.account.id}")
 def undo_close_account() -> Response:
-    _owner_only()
     form = UndoCloseForm(prefix="undo")
     if form.validate_on_submit() and lifecycle.undo_closing(current_user.user):
         flash(_("Die Schließung Ihres Kontos wurde zurückgenommen."), "success")
@@ -859,6 +845,7 @@ def users() -> str | Response:
         "core/users.html",
         form=form,
         members=members,
+        removable=[m.id for m in members if accounts.removable(m, current_user.user)],
         remove_form=ConfirmForm(),
         limit=accounts.seat_limit(account),
         plans_url=current_app.extensions["kontor"].pm.hook.kontor_plans_url(),
@@ -874,7 +861,7 @@ def remove_user(user_id: int) -> str | Response:
     if request.method == "GET":
         members = accounts.members(current_user.account)
         member = next((m for m in members if m.id == user_id), None)
-        if member is None or member.role == "owner" or member.id == current_user.id:
+        if member is None or not accounts.removable(member, current_user.user):
             abort(404)
         return render_template("core/remove_user.html", member=member, form=ConfirmForm())
     form = ConfirmForm()

@@ -62,7 +62,7 @@ def _build() -> dict[str, type[Form]]:
 
 def form_classes() -> dict[str, type[Form]]:
     """The app's form classes, built on first use."""
-    cache = current_app.extensions.setdefault("notifications.forms", None)
-    if cache is None:
-        cache = current_app.extensions["notifications.forms"] = _build()
-    return cache
+    cache = current_app.extensions["kontor"].cache
+    if "notifications.forms" not in cache:
+        cache["notifications.forms"] = _build()
+    return cache["notifications.forms"]
