@@ -35,6 +35,7 @@ from core.models import (
 )
 from core.types import (
     Card,
+    EventType,
     ExportPart,
     Job,
     PeriodicJob,
@@ -132,6 +133,14 @@ def kontor_overview_cards(account: Account, user: User) -> Sequence[Card]:
 
 
 @hookimpl
+def kontor_event_types() -> Sequence[EventType]:
+    """Core's own events: customer mail is core's, so is its failure."""
+    return [
+        EventType(customer_mail.DELIVERY_FAILED, _l("E-Mail an Kunden nicht zustellbar"), order=80)
+    ]
+
+
+@hookimpl
 def kontor_plan_resources() -> Sequence[PlanResource]:
     return [PlanResource("users", _l("Benutzer"), "count", order=30, manage_endpoint="core.users")]
 
@@ -218,7 +227,7 @@ def kontor_template_slot(slot: str, account: Account | None) -> Sequence[SlotCon
     """The banner of a closing account, with the undo for its owner."""
     if slot != "banner" or account is None or not account.is_closing:
         return None
-    owner = views.is_owner() and permissions.can("core.undo_close_account")
+    owner = permissions.can("core.undo_close_account")
     form = UndoCloseForm(prefix="undo") if owner else None
     html = render_template("core/closing_banner.html", account=account, form=form)
     return [SlotContent(Markup(html), priority=10)]  # noqa: S704 - autoescaped template output
