@@ -529,9 +529,7 @@ def test_erasure_leaves_no_address_or_name_beyond_the_invoice_address(make_app, 
         assert erase_due(now=Account.get_by_id(owner.account_id).erase_at) == 1
         kept = [
             *Subscription.select().where(Subscription.account == owner.account_id).dicts(),
-            *Invoice.select(Invoice.data_json)
-            .where(Invoice.account == owner.account_id)
-            .dicts(),
+            *Invoice.select(Invoice.data_json).where(Invoice.account == owner.account_id).dicts(),
         ]
     assert len(kept) == 2
     text = json.dumps(kept, default=str)
