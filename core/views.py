@@ -118,6 +118,7 @@ def _address_key(prefix: str) -> Callable[[], str]:
 
 @bp.route("/register", methods=["GET", "POST"])
 @limiter.limit("10 per hour", methods=["POST"])
+@limiter.limit("3 per hour", key_func=_address_key("sign-up"), methods=["POST"])
 def register() -> str | Response:
     """Sign up. A new and a registered address get the same answer after the
     same work; only the mail that follows differs, so the page never tells
