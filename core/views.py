@@ -58,6 +58,7 @@ from core.models import Account, User
 from core.outbox import queue_template_mail
 from core.pages import external_url
 from core.permissions import managers_only, managers_write
+from core.queue import enqueue
 from core.ratelimit import limiter, login_key, submitted_address
 from core.security import security_notice
 from core.twofactor import enabled as two_factor_enabled
@@ -191,14 +192,15 @@ def confirm_sign_up(token: str) -> str | Response | tuple[str, int]:
     )
 
 
-@bp.route("/password/forgot", methods=["GET", "POST"])
-@limiter.limit("10 per hour", methods=["POST"])
-@limiter.limit("3 per hour", key_func=_address_key("reset"), methods=["POST"])
-def forgot_password() -> str | Response | tuple[str, int]:
-    """ "Passwort vergessen?": the same answer for every address."""
-    form = ForgotPasswordForm()
-    if form.validate_on_submit():
-        user, token = accounts.request_password_reset(form.email.data)
+RESET_MAIL_JOB = "core.password_reset_mail"
+
+
+def mail_password_reset(email: str) -> None:
+    """Worker job of "Passwort vergessen?": the lookup, the link and the mail
+    happen here, so the request does the same work for every address and
+    takes as long for a registered one as for an unknown one."""
+    with database.atomic():
+        user, token = accounts.request_password_reset(email)
         if user is not None:
             _mail(
                 user.account,
@@ -208,6 +210,17 @@ def forgot_password() -> str | Response | tuple[str, int]:
                 user=user,
                 link=external_url("core.reset_password", token=token),
             )
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+@limiter.limit("10 per hour", methods=["POST"])
+@limiter.limit("3 per hour", key_func=_address_key("reset"), methods=["POST"])
+def forgot_password() -> str | Response | tuple[str, int]:
+    """ "Passwort vergessen?": the same answer, after the same work, for every address."""
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        with database.atomic():
+            enqueue(RESET_MAIL_JOB, email=form.email.data)
         flash(
             _(
                 "Wenn zu %(email)s ein Konto besteht, haben wir einen Link zum Zurücksetzen "
