@@ -149,6 +149,18 @@ def sign_up_sent() -> str:
     )
 
 
+SIGN_UP_AGAIN_JOB = "core.sign_up_mail_again"
+
+
+def mail_sign_up_again(email: str) -> None:
+    """Worker job of "erneut senden": whether the address is registered,
+    waiting for its link or unknown is looked up here, not while the
+    visitor waits for the answer."""
+    with database.atomic():
+        existing, token = accounts.resend_sign_up(email)
+        _sign_up_mail(email.lower(), existing, token)
+
+
 @bp.post("/register/resend")
 @limiter.limit("10 per hour", methods=["POST"])
 @limiter.limit("3 per hour", key_func=_address_key("sign-up"), methods=["POST"])
@@ -156,8 +168,8 @@ def resend_sign_up() -> str | Response:
     form = ResendSignUpForm()
     if not form.validate_on_submit():
         return render_template("core/sign_up_sent.html", email="", form=form), 422
-    existing, token = accounts.resend_sign_up(form.email.data)
-    _sign_up_mail(form.email.data.lower(), existing, token)
+    with database.atomic():
+        enqueue(SIGN_UP_AGAIN_JOB, email=form.email.data)
     session["sign_up_email"] = form.email.data.lower()
     flash(_("Wir haben die E-Mail erneut gesendet."), "success")
     return redirect(url_for("core.sign_up_sent"))

@@ -142,3 +142,37 @@ def test_forgot_password_does_the_same_work_for_a_known_and_an_unknown_address(
     [mail] = smtp_server.inbox.messages
     assert mail["To"] == owner.email and mail["Subject"] == "Passwort zurücksetzen"
     assert "/password/reset/" in mail.get_body(("plain",)).get_content()
+
+
+def test_sending_the_sign_up_mail_again_does_the_same_work_for_every_address(
+    make_app, owner, smtp_server, tmp_path
+):
+    """ "Erneut senden" under "Bitte bestätigen Sie Ihre E-Mail-Adresse" only
+    queues a job, for a registered and an unknown address alike."""
+    app = make_app({"KONTOR_QUEUE_URL": f"sqlite:///{tmp_path / 'queue.db'}"})
+    queue = app.extensions["kontor"].queue.huey.storage
+    for email in (owner.email, "niemand@example.com"):
+        before = queue.queue_size()
+        response = submit(
+            app.test_client(), "/register/resend", {"email": email}, page="/register/sent"
+        )
+        assert response.status_code == 302 and response.headers["Location"] == "/register/sent"
+        assert queue.queue_size() == before + 1
+        with app.app_context(), bind(app).connection_context():
+            assert MailOutbox.select().count() == 0
+
+    worker = subprocess.Popen(
+        queue_worker(),
+        env=app_env(app, **smtp_server.config()),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert wait_until(lambda: smtp_server.inbox.messages)
+        assert wait_until(lambda: queue.queue_size() == 0)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=10)
+    [mail] = smtp_server.inbox.messages
+    assert mail["To"] == owner.email and mail["Subject"] == "Ihre Registrierung bei Kontor"
