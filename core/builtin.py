@@ -77,6 +77,8 @@ def kontor_jobs() -> Sequence[Job]:
         Job(outbox.SYSTEM_MAIL_JOB, outbox.send_system_mail),
         Job(customer_mail.JOB, customer_mail.send_customer_mail),
         Job(lifecycle.EXPORT_JOB, lifecycle.build_export, retries=2, retry_delay=60),
+        Job(views.RESET_MAIL_JOB, views.mail_password_reset),
+        Job(views.SIGN_UP_AGAIN_JOB, views.mail_sign_up_again),
     ]
 
 

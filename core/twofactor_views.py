@@ -38,7 +38,7 @@ from core.models import Account, User
 from core.pages import external_url
 from core.permissions import can, managers_only
 from core.ratelimit import limiter
-from core.security import security_notice
+from core.security import record_failure, security_notice
 
 bp = Blueprint("two_factor", __name__)
 api = service_blueprint("security", __name__)
@@ -117,6 +117,7 @@ def login() -> str | Response | tuple[str, int]:
                     "warning",
                 )
             return redirect(target)
+        record_failure(user, "code")  # whoever tried knows the password
         form.code.errors = [_("Der Code stimmt nicht oder wurde schon verwendet.")]
     return render_template("core/two_factor/login.html", form=form), 422 if form.errors else 200
 

@@ -58,6 +58,7 @@ from core.models import Account, User
 from core.outbox import queue_template_mail
 from core.pages import external_url
 from core.permissions import can, managers_only, managers_write, owner_write
+from core.queue import enqueue
 from core.ratelimit import limiter, login_key, submitted_address
 from core.security import security_notice
 from core.twofactor import enabled as two_factor_enabled
@@ -118,6 +119,7 @@ def _address_key(prefix: str) -> Callable[[], str]:
 
 @bp.route("/register", methods=["GET", "POST"])
 @limiter.limit("10 per hour", methods=["POST"])
+@limiter.limit("3 per hour", key_func=_address_key("sign-up"), methods=["POST"])
 def register() -> str | Response:
     """Sign up. A new and a registered address get the same answer after the
     same work; only the mail that follows differs, so the page never tells
@@ -147,6 +149,18 @@ def sign_up_sent() -> str:
     )
 
 
+SIGN_UP_AGAIN_JOB = "core.sign_up_mail_again"
+
+
+def mail_sign_up_again(email: str) -> None:
+    """Worker job of "erneut senden": whether the address is registered,
+    waiting for its link or unknown is looked up here, not while the
+    visitor waits for the answer."""
+    with database.atomic():
+        existing, token = accounts.resend_sign_up(email)
+        _sign_up_mail(email.lower(), existing, token)
+
+
 @bp.post("/register/resend")
 @limiter.limit("10 per hour", methods=["POST"])
 @limiter.limit("3 per hour", key_func=_address_key("sign-up"), methods=["POST"])
@@ -154,8 +168,8 @@ def resend_sign_up() -> str | Response:
     form = ResendSignUpForm()
     if not form.validate_on_submit():
         return render_template("core/sign_up_sent.html", email="", form=form), 422
-    existing, token = accounts.resend_sign_up(form.email.data)
-    _sign_up_mail(form.email.data.lower(), existing, token)
+    with database.atomic():
+        enqueue(SIGN_UP_AGAIN_JOB, email=form.email.data)
     session["sign_up_email"] = form.email.data.lower()
     flash(_("Wir haben die E-Mail erneut gesendet."), "success")
     return redirect(url_for("core.sign_up_sent"))
@@ -190,14 +204,15 @@ def confirm_sign_up(token: str) -> str | Response | tuple[str, int]:
     )
 
 
-@bp.route("/password/forgot", methods=["GET", "POST"])
-@limiter.limit("10 per hour", methods=["POST"])
-@limiter.limit("3 per hour", key_func=_address_key("reset"), methods=["POST"])
-def forgot_password() -> str | Response | tuple[str, int]:
-    """ "Passwort vergessen?": the same answer for every address."""
-    form = ForgotPasswordForm()
-    if form.validate_on_submit():
-        user, token = accounts.request_password_reset(form.email.data)
+RESET_MAIL_JOB = "core.password_reset_mail"
+
+
+def mail_password_reset(email: str) -> None:
+    """Worker job of "Passwort vergessen?": the lookup, the link and the mail
+    happen here, so the request does the same work for every address and
+    takes as long for a registered one as for an unknown one."""
+    with database.atomic():
+        user, token = accounts.request_password_reset(email)
         if user is not None:
             _mail(
                 user.account,
@@ -207,6 +222,17 @@ def forgot_password() -> str | Response | tuple[str, int]:
                 user=user,
                 link=external_url("core.reset_password", token=token),
             )
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+@limiter.limit("10 per hour", methods=["POST"])
+@limiter.limit("3 per hour", key_func=_address_key("reset"), methods=["POST"])
+def forgot_password() -> str | Response | tuple[str, int]:
+    """ "Passwort vergessen?": the same answer, after the same work, for every address."""
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        with database.atomic():
+            enqueue(RESET_MAIL_JOB, email=form.email.data)
         flash(
             _(
                 "Wenn zu %(email)s ein Konto besteht, haben wir einen Link zum Zurücksetzen "

@@ -15,7 +15,7 @@ import pytest
 from core.cli import apply_migrations
 from core.crypto import decrypt
 from core.db import bind
-from core.models import Account, User
+from core.models import Account, SignIn, User
 from core.twofactor import CONTEXT, RecoveryCode, TwoFactor
 from tests.conftest import PASSWORD
 from tests.support.db import owner_state
@@ -216,6 +216,22 @@ def test_sign_in_keeps_the_page_asked_for(app, user_client, owner):
     )
     response = _second_step(browser, authenticator.code())
     assert response.headers["Location"] == "/account/company"
+
+
+def test_a_wrong_second_factor_shows_in_the_sign_in_history(app, user_client, owner):
+    """Someone who got past the password but not the code knows the password:
+    the owner sees the failed attempt in the history."""
+    authenticator = _turned_on(user_client)[0]
+    browser = app.test_client()
+    login(browser, owner.email, PASSWORD)
+    assert _second_step(browser, "000000").status_code == 422
+    assert _second_step(browser, "aaaa-bbbb-cccc-dddd").status_code == 422
+    with app.app_context(), _db(app):
+        rows = list(SignIn.select().where(SignIn.user == owner.id).order_by(SignIn.id))
+    assert [(r.success, r.reason) for r in rows][-2:] == [(False, "code"), (False, "code")]
+    assert _second_step(browser, authenticator.code()).status_code == 302
+    page = user_client.get("/account/profile/sessions").get_data(as_text=True)
+    assert "fehlgeschlagen (falscher Code)" in page
 
 
 def test_a_waiting_sign_in_expires(app, user_client, owner):

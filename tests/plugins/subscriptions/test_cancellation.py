@@ -381,3 +381,18 @@ def test_cancelling_is_rate_limited(mailing, owner):
         for _ in range(11)
     ]
     assert codes == [422] * 10 + [429]
+
+
+def test_cancel_and_undo_are_limited_per_account_from_any_ip(mailing, owner, smtp_server):
+    """Each cancellation and each undo mails the address the owner typed in;
+    new IPs must not let an owner turn that into a flood to someone else."""
+    app, client = mailing
+    statuses = []
+    for i in range(11):
+        client.environ_base["REMOTE_ADDR"] = f"10.3.0.{i}"
+        statuses.append(_cancel(client, confirm_to="opfer@example.com").status_code)
+        if statuses[-1] == 302:
+            client.post(f"{URL}/undo", data={"csrf_token": csrf_token(client, URL)})
+    assert statuses == [302] * 10 + [429]
+    assert len(_bodies(smtp_server, "opfer@example.com")) == 20
+    assert not _sub(app, owner.account_id).cancel_at_period_end
