@@ -33,7 +33,9 @@ def section_pages(instance: Path) -> list[str]:
     """The settings sections of the installed app, from its sections hook."""
     from core import create_app
 
-    return section_urls(create_app({"KONTOR_INSTANCE_PATH": str(instance)}))
+    return section_urls(
+        create_app({"KONTOR_INSTANCE_PATH": str(instance), "KONTOR_COOKIE_SECURE": "false"})
+    )
 
 
 def wrk(url: str, seconds: int, connections: int, cookie: str | None) -> tuple[float, float, float]:
