@@ -70,6 +70,9 @@ class Kontor:
     section_paths: dict[str, str] = field(default_factory=dict)
     #: The API document and its request-body validators, built once every route is registered.
     api: OpenApi | None = None
+    #: How many plugins answer ``kontor_event_wanted``, or None when a plugin
+    #: reacting to events does not answer it (every event then takes a transaction).
+    event_askers: int | None = None
     cache: dict[str, Any] = field(default_factory=dict)  # per-app data plugins derive once
 
     def schemas(self) -> list[Schema]:
@@ -138,6 +141,9 @@ def create_app(
     kontor.channels = _in_order(found["kontor_notification_channels"])
     kontor.plan_resources = _in_order(found["kontor_plan_resources"])
     kontor.sensitive_actions = [action for _plugin, action in found["kontor_sensitive_actions"]]
+    reacting = {impl.plugin_name for impl in pm.hook.kontor_event_emitted.get_hookimpls()}
+    asked = {impl.plugin_name for impl in pm.hook.kontor_event_wanted.get_hookimpls()}
+    kontor.event_askers = len(asked) if reacting <= asked else None
 
     kontor.queue = Queue(app)
     for job in _collect(pm.hook.kontor_jobs()):
