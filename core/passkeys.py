@@ -208,7 +208,7 @@ def second_factor_options(user: User) -> tuple[str, bytes]:
     not required: the password already was the first factor.
     """
     rp_id, _origin = relying_party()
-    challenge = _new_challenge("second_factor", user)
+    challenge = _new_challenge("confirm", user)
     options = generate_authentication_options(
         rp_id=rp_id,
         challenge=challenge,
@@ -228,7 +228,7 @@ def authenticate(credential: object, challenge: bytes) -> User:
 def confirm(user: User, credential: object, challenge: bytes) -> None:
     """Check a browser's answer to :func:`second_factor_options`: it must be
     signed by a passkey of ``user``; another user's passkey is refused."""
-    _take_challenge("second_factor", challenge, user)
+    _take_challenge("confirm", challenge, user)
     _verify(credential, challenge, user)
 
 
