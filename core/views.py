@@ -296,6 +296,7 @@ def _with_current_password(change: Callable[..., Any], *args: Any, **kwargs: Any
 
 def _profile_page(status: int = 200, **forms: Form) -> tuple[str, int]:
     """Nutzerdaten with its three forms; ``forms`` replaces the one that was sent."""
+    factors = twofactor.status(current_user.user)
     pages = {
         "profile_form": ProfileForm(prefix="profile", obj=current_user.user),
         "email_form": ChangeEmailForm(prefix="email"),
@@ -309,8 +310,8 @@ def _profile_page(status: int = 200, **forms: Form) -> tuple[str, int]:
         pending=accounts.pending_email(current_user.user),
         pending_form=ConfirmForm(),
         is_owner=is_owner(),
-        passkey_count=passkeys.count(current_user.user),
-        two_factor=twofactor.status(current_user.user),
+        two_factor=factors,
+        passkey_count=factors.passkeys,
         **{**pages, **forms},
     ), status
 
@@ -764,6 +765,8 @@ def remove_passkey(passkey_id: int) -> Page | Response:
     form = ConfirmForm()
     if form.validate_on_submit():
         user = current_user.user
+        if passkey_id not in {p.id for p in passkeys.passkeys_of(user)}:
+            abort(404)
         try:
             twofactor.check_passkey_removal(user)
         except accounts.AccountError as exc:
