@@ -191,6 +191,8 @@ def kontor_sensitive_actions() -> Sequence[SensitiveAction]:
         SensitiveAction("core.passkey_login_options"),
         SensitiveAction("core.passkey_login"),
         SensitiveAction("two_factor.login"),
+        SensitiveAction("core.two_factor_passkey_options"),
+        SensitiveAction("core.two_factor_passkey"),
     ]
 
 

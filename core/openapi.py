@@ -122,16 +122,21 @@ _MAIL = {
 
 
 _ADDRESS = {"type": "string", "minLength": 1, "maxLength": 254}
-# Per user, what protects their login; more keys (e.g. passkeys) may join.
+# Per user, what protects their login.
 _SECURITY_USER = {
     "type": "object",
-    "required": ["id", "email", "name", "role", "two_factor"],
+    "required": ["id", "email", "name", "role", "two_factor", "totp", "passkeys"],
     "properties": {
         "id": {"type": "integer"},
         "email": {"type": "string"},
         "name": {"type": "string"},
         "role": {"type": "string", "enum": ["owner", "admin", "member"]},
-        "two_factor": {"type": "boolean", "description": "Two-factor login (TOTP) is on"},
+        "two_factor": {
+            "type": "boolean",
+            "description": "Two-factor login is on: TOTP, or at least one passkey",
+        },
+        "totp": {"type": "boolean", "description": "TOTP (an authenticator app) is on"},
+        "passkeys": {"type": "integer", "minimum": 0, "description": "Passkeys registered"},
     },
 }
 

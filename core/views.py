@@ -27,7 +27,7 @@ from flask_babel import ngettext
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
-from core import accounts, lifecycle, passkeys, security
+from core import accounts, lifecycle, passkeys, security, twofactor
 from core.api import error_response, json_errors
 from core.auth import complete_login, end_session, revoke_sessions
 from core.db import database, utcnow
@@ -61,8 +61,14 @@ from core.permissions import can, managers_only, managers_write, owner_write
 from core.queue import enqueue
 from core.ratelimit import limiter, login_key, submitted_address
 from core.security import security_notice
-from core.twofactor import enabled as two_factor_enabled
-from core.twofactor_views import sign_in
+from core.twofactor_views import (
+    IP_LIMIT,
+    PENDING,
+    USER_LIMIT,
+    pending_key,
+    pending_user,
+    sign_in,
+)
 from core.types import PermanentFailure
 
 bp = Blueprint("core", __name__)
@@ -316,6 +322,7 @@ def _with_current_password(change: Callable[..., Any], *args: Any, **kwargs: Any
 
 def _profile_page(status: int = 200, **forms: Form) -> tuple[str, int]:
     """Nutzerdaten with its three forms; ``forms`` replaces the one that was sent."""
+    factors = twofactor.status(current_user.user)
     pages = {
         "profile_form": ProfileForm(prefix="profile", obj=current_user.user),
         "email_form": ChangeEmailForm(prefix="email"),
@@ -329,8 +336,8 @@ def _profile_page(status: int = 200, **forms: Form) -> tuple[str, int]:
         pending=accounts.pending_email(current_user.user),
         pending_form=ConfirmForm(),
         is_owner=can("core.close_account"),
-        passkey_count=passkeys.count(current_user.user),
-        two_factor=two_factor_enabled(current_user.user) is not None,
+        two_factor=factors,
+        passkey_count=factors.passkeys,
         **{**pages, **forms},
     ), status
 
@@ -638,6 +645,7 @@ def undo_close_account() -> Response:
 
 _REGISTER_CHALLENGE = "passkey_register"
 _LOGIN_CHALLENGE = "passkey_login"
+_SECOND_FACTOR_CHALLENGE = "passkey_second_factor"
 
 
 def _signed_in(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -763,11 +771,19 @@ def rename_passkey(passkey_id: int) -> Page | Response:
 
 @bp.post("/account/profile/passkeys/<int:passkey_id>/remove")
 @login_required
-def remove_passkey(passkey_id: int) -> Response:
-    """Remove a passkey; the password stays, so this never locks anybody out."""
+def remove_passkey(passkey_id: int) -> Page | Response:
+    """Remove a passkey; the password stays. The last one is kept while it is
+    the second factor the account requires."""
     form = ConfirmForm()
     if form.validate_on_submit():
         user = current_user.user
+        if passkey_id not in {p.id for p in passkeys.passkeys_of(user)}:
+            abort(404)
+        try:
+            twofactor.check_passkey_removal(user)
+        except accounts.AccountError as exc:
+            flash(str(exc), "error")
+            return _passkeys_page(422)
         passkey = passkeys.remove(user, passkey_id)
         if passkey is None:
             abort(404)
@@ -798,6 +814,36 @@ def passkey_login() -> Response:
     body = request.get_json(silent=True)
     target = body.get("next") if isinstance(body, dict) else None
     return jsonify(redirect=_safe_next(target if isinstance(target, str) else None))
+
+
+@bp.post("/login/two-factor/passkey/options")
+@json_errors
+@limiter.limit("30 per minute")
+def two_factor_passkey_options() -> Response:
+    """The second step with a passkey instead of a code: a challenge that only
+    the passkeys of the user whose password was right can answer."""
+    user = pending_user()
+    if user is None:
+        abort(401, _("Bitte melden Sie sich erneut an."))
+    return _issued(_SECOND_FACTOR_CHALLENGE, *passkeys.second_factor_options(user))
+
+
+@bp.post("/login/two-factor/passkey")
+@json_errors
+@limiter.limit(IP_LIMIT)
+@limiter.limit(USER_LIMIT, key_func=pending_key)
+def two_factor_passkey() -> Response:
+    """The signed challenge; a passkey of another user is refused."""
+    user = pending_user()
+    if user is None:
+        abort(401, _("Bitte melden Sie sich erneut an."))
+    try:
+        passkeys.confirm(user, _sent_credential(), _issued_challenge(_SECOND_FACTOR_CHALLENGE))
+    except passkeys.PasskeyError as exc:
+        return error_response(422, str(exc))
+    target = session[PENDING]["next"]
+    complete_login(user)
+    return jsonify(redirect=target)
 
 
 @bp.route("/account/company", methods=["GET", "POST"])

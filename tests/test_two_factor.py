@@ -130,7 +130,7 @@ def test_turning_on_needs_a_current_code_and_the_password(app, user_client, owne
     profile = user_client.get("/account/profile").get_data(as_text=True)
     assert "Anmeldung und Sicherheit" in profile
     link = r'href="/account/profile/two-factor">Zwei-Faktor-Anmeldung</a>\s*'
-    assert re.search(link + r'<span class="status-ok">an<', profile)
+    assert re.search(link + r'<span class="status-ok">an \(Authenticator-App\)<', profile)
 
 
 @pytest.mark.parametrize(
@@ -393,7 +393,7 @@ def test_a_member_is_led_to_set_up_when_the_account_requires_it(
     assert _require(user_client).status_code == 302
     page = user_client.get("/account/users/two-factor").get_data(as_text=True)
     assert "Erika Mustermann" in page and "mia@example.com" in page
-    assert re.search(r'<td class="status-ok">an</td>', page)
+    assert re.search(r'<td class="status-ok">an \(Authenticator-App\)</td>', page)
     assert re.search(r'<td class="status-skipped">aus</td>', page)
     assert "verlangt" in user_client.get("/account/users").get_data(as_text=True)
 
@@ -501,6 +501,8 @@ def test_security_api_lists_users_with_and_without_two_factor(
                 "name": "Erika Mustermann",
                 "role": "owner",
                 "two_factor": True,
+                "totp": True,
+                "passkeys": 0,
             },
             {
                 "id": response.json["users"][1]["id"],
@@ -508,6 +510,8 @@ def test_security_api_lists_users_with_and_without_two_factor(
                 "name": "Mia Mitglied",
                 "role": "member",
                 "two_factor": False,
+                "totp": False,
+                "passkeys": 0,
             },
         ],
     }
