@@ -69,6 +69,7 @@ def main() -> None:
         "KONTOR_INSTANCE_PATH": str(tmp / "instance"),
         "KONTOR_QUEUE_URL": f"sqlite:///{tmp / 'queue.db'}",
         "KONTOR_SERVICE_TOKENS": "",
+        "KONTOR_COOKIE_SECURE": "false",  # no web server here; the config asks for https otherwise
     }
     app = create_app(config)
     apply_migrations(app)

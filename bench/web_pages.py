@@ -24,7 +24,17 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.bare_app import page_file  # noqa: E402
-from tests.support.process import gunicorn, kontor, register, start, stop, wait_for_http  # noqa: E402
+from tests.support.process import (  # noqa: E402
+    gunicorn,
+    instance_env,
+    instance_mails,
+    kontor,
+    queue_worker,
+    register,
+    start,
+    stop,
+    wait_for_http,
+)
 from tests.support.smtp import free_port  # noqa: E402
 from tests.support.web import section_urls  # noqa: E402
 
@@ -33,7 +43,9 @@ def section_pages(instance: Path) -> list[str]:
     """The settings sections of the installed app, from its sections hook."""
     from core import create_app
 
-    return section_urls(create_app({"KONTOR_INSTANCE_PATH": str(instance)}))
+    return section_urls(
+        create_app({"KONTOR_INSTANCE_PATH": str(instance), "KONTOR_COOKIE_SECURE": "false"})
+    )
 
 
 def wrk(url: str, seconds: int, connections: int, cookie: str | None) -> tuple[float, float, float]:
@@ -59,14 +71,14 @@ def main() -> None:
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="kontor-http-"))
     pages_list = section_pages(tmp / "probe")
-    env = {
-        "KONTOR_INSTANCE_PATH": str(tmp / "instance"),
-        "KONTOR_COOKIE_SECURE": "false",
-        "KONTOR_SECRET_KEY": "bench-secret-key-0123456789abcdef",
-        "KONTOR_LOGIN_LIMIT": "1000 per minute",
-    }
-    kontor(env, "init")
     port, bare_port = free_port(), free_port()
+    env = instance_env(
+        tmp / "instance",
+        "bench-secret-key-0123456789abcdef",
+        KONTOR_BASE_URL=f"http://127.0.0.1:{port}",  # the sign-up link in the mail
+        KONTOR_LOGIN_LIMIT="1000 per minute",
+    )
+    kontor(env, "init")
     ours = start(gunicorn(port), env, ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base, bare_base = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{bare_port}"
     pages = tmp / "pages"
@@ -75,7 +87,19 @@ def main() -> None:
     try:
         wait_for_http(f"{base}/healthz", ours)
         browser = requests.Session()
-        register(browser, base, "bench@example.com", "bench-passwort-1", "Bench GmbH")
+        # The queue worker delivers the sign-up mail; it is stopped before measuring.
+        worker = start(queue_worker(1), env, ROOT, stdout=subprocess.DEVNULL)
+        try:
+            register(
+                browser,
+                base,
+                "bench@example.com",
+                "bench-passwort-1",
+                "Bench GmbH",
+                lambda: instance_mails(tmp / "instance"),
+            )
+        finally:
+            stop(worker)
         for page in pages_list:
             html = browser.get(base + page, timeout=10).text
             (pages / page_file(page)).write_text(html)

@@ -393,12 +393,17 @@ def accept_invitation(token: str, password: str) -> User | None:
         return user
 
 
+def removable(user: User, acting: User) -> bool:
+    """Whether ``acting`` may remove ``user``: never the owner, never oneself."""
+    return user.role != "owner" and user.id != acting.id
+
+
 def remove_user(account: Account, user_id: int, acting: User) -> None:
-    """Remove a user of this account (never the owner, never oneself)."""
+    """Remove a user of this account (see :func:`removable`)."""
     user = User.get_or_none(User.id == user_id, User.account == account)
     if user is None:
         raise AccountError(_("Benutzer nicht gefunden."))
-    if user.role == "owner" or user.id == acting.id:
+    if not removable(user, acting):
         raise AccountError(_("Dieser Benutzer kann nicht entfernt werden."))
     user.delete_instance()
     current_app.extensions["kontor"].pm.hook.kontor_usage_changed(account=account, resource="users")

@@ -135,7 +135,7 @@ def json_body() -> dict[str, Any]:
         fail(400, f"The body must be a JSON object nested at most {MAX_JSON_DEPTH} levels deep.")
     if _has_nul(data):
         fail(422, "Strings must not contain NUL characters.")
-    bodies = current_app.extensions["kontor_openapi"].bodies
+    bodies = current_app.extensions["kontor"].api.bodies
     problems = bodies.problems(request.url_rule.rule, request.method, data)
     if problems:
         whole = problems.pop("", None)

@@ -27,6 +27,7 @@ from core import auth, db, formatting, logs, openapi, operator_mail, permissions
 from core.api import API_PREFIX, MAX_JSON_DEPTH, error_headers, error_response, handle_http_error
 from core.config import load_config
 from core.formatting import LANGUAGE_COOKIE, LANGUAGES
+from core.openapi import OpenApi
 from core.plugins import (
     KontorPluginManager,
     build_plugin_manager,
@@ -67,6 +68,11 @@ class Kontor:
     sensitive_actions: list[SensitiveAction] = field(default_factory=list)
     #: Each section's URL path (its endpoint's rule without arguments), by endpoint.
     section_paths: dict[str, str] = field(default_factory=dict)
+    #: The API document and its request-body validators, built once every route is registered.
+    api: OpenApi | None = None
+    #: How many plugins answer ``kontor_event_wanted``, or None when a plugin
+    #: reacting to events does not answer it (every event then takes a transaction).
+    event_askers: int | None = None
     cache: dict[str, Any] = field(default_factory=dict)  # per-app data plugins derive once
 
     def schemas(self) -> list[Schema]:
@@ -135,6 +141,9 @@ def create_app(
     kontor.channels = _in_order(found["kontor_notification_channels"])
     kontor.plan_resources = _in_order(found["kontor_plan_resources"])
     kontor.sensitive_actions = [action for _plugin, action in found["kontor_sensitive_actions"]]
+    reacting = {impl.plugin_name for impl in pm.hook.kontor_event_emitted.get_hookimpls()}
+    asked = {impl.plugin_name for impl in pm.hook.kontor_event_wanted.get_hookimpls()}
+    kontor.event_askers = len(asked) if reacting <= asked else None
 
     kontor.queue = Queue(app)
     for job in _collect(pm.hook.kontor_jobs()):

@@ -35,6 +35,7 @@ from core.models import (
 )
 from core.types import (
     Card,
+    EventType,
     ExportPart,
     Job,
     PeriodicJob,
@@ -76,6 +77,8 @@ def kontor_jobs() -> Sequence[Job]:
         Job(outbox.SYSTEM_MAIL_JOB, outbox.send_system_mail),
         Job(customer_mail.JOB, customer_mail.send_customer_mail),
         Job(lifecycle.EXPORT_JOB, lifecycle.build_export, retries=2, retry_delay=60),
+        Job(views.RESET_MAIL_JOB, views.mail_password_reset),
+        Job(views.SIGN_UP_AGAIN_JOB, views.mail_sign_up_again),
     ]
 
 
@@ -132,6 +135,14 @@ def kontor_overview_cards(account: Account, user: User) -> Sequence[Card]:
 
 
 @hookimpl
+def kontor_event_types() -> Sequence[EventType]:
+    """Core's own events: customer mail is core's, so is its failure."""
+    return [
+        EventType(customer_mail.DELIVERY_FAILED, _l("E-Mail an Kunden nicht zustellbar"), order=80)
+    ]
+
+
+@hookimpl
 def kontor_plan_resources() -> Sequence[PlanResource]:
     return [PlanResource("users", _l("Benutzer"), "count", order=30, manage_endpoint="core.users")]
 
@@ -180,6 +191,8 @@ def kontor_sensitive_actions() -> Sequence[SensitiveAction]:
         SensitiveAction("core.passkey_login_options"),
         SensitiveAction("core.passkey_login"),
         SensitiveAction("two_factor.login"),
+        SensitiveAction("core.two_factor_passkey_options"),
+        SensitiveAction("core.two_factor_passkey"),
     ]
 
 
@@ -218,7 +231,7 @@ def kontor_template_slot(slot: str, account: Account | None) -> Sequence[SlotCon
     """The banner of a closing account, with the undo for its owner."""
     if slot != "banner" or account is None or not account.is_closing:
         return None
-    owner = views.is_owner() and permissions.can("core.undo_close_account")
+    owner = permissions.can("core.undo_close_account")
     form = UndoCloseForm(prefix="undo") if owner else None
     html = render_template("core/closing_banner.html", account=account, form=form)
     return [SlotContent(Markup(html), priority=10)]  # noqa: S704 - autoescaped template output

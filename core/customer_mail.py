@@ -16,7 +16,7 @@ from flask import Response, current_app, jsonify
 from core import outbox
 from core.api import fail, get_account, json_body, service_blueprint, utc_iso
 from core.db import BaseModel, database
-from core.events import emit, event_types
+from core.events import emit
 from core.mail import build_message
 from core.models import Account
 from core.queue import enqueue
@@ -24,6 +24,8 @@ from core.types import PermanentFailure
 from core.validation import has_control_chars, normalise_email
 
 JOB = "core.send_customer_mail"
+#: Core's event for a customer mail that did not reach (some of) its recipients.
+DELIVERY_FAILED = "mail.delivery_failed"
 MAX_RECIPIENTS = 20
 MAX_TEXT = 100_000
 
@@ -149,9 +151,7 @@ def send_customer_mail(mail_id: int) -> None:
 def _report_failure(
     row: CustomerMail, recipients: Sequence[CustomerMailRecipient], error: str
 ) -> None:
-    """Raise ``mail.delivery_failed`` for the recipients the mail did not reach."""
-    if "mail.delivery_failed" not in {t.key for t in event_types()}:
-        return
+    """Raise :data:`DELIVERY_FAILED` for the recipients the mail did not reach."""
     data = {
         "Betreff": row.subject,
         "Empfänger": ", ".join(r.address for r in recipients),
@@ -159,7 +159,7 @@ def _report_failure(
     }
     if row.customer_ref:
         data["Kunde"] = " ".join(filter(None, (row.customer_ref, row.customer_name)))
-    emit(row.account, "mail.delivery_failed", data)
+    emit(row.account, DELIVERY_FAILED, data)
 
 
 def delivery_state(row: CustomerMail) -> str:

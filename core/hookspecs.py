@@ -157,6 +157,18 @@ def kontor_event_emitted(event: Event) -> Sequence[PlannedDelivery] | None:
 
 
 @hookspec
+def kontor_event_wanted(account: Account, type: str) -> bool | None:
+    """Whether ``kontor_event_emitted`` would write anything for an event of
+    ``type`` in ``account``; asked before the event is stored.
+
+    When every plugin that implements ``kontor_event_emitted`` answers False,
+    the event row is stored on its own (no transaction around it, no
+    ``kontor_event_emitted`` call). Answer False only when certain; a plugin
+    that does not implement this hook is always called.
+    """
+
+
+@hookspec
 def kontor_notification_channels() -> Sequence[Channel] | None:
     """Return notification channels (objects following ``core.types.Channel``)."""
 

@@ -173,16 +173,28 @@ class MailTransport(Protocol):
 
 
 class OperatorTransport:
-    """Customer mails from the operator's address with the company's name."""
+    """Customer mails from the operator's address, in the company's name.
+
+    Core's default transport, and the one the mail transport plugin uses for
+    its "Kontor-Mailserver" mode with the account's sender name, reply-to
+    address and history choice: there is one way through the operator's server.
+    """
 
     name = "service"
     own_account = False
-    keep_history = False
     tracks_progress = True
 
+    def __init__(self, sender_name: str = "", reply_to: str = "", keep_history: bool = False):
+        self.sender_name = sender_name
+        self.reply_to = reply_to
+        self.keep_history = keep_history
+
     def sender(self, account: Account) -> tuple[Address, Address | None]:
-        reply = account.notification_email
-        return system_sender(account.company_name), address("", reply) if reply else None
+        reply = self.reply_to or account.notification_email
+        return (
+            system_sender(self.sender_name or account.company_name),
+            address("", reply) if reply else None,
+        )
 
     def send(self, account: Account, message: Message) -> SentMail:
         refused = send_via_operator(message)

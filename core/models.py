@@ -143,7 +143,7 @@ class PasskeyChallenge(BaseModel):
     passwordless sign-in. Only the challenge's SHA-256 is stored.
     """
 
-    purpose = peewee.CharField(max_length=10)  # "register" or "login"
+    purpose = peewee.CharField(max_length=10)  # "register", "login" or "confirm" (a second factor)
     challenge_hash = peewee.CharField(max_length=64, unique=True)
     user = peewee.ForeignKeyField(User, null=True, on_delete="CASCADE")
     name = peewee.CharField(max_length=100, default="")

@@ -122,16 +122,21 @@ _MAIL = {
 
 
 _ADDRESS = {"type": "string", "minLength": 1, "maxLength": 254}
-# Per user, what protects their login; more keys (e.g. passkeys) may join.
+# Per user, what protects their login.
 _SECURITY_USER = {
     "type": "object",
-    "required": ["id", "email", "name", "role", "two_factor"],
+    "required": ["id", "email", "name", "role", "two_factor", "totp", "passkeys"],
     "properties": {
         "id": {"type": "integer"},
         "email": {"type": "string"},
         "name": {"type": "string"},
         "role": {"type": "string", "enum": ["owner", "admin", "member"]},
-        "two_factor": {"type": "boolean", "description": "Two-factor login (TOTP) is on"},
+        "two_factor": {
+            "type": "boolean",
+            "description": "Two-factor login is on: TOTP, or at least one passkey",
+        },
+        "totp": {"type": "boolean", "description": "TOTP (an authenticator app) is on"},
+        "passkeys": {"type": "integer", "minimum": 0, "description": "Passkeys registered"},
     },
 }
 
@@ -443,9 +448,9 @@ def init_app(app: Flask) -> None:
     """Build the document and the body validators, once all routes are registered."""
     doc = document(app.extensions["kontor"].pm)
     api_rules = [r for r in app.url_map.iter_rules() if r.rule.startswith(API_PREFIX + "/")]
-    app.extensions["kontor_openapi"] = OpenApi(doc, RequestBodies(doc, api_rules))
+    app.extensions["kontor"].api = OpenApi(doc, RequestBodies(doc, api_rules))
 
 
 @bp.get(f"{API_PREFIX}/openapi.json")
 def openapi_json() -> Response:
-    return jsonify(current_app.extensions["kontor_openapi"].document)
+    return jsonify(current_app.extensions["kontor"].api.document)

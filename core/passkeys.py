@@ -201,9 +201,40 @@ def authentication_options() -> tuple[str, bytes]:
     return options_to_json(options), challenge
 
 
+def second_factor_options(user: User) -> tuple[str, bytes]:
+    """Options for confirming a password sign-in with one of ``user``'s passkeys.
+
+    Only their credentials are allowed, and user verification is preferred,
+    not required: the password already was the first factor.
+    """
+    rp_id, _origin = relying_party()
+    challenge = _new_challenge("confirm", user)
+    options = generate_authentication_options(
+        rp_id=rp_id,
+        challenge=challenge,
+        timeout=TIMEOUT_MS,
+        allow_credentials=[_descriptor(p) for p in passkeys_of(user)],
+        user_verification=UserVerificationRequirement.PREFERRED,
+    )
+    return options_to_json(options), challenge
+
+
 def authenticate(credential: object, challenge: bytes) -> User:
     """The user a browser's answer to :func:`authentication_options` signs in."""
     _take_challenge("login", challenge, None)
+    return _verify(credential, challenge, None)
+
+
+def confirm(user: User, credential: object, challenge: bytes) -> None:
+    """Check a browser's answer to :func:`second_factor_options`: it must be
+    signed by a passkey of ``user``; another user's passkey is refused."""
+    _take_challenge("confirm", challenge, user)
+    _verify(credential, challenge, user)
+
+
+def _verify(credential: object, challenge: bytes, user: User | None) -> User:
+    """Check an assertion against its stored passkey (of ``user`` when given)
+    and record its use; return the passkey's user."""
     rp_id, origin = relying_party()
     try:
         parsed = parse_authentication_credential_json(credential)  # type: ignore[arg-type]
@@ -217,6 +248,8 @@ def authenticate(credential: object, challenge: bytes) -> User:
     )
     if passkey is None:
         raise PasskeyError(_l("Dieser Passkey ist bei Kontor nicht (mehr) hinterlegt."))
+    if user is not None and passkey.user_id != user.id:
+        raise PasskeyError(_l("Dieser Passkey gehört nicht zu Ihrem Benutzer."))
     handle = parsed.response.user_handle
     if handle is not None and handle != user_handle(passkey.user):
         raise PasskeyError(FAILED)
@@ -228,7 +261,7 @@ def authenticate(credential: object, challenge: bytes) -> User:
             expected_origin=origin,
             credential_public_key=base64url_to_bytes(passkey.public_key),
             credential_current_sign_count=passkey.sign_count,
-            require_user_verification=True,
+            require_user_verification=user is None,
         )
     except _BAD_RESPONSE as exc:
         raise PasskeyError(FAILED) from exc
@@ -250,7 +283,9 @@ def rename(user: User, passkey_id: int, name: str) -> Passkey | None:
 def remove(user: User, passkey_id: int) -> Passkey | None:
     """Delete one of ``user``'s passkeys and return it; None when it is not theirs.
 
-    The password stays, so removing the last passkey locks nobody out.
+    The password stays, so removing the last passkey locks nobody out; while
+    the account requires two-factor login ``core.twofactor.check_passkey_removal``
+    guards the last one.
     """
     passkey = Passkey.get_or_none(Passkey.id == passkey_id, Passkey.user == user)
     if passkey is not None:

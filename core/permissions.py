@@ -5,6 +5,9 @@ A page asks ``can(endpoint)`` before it shows a form that posts to
 guards (``kontor_write_refusal``, e.g. support sessions) ask the same
 ``write_refusal`` when the form arrives. So a page never shows a live form
 that ends in a 403 and loses what was typed.
+
+These decorators are the one role check of core and plugins: a view states
+its rule once here and never compares ``role`` itself.
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ HISTORY_KEPT = 50
 HISTORY_DAYS = 90
 SESSIONS_KEPT_DAYS = 30  # ended (revoked or expired) sessions are deleted after this
 # Why an attempt failed, in words; the key is what is stored.
-REASONS = {"password": _l("falsches Passwort")}
+REASONS = {"password": _l("falsches Passwort"), "code": _l("falscher Code")}
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import peewee
@@ -21,11 +22,12 @@ import segno
 from flask_babel import gettext as _
 from markupsafe import Markup
 
+from core import passkeys
 from core.accounts import AccountError
 from core.auth import token_hash, verify_password
 from core.crypto import decrypt, encrypt
 from core.db import BaseModel, database, utcnow
-from core.models import Account, User
+from core.models import Account, Passkey, User
 
 CONTEXT = "core:two_factor:user:{}"
 ISSUER = "Kontor"
@@ -230,8 +232,8 @@ def regenerate_codes(user: User, password: str) -> list[str]:
 
 def disable(user: User, password: str, code: str) -> None:
     """Turn two-factor login off: requires the password and a current code or a
-    recovery code; refused while the account requires it."""
-    if user.account.two_factor_required:
+    recovery code; refused while the account requires it and no passkey stands in."""
+    if user.account.two_factor_required and not passkeys.count(user):
         raise AccountError(
             _("Ihr Konto verlangt die Zwei-Faktor-Anmeldung; sie bleibt eingeschaltet."),
             "code",
@@ -245,11 +247,51 @@ def disable(user: User, password: str, code: str) -> None:
 
 
 # --- the account's rule ----------------------------------------------------------------
+# A passkey is a second factor as good as the app (possession plus the device's
+# PIN or biometrics), so a user with one satisfies the rule as well.
+
+
+@dataclass(frozen=True)
+class Status:
+    """Which second factors a user has."""
+
+    totp: bool
+    passkeys: int
+
+    @property
+    def on(self) -> bool:
+        return self.totp or self.passkeys > 0
+
+    @property
+    def method(self) -> str:
+        """The methods in words, for tables and cards ("" while off)."""
+        if self.totp and self.passkeys:
+            return _("Authenticator-App und Passkey")
+        if self.totp:
+            return _("Authenticator-App")
+        return _("Passkey") if self.passkeys else ""
+
+
+def status(user: User) -> Status:
+    return Status(totp=enabled(user) is not None, passkeys=passkeys.count(user))
 
 
 def setup_required(user: User) -> bool:
     """True while ``user``'s account requires two-factor login and they have none."""
-    return bool(user.account.two_factor_required) and enabled(user) is None
+    return bool(user.account.two_factor_required) and not status(user).on
+
+
+def check_passkey_removal(user: User) -> None:
+    """Refuse to remove ``user``'s last passkey while it is the second factor
+    their account requires (they would be led to set-up at once)."""
+    if user.account.two_factor_required and enabled(user) is None and passkeys.count(user) <= 1:
+        raise AccountError(
+            _(
+                "Ihr Konto verlangt die Zwei-Faktor-Anmeldung. Fügen Sie zuerst einen "
+                "weiteren Passkey hinzu oder schalten Sie die Authenticator-App ein, bevor "
+                "Sie Ihren letzten Passkey entfernen."
+            )
+        )
 
 
 def set_required(account: Account, acting: User, required: bool) -> None:
@@ -258,22 +300,23 @@ def set_required(account: Account, acting: User, required: bool) -> None:
     Whoever turns it on must use it already, so they cannot lock themselves
     out of the setting they just made.
     """
-    if required and enabled(acting) is None:
+    if required and not status(acting).on:
         raise AccountError(
             _("Schalten Sie zuerst Ihre eigene Zwei-Faktor-Anmeldung ein."), "required"
         )
     Account.update(two_factor_required=required).where(Account.id == account.id).execute()
 
 
-def members_with_status(account: Account) -> list[tuple[User, bool]]:
-    """Every user of ``account`` with whether their two-factor login is on (one query)."""
+def members_with_status(account: Account) -> list[tuple[User, Status]]:
+    """Every user of ``account`` with their second factors (one query)."""
     on = TwoFactor.select(TwoFactor.user).where(TwoFactor.enabled_at.is_null(False))
+    keys = Passkey.select(peewee.fn.COUNT(Passkey.id)).where(Passkey.user == User.id)
     rows = (
-        User.select(User, User.id.in_(on).alias("two_factor"))
+        User.select(User, User.id.in_(on).alias("totp"), keys.alias("passkeys"))
         .where(User.account == account.id)
         .order_by(User.id)
     )
-    return [(user, bool(user.two_factor)) for user in rows]
+    return [(user, Status(bool(user.totp), int(user.passkeys or 0))) for user in rows]
 
 
 def security_report(account: Account) -> dict[str, Any]:
@@ -287,9 +330,11 @@ def security_report(account: Account) -> dict[str, Any]:
                 "email": user.email,
                 "name": user.full_name,
                 "role": user.role,
-                "two_factor": on,
+                "two_factor": factors.on,
+                "totp": factors.totp,
+                "passkeys": factors.passkeys,
             }
-            for user, on in members_with_status(account)
+            for user, factors in members_with_status(account)
         ],
     }
 

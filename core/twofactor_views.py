@@ -21,7 +21,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
-from core import twofactor
+from core import passkeys, twofactor
 from core.accounts import AccountError
 from core.api import API_PREFIX, get_account, service_blueprint
 from core.auth import complete_login
@@ -38,7 +38,7 @@ from core.models import Account, User
 from core.pages import external_url
 from core.permissions import can, managers_only
 from core.ratelimit import limiter
-from core.security import security_notice
+from core.security import record_failure, security_notice
 
 bp = Blueprint("two_factor", __name__)
 api = service_blueprint("security", __name__)
@@ -51,7 +51,16 @@ USER_LIMIT = "5 per minute;20 per hour"
 IP_LIMIT = "10 per minute;60 per hour"
 #: What a user whose account requires two-factor login may open before setting it up.
 OPEN_DURING_SET_UP = frozenset(
-    {"two_factor.settings", "two_factor.enable", "core.logout", "core.set_language", "static"}
+    {
+        "two_factor.settings",
+        "two_factor.enable",
+        "core.passkeys",
+        "core.passkey_options",
+        "core.add_passkey",
+        "core.logout",
+        "core.set_language",
+        "static",
+    }
 )
 MANAGERS = _l("Nur Inhaber und Administratoren können das festlegen.")
 
@@ -65,7 +74,7 @@ def sign_in(user: User, target: str) -> Response:
     The waiting login lives in the (signed) session cookie for five minutes
     and names only the user; nothing about it is logged in yet.
     """
-    if twofactor.enabled(user) is None:
+    if not twofactor.status(user).on:
         complete_login(user)
         return redirect(target)
     session.clear()
@@ -85,7 +94,8 @@ def pending_user() -> User | None:
     return User.select(User, Account).join(Account).where(User.id == pending["user"]).first()
 
 
-def _pending_key() -> str:
+def pending_key() -> str:
+    """The rate-limit key of the second step: the waiting user (else the IP address)."""
     pending = session.get(PENDING)
     user = pending.get("user") if isinstance(pending, dict) else None
     return f"two-factor-login:{user or request.remote_addr}"
@@ -93,14 +103,15 @@ def _pending_key() -> str:
 
 @bp.route("/login/two-factor", methods=["GET", "POST"])
 @limiter.limit(IP_LIMIT, methods=["POST"])
-@limiter.limit(USER_LIMIT, key_func=_pending_key, methods=["POST"])
+@limiter.limit(USER_LIMIT, key_func=pending_key, methods=["POST"])
 def login() -> str | Response | tuple[str, int]:
-    """The second step: a code from the app or a recovery code."""
+    """The second step: a code from the app, a recovery code or a passkey."""
     user = pending_user()
     if user is None:
         session.pop(PENDING, None)
         flash(_("Bitte melden Sie sich erneut an."), "error")
         return redirect(url_for("core.login"))
+    factors = twofactor.status(user)
     form = SecondFactorForm()
     if form.validate_on_submit():
         method = twofactor.check_code(user, form.code.data)
@@ -117,8 +128,11 @@ def login() -> str | Response | tuple[str, int]:
                     "warning",
                 )
             return redirect(target)
+        record_failure(user, "code")  # whoever tried knows the password
         form.code.errors = [_("Der Code stimmt nicht oder wurde schon verwendet.")]
-    return render_template("core/two_factor/login.html", form=form), 422 if form.errors else 200
+    return render_template(
+        "core/two_factor/login.html", form=form, factors=factors
+    ), 422 if form.errors else 200
 
 
 # --- Nutzerdaten: Zwei-Faktor-Anmeldung --------------------------------------------------
@@ -135,6 +149,7 @@ def _settings_page(status: int = 200, **forms: Form) -> tuple[str, int]:
     context: dict[str, object] = {
         "row": row,
         "required": bool(user.account.two_factor_required),
+        "passkey_count": passkeys.count(user),
         "enable_form": EnableTwoFactorForm(prefix="enable"),
         "codes_form": RecoveryCodesForm(prefix="codes"),
         "disable_form": DisableTwoFactorForm(prefix="disable"),

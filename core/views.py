@@ -27,7 +27,7 @@ from flask_babel import ngettext
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
-from core import accounts, lifecycle, passkeys, security
+from core import accounts, lifecycle, passkeys, security, twofactor
 from core.api import error_response, json_errors
 from core.auth import complete_login, end_session, revoke_sessions
 from core.db import database, utcnow
@@ -57,11 +57,18 @@ from core.forms import (
 from core.models import Account, User
 from core.outbox import queue_template_mail
 from core.pages import external_url
-from core.permissions import managers_only, managers_write
+from core.permissions import can, managers_only, managers_write, owner_write
+from core.queue import enqueue
 from core.ratelimit import limiter, login_key, submitted_address
 from core.security import security_notice
-from core.twofactor import enabled as two_factor_enabled
-from core.twofactor_views import sign_in
+from core.twofactor_views import (
+    IP_LIMIT,
+    PENDING,
+    USER_LIMIT,
+    pending_key,
+    pending_user,
+    sign_in,
+)
 from core.types import PermanentFailure
 
 bp = Blueprint("core", __name__)
@@ -118,6 +125,7 @@ def _address_key(prefix: str) -> Callable[[], str]:
 
 @bp.route("/register", methods=["GET", "POST"])
 @limiter.limit("10 per hour", methods=["POST"])
+@limiter.limit("3 per hour", key_func=_address_key("sign-up"), methods=["POST"])
 def register() -> str | Response:
     """Sign up. A new and a registered address get the same answer after the
     same work; only the mail that follows differs, so the page never tells
@@ -147,6 +155,18 @@ def sign_up_sent() -> str:
     )
 
 
+SIGN_UP_AGAIN_JOB = "core.sign_up_mail_again"
+
+
+def mail_sign_up_again(email: str) -> None:
+    """Worker job of "erneut senden": whether the address is registered,
+    waiting for its link or unknown is looked up here, not while the
+    visitor waits for the answer."""
+    with database.atomic():
+        existing, token = accounts.resend_sign_up(email)
+        _sign_up_mail(email.lower(), existing, token)
+
+
 @bp.post("/register/resend")
 @limiter.limit("10 per hour", methods=["POST"])
 @limiter.limit("3 per hour", key_func=_address_key("sign-up"), methods=["POST"])
@@ -154,8 +174,8 @@ def resend_sign_up() -> str | Response:
     form = ResendSignUpForm()
     if not form.validate_on_submit():
         return render_template("core/sign_up_sent.html", email="", form=form), 422
-    existing, token = accounts.resend_sign_up(form.email.data)
-    _sign_up_mail(form.email.data.lower(), existing, token)
+    with database.atomic():
+        enqueue(SIGN_UP_AGAIN_JOB, email=form.email.data)
     session["sign_up_email"] = form.email.data.lower()
     flash(_("Wir haben die E-Mail erneut gesendet."), "success")
     return redirect(url_for("core.sign_up_sent"))
@@ -190,14 +210,15 @@ def confirm_sign_up(token: str) -> str | Response | tuple[str, int]:
     )
 
 
-@bp.route("/password/forgot", methods=["GET", "POST"])
-@limiter.limit("10 per hour", methods=["POST"])
-@limiter.limit("3 per hour", key_func=_address_key("reset"), methods=["POST"])
-def forgot_password() -> str | Response | tuple[str, int]:
-    """ "Passwort vergessen?": the same answer for every address."""
-    form = ForgotPasswordForm()
-    if form.validate_on_submit():
-        user, token = accounts.request_password_reset(form.email.data)
+RESET_MAIL_JOB = "core.password_reset_mail"
+
+
+def mail_password_reset(email: str) -> None:
+    """Worker job of "Passwort vergessen?": the lookup, the link and the mail
+    happen here, so the request does the same work for every address and
+    takes as long for a registered one as for an unknown one."""
+    with database.atomic():
+        user, token = accounts.request_password_reset(email)
         if user is not None:
             _mail(
                 user.account,
@@ -207,6 +228,17 @@ def forgot_password() -> str | Response | tuple[str, int]:
                 user=user,
                 link=external_url("core.reset_password", token=token),
             )
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+@limiter.limit("10 per hour", methods=["POST"])
+@limiter.limit("3 per hour", key_func=_address_key("reset"), methods=["POST"])
+def forgot_password() -> str | Response | tuple[str, int]:
+    """ "Passwort vergessen?": the same answer, after the same work, for every address."""
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        with database.atomic():
+            enqueue(RESET_MAIL_JOB, email=form.email.data)
         flash(
             _(
                 "Wenn zu %(email)s ein Konto besteht, haben wir einen Link zum Zurücksetzen "
@@ -290,6 +322,7 @@ def _with_current_password(change: Callable[..., Any], *args: Any, **kwargs: Any
 
 def _profile_page(status: int = 200, **forms: Form) -> tuple[str, int]:
     """Nutzerdaten with its three forms; ``forms`` replaces the one that was sent."""
+    factors = twofactor.status(current_user.user)
     pages = {
         "profile_form": ProfileForm(prefix="profile", obj=current_user.user),
         "email_form": ChangeEmailForm(prefix="email"),
@@ -302,9 +335,9 @@ def _profile_page(status: int = 200, **forms: Form) -> tuple[str, int]:
         "core/profile.html",
         pending=accounts.pending_email(current_user.user),
         pending_form=ConfirmForm(),
-        is_owner=is_owner(),
-        passkey_count=passkeys.count(current_user.user),
-        two_factor=two_factor_enabled(current_user.user) is not None,
+        is_owner=can("core.close_account"),
+        two_factor=factors,
+        passkey_count=factors.passkeys,
         **{**pages, **forms},
     ), status
 
@@ -523,25 +556,11 @@ def end_user_session(session_id: int) -> Response:
 OWNER_ONLY = _l("Nur der Inhaber des Kontos kann das tun.")
 
 
-def is_owner() -> bool:
-    """The owner in person: never a support session acting for the account."""
-    return (
-        current_user.is_authenticated
-        and not getattr(current_user, "is_support", False)
-        and current_user.user.role == "owner"
-    )
-
-
-def _owner_only() -> None:
-    if not is_owner():
-        abort(403, str(OWNER_ONLY))
-
-
 @bp.post("/account/profile/export")
 @login_required
+@owner_write(OWNER_ONLY)
 @limiter.limit("3 per hour", key_func=lambda: f"export:{current_user.account.id}")
 def request_export() -> tuple[str, int] | Response:
-    _owner_only()
     form = ExportForm(prefix="export")
     if not form.validate_on_submit():
         return _profile_page(422, export_form=form)
@@ -581,8 +600,8 @@ def download_export(token: str) -> tuple[str, int] | Response:
 
 @bp.post("/account/profile/close")
 @login_required
+@owner_write(OWNER_ONLY)
 def close_account() -> tuple[str, int] | Response:
-    _owner_only()
     form = CloseAccountForm(prefix="close")
     if form.validate_on_submit():
         try:
@@ -609,9 +628,9 @@ def close_account() -> tuple[str, int] | Response:
 
 @bp.post("/account/profile/close/undo")
 @login_required
+@owner_write(OWNER_ONLY)
 @limiter.limit("10 per hour", key_func=lambda: f"undo-close:{current_user.account.id}")
 def undo_close_account() -> Response:
-    _owner_only()
     form = UndoCloseForm(prefix="undo")
     if form.validate_on_submit() and lifecycle.undo_closing(current_user.user):
         flash(_("Die Schließung Ihres Kontos wurde zurückgenommen."), "success")
@@ -626,6 +645,7 @@ def undo_close_account() -> Response:
 
 _REGISTER_CHALLENGE = "passkey_register"
 _LOGIN_CHALLENGE = "passkey_login"
+_SECOND_FACTOR_CHALLENGE = "passkey_second_factor"
 
 
 def _signed_in(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -751,11 +771,19 @@ def rename_passkey(passkey_id: int) -> Page | Response:
 
 @bp.post("/account/profile/passkeys/<int:passkey_id>/remove")
 @login_required
-def remove_passkey(passkey_id: int) -> Response:
-    """Remove a passkey; the password stays, so this never locks anybody out."""
+def remove_passkey(passkey_id: int) -> Page | Response:
+    """Remove a passkey; the password stays. The last one is kept while it is
+    the second factor the account requires."""
     form = ConfirmForm()
     if form.validate_on_submit():
         user = current_user.user
+        if passkey_id not in {p.id for p in passkeys.passkeys_of(user)}:
+            abort(404)
+        try:
+            twofactor.check_passkey_removal(user)
+        except accounts.AccountError as exc:
+            flash(str(exc), "error")
+            return _passkeys_page(422)
         passkey = passkeys.remove(user, passkey_id)
         if passkey is None:
             abort(404)
@@ -786,6 +814,36 @@ def passkey_login() -> Response:
     body = request.get_json(silent=True)
     target = body.get("next") if isinstance(body, dict) else None
     return jsonify(redirect=_safe_next(target if isinstance(target, str) else None))
+
+
+@bp.post("/login/two-factor/passkey/options")
+@json_errors
+@limiter.limit("30 per minute")
+def two_factor_passkey_options() -> Response:
+    """The second step with a passkey instead of a code: a challenge that only
+    the passkeys of the user whose password was right can answer."""
+    user = pending_user()
+    if user is None:
+        abort(401, _("Bitte melden Sie sich erneut an."))
+    return _issued(_SECOND_FACTOR_CHALLENGE, *passkeys.second_factor_options(user))
+
+
+@bp.post("/login/two-factor/passkey")
+@json_errors
+@limiter.limit(IP_LIMIT)
+@limiter.limit(USER_LIMIT, key_func=pending_key)
+def two_factor_passkey() -> Response:
+    """The signed challenge; a passkey of another user is refused."""
+    user = pending_user()
+    if user is None:
+        abort(401, _("Bitte melden Sie sich erneut an."))
+    try:
+        passkeys.confirm(user, _sent_credential(), _issued_challenge(_SECOND_FACTOR_CHALLENGE))
+    except passkeys.PasskeyError as exc:
+        return error_response(422, str(exc))
+    target = session[PENDING]["next"]
+    complete_login(user)
+    return jsonify(redirect=target)
 
 
 @bp.route("/account/company", methods=["GET", "POST"])
@@ -859,6 +917,7 @@ def users() -> str | Response:
         "core/users.html",
         form=form,
         members=members,
+        removable=[m.id for m in members if accounts.removable(m, current_user.user)],
         remove_form=ConfirmForm(),
         limit=accounts.seat_limit(account),
         plans_url=current_app.extensions["kontor"].pm.hook.kontor_plans_url(),
@@ -874,7 +933,7 @@ def remove_user(user_id: int) -> str | Response:
     if request.method == "GET":
         members = accounts.members(current_user.account)
         member = next((m for m in members if m.id == user_id), None)
-        if member is None or member.role == "owner" or member.id == current_user.id:
+        if member is None or not accounts.removable(member, current_user.user):
             abort(404)
         return render_template("core/remove_user.html", member=member, form=ConfirmForm())
     form = ConfirmForm()

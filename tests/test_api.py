@@ -9,7 +9,7 @@ from jsonschema.exceptions import SchemaError
 from core import hookimpl
 from core.api import json_body, service_blueprint
 from core.db import bind
-from core.models import Event
+from core.models import Account, Event
 from core.types import EventType, PlannedDelivery
 from tests.conftest import SERVICE_TOKEN
 from tests.support.web import AUTH
@@ -220,3 +220,38 @@ def test_a_malformed_body_schema_stops_the_start(make_app):
 
     with pytest.raises(SchemaError):
         make_app(plugins=(Broken(),))
+
+
+def test_event_nobody_wants_is_stored_without_a_transaction(app, owner, monkeypatch):
+    """With every notification off for the event, storing it is one insert
+    outside a transaction; with one on, the event and its delivery commit together."""
+    from plugins.notifications.models import Delivery
+    from plugins.notifications.services import save_preferences
+    from tests.support.db import statements
+
+    transactions = []
+    begin = bind(app).begin
+    monkeypatch.setattr(bind(app), "begin", lambda *a: transactions.append(1) or begin(*a))
+    with app.app_context(), bind(app).connection_context():
+        save_preferences(Account.get_by_id(owner.account_id), [])
+    url = f"/api/v1/accounts/{owner.account_id}/events"
+    client = app.test_client()
+    transactions.clear()
+    with statements() as sql:
+        quiet = client.post(url, json={"type": "quote.accepted"}, headers=AUTH)
+    assert quiet.status_code == 202 and quiet.json["deliveries"] == []
+    assert transactions == []
+    assert [str(s).split('"')[1] for s in sql] == [
+        "core_account",
+        "notifications_preference",
+        "core_event",
+    ]
+    with app.app_context(), bind(app).connection_context():
+        save_preferences(Account.get_by_id(owner.account_id), [("quote.accepted", "email")])
+    transactions.clear()
+    loud = client.post(url, json={"type": "quote.accepted"}, headers=AUTH)
+    assert [d["channel"] for d in loud.json["deliveries"]] == ["email"]
+    assert transactions == [1]
+    with app.app_context(), bind(app).connection_context():
+        assert Event.select().count() == 2
+        assert [d.event_id for d in Delivery.select()] == [loud.json["id"]]

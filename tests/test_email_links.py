@@ -299,6 +299,19 @@ def test_expired_sign_up_link_creates_nothing(app, client):
         assert not User.select().where(User.email == "nina@example.com").exists()
 
 
+def test_sign_up_is_limited_per_address_from_any_ip(app, owner):
+    """Registering with someone's address mails them; a new IP each time must
+    not let that flood their inbox."""
+    statuses = []
+    for i in range(4):
+        client = app.test_client()
+        client.environ_base["REMOTE_ADDR"] = f"10.2.0.{i}"
+        statuses.append(submit(client, "/register", {**SIGN_UP, "email": owner.email}).status_code)
+    assert statuses == [302, 302, 302, 429]
+    assert len(_subjects_to(app, owner.email)) == 3
+    assert submit(app.test_client(), "/register", SIGN_UP).status_code == 302
+
+
 def test_resend_for_an_unknown_address_answers_alike_and_sends_nothing(app, client):
     response = submit(
         client, "/register/resend", {"email": "wer@example.com"}, page="/register/sent"

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import mailbox
 import re
+import subprocess
 from pathlib import Path
 
 from core.db import bind
-from core.models import Account, Invitation, User
+from core.models import Account, EmailLink, Invitation, User
+from core.outbox import MailOutbox
 from tests.conftest import PASSWORD
+from tests.support.process import ROOT, app_env, queue_worker, wait_until
 from tests.support.web import TOKEN_RE, invite, login, submit
 
 ATTEMPT_PASSWORD = "ein-anderes-passwort-9"
@@ -105,3 +108,71 @@ def test_inviting_an_own_member_again_says_so(user_client, roomy_owner):
     again = invite(user_client, "MAX@example.com")
     assert again.status_code == 422
     assert "Diese Person gehört bereits zu Ihrem Konto." in again.get_data(as_text=True)
+
+
+def test_forgot_password_does_the_same_work_for_a_known_and_an_unknown_address(
+    make_app, owner, smtp_server, tmp_path
+):
+    """The request only hands the address to the worker, for a registered and
+    an unknown address alike: no link or mail is made while the visitor waits,
+    so the answer takes equally long. The worker mails the registered one."""
+    app = make_app({"KONTOR_QUEUE_URL": f"sqlite:///{tmp_path / 'queue.db'}"})
+    queue = app.extensions["kontor"].queue.huey.storage
+    for email in (owner.email, "niemand@example.com"):
+        before = queue.queue_size()
+        response = submit(app.test_client(), "/password/forgot", {"email": email})
+        assert response.status_code == 302 and response.headers["Location"] == "/login"
+        assert queue.queue_size() == before + 1
+        with app.app_context(), bind(app).connection_context():
+            assert EmailLink.select().count() == 0 and MailOutbox.select().count() == 0
+
+    worker = subprocess.Popen(
+        queue_worker(),
+        env=app_env(app, **smtp_server.config()),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert wait_until(lambda: smtp_server.inbox.messages)
+        assert wait_until(lambda: queue.queue_size() == 0)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=10)
+    [mail] = smtp_server.inbox.messages
+    assert mail["To"] == owner.email and mail["Subject"] == "Passwort zurücksetzen"
+    assert "/password/reset/" in mail.get_body(("plain",)).get_content()
+
+
+def test_sending_the_sign_up_mail_again_does_the_same_work_for_every_address(
+    make_app, owner, smtp_server, tmp_path
+):
+    """ "Erneut senden" under "Bitte bestätigen Sie Ihre E-Mail-Adresse" only
+    queues a job, for a registered and an unknown address alike."""
+    app = make_app({"KONTOR_QUEUE_URL": f"sqlite:///{tmp_path / 'queue.db'}"})
+    queue = app.extensions["kontor"].queue.huey.storage
+    for email in (owner.email, "niemand@example.com"):
+        before = queue.queue_size()
+        response = submit(
+            app.test_client(), "/register/resend", {"email": email}, page="/register/sent"
+        )
+        assert response.status_code == 302 and response.headers["Location"] == "/register/sent"
+        assert queue.queue_size() == before + 1
+        with app.app_context(), bind(app).connection_context():
+            assert MailOutbox.select().count() == 0
+
+    worker = subprocess.Popen(
+        queue_worker(),
+        env=app_env(app, **smtp_server.config()),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert wait_until(lambda: smtp_server.inbox.messages)
+        assert wait_until(lambda: queue.queue_size() == 0)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=10)
+    [mail] = smtp_server.inbox.messages
+    assert mail["To"] == owner.email and mail["Subject"] == "Ihre Registrierung bei Kontor"

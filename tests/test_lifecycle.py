@@ -35,8 +35,9 @@ from plugins.mail_transport.models import ConnectionCheck, MailSettings
 from plugins.notifications.models import Delivery, Preference
 from plugins.remote_support.models import AccessLog, Grant, Staff, SupportSession
 from plugins.remote_support.services import create_staff
+from plugins.subscriptions import cancellation
 from plugins.subscriptions import services as subscriptions
-from plugins.subscriptions.invoices import invoice_files
+from plugins.subscriptions.invoices import Invoice, invoice_files
 from plugins.subscriptions.models import (
     BillingInfo,
     BillingRecord,
@@ -503,6 +504,42 @@ def test_erasure_after_the_grace_period_keeps_only_retained_records(
         gone = _rows_by_table(app, owner.account_id, user_ids, mail_ids)
         assert gone == dict.fromkeys(before, 0)
         assert _rows_by_table(app, other.account_id, [other.id], []) == others_before
+
+
+def test_erasure_leaves_no_address_or_name_beyond_the_invoice_address(make_app, owner):
+    """The kept records hold what § 14 UStG prints on an invoice, no more: not
+    the billing e-mail address frozen with an invoice, nor the name and the
+    addresses of whoever cancelled the contract."""
+    app = make_app(SELLER)
+    _seed_secrets(app, owner.account)  # billing e-mail buchhaltung@example.com, one invoice
+    with app.app_context(), _db(app):
+        cancellation.cancel(
+            owner.account,
+            cancellation.Declaration(
+                kind=cancellation.ORDINARY,
+                name="Erika Kündigerin",
+                email=owner.email,
+                confirm_to="kuendigung@privat.example",
+            ),
+        )
+    client = app.test_client()
+    login(client, owner.email, PASSWORD)
+    assert _close(client).status_code == 302
+    with app.app_context(), _db(app):
+        assert erase_due(now=Account.get_by_id(owner.account_id).erase_at) == 1
+        kept = [
+            *Subscription.select().where(Subscription.account == owner.account_id).dicts(),
+            *Invoice.select(Invoice.data_json).where(Invoice.account == owner.account_id).dicts(),
+        ]
+    assert len(kept) == 2
+    text = json.dumps(kept, default=str)
+    for personal in (
+        "buchhaltung@example.com",
+        "Erika Kündigerin",
+        owner.email,
+        "kuendigung@privat.example",
+    ):
+        assert personal not in text
 
 
 def test_lifecycle_migration_upgrades_an_older_database(ctx, owner):

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import types
+from pathlib import Path
 
 import pytest
 from flask import Blueprint
 from markupsafe import Markup
 
 from core import hookimpl
-from core.plugins import PluginError, plugin_infos
+from core.customer_mail import DELIVERY_FAILED, transport_for
+from core.db import bind
+from core.mail import OperatorTransport
+from core.plugins import PluginError, declared, plugin_infos
 from core.types import Card, EventType, Section, SensitiveAction, SlotContent
 
 
@@ -166,3 +171,68 @@ def test_declarations_are_collected_once_when_the_app_is_created(make_app, user_
             assert client.get(page).status_code == 200
     assert "Gezählte Ereignisse" in client.get("/account/notifications").get_data(as_text=True)
     assert sorted(calls) == created
+
+
+ROOT = Path(__file__).resolve().parent.parent
+VIEW_MODULES = [
+    *ROOT.glob("core/*views.py"),
+    *ROOT.glob("plugins/*/views.py"),
+    *ROOT.glob("plugins/*/*_views.py"),
+]
+
+
+def test_views_check_roles_only_through_core_permissions():
+    """A view says its role rule once with a ``core.permissions`` decorator, so
+    ``can(endpoint)`` answers the page with the same rule."""
+    assert len(VIEW_MODULES) >= 5
+    for path in VIEW_MODULES:
+        text = path.read_text()
+        assert not re.search(r"\brole\s*[!=]=|\.is_manager\b|is_owner\(", text), path
+
+
+def test_plugins_add_no_template_filters_or_app_state_of_their_own():
+    """Filters are core's for every template; per-app state lives in the one
+    registry, ``app.extensions["kontor"]``."""
+    forbidden = re.compile(
+        r"jinja_env|template_filter|template_global|context_processor"
+        r"|extensions\[(?!\"kontor\"\])|extensions\.setdefault"
+    )
+    for path in ROOT.glob("plugins/**/*.py"):
+        assert not forbidden.search(path.read_text()), path
+    assert not re.search(
+        r"extensions\[\"kontor_", "".join(p.read_text() for p in ROOT.glob("core/*.py"))
+    )
+
+
+def test_customer_mail_and_its_failure_event_are_cores(make_app, make_owner):
+    """Without the mail transport plugin, customer mail still has its event,
+    declared by core, and goes through core's operator transport."""
+    app = make_app({"KONTOR_DISABLED_PLUGINS": "mail_transport"})
+    owners = {
+        name
+        for name, et in declared(app.plugin_manager, "kontor_event_types")
+        if et.key == DELIVERY_FAILED
+    }
+    assert owners == {"core"}
+    owner = make_owner()
+    with app.app_context(), bind(app).connection_context():
+        transport = transport_for(owner.account)
+        assert type(transport) is OperatorTransport and not transport.keep_history
+
+
+def test_the_mail_plugin_sends_through_cores_operator_transport(app, owner, ctx):
+    """The plugin's "Kontor-Mailserver" mode is core's transport with the
+    account's sender name, reply-to address and history choice."""
+    from plugins.mail_transport.models import MailSettings
+
+    MailSettings.create(
+        account=owner.account,
+        sender_name="Muster Versand",
+        reply_to="antwort@example.com",
+        keep_history=True,
+    )
+    transport = transport_for(owner.account)
+    assert type(transport) is OperatorTransport and transport.keep_history
+    sender, reply_to = transport.sender(owner.account)
+    assert (sender.display_name, reply_to.addr_spec) == ("Muster Versand", "antwort@example.com")
+    assert sender.addr_spec == app.config["KONTOR_MAIL_DEFAULT_SENDER"]

@@ -15,7 +15,7 @@ import pytest
 from core.cli import apply_migrations
 from core.crypto import decrypt
 from core.db import bind
-from core.models import Account, User
+from core.models import Account, SignIn, User
 from core.twofactor import CONTEXT, RecoveryCode, TwoFactor
 from tests.conftest import PASSWORD
 from tests.support.db import owner_state
@@ -130,7 +130,7 @@ def test_turning_on_needs_a_current_code_and_the_password(app, user_client, owne
     profile = user_client.get("/account/profile").get_data(as_text=True)
     assert "Anmeldung und Sicherheit" in profile
     link = r'href="/account/profile/two-factor">Zwei-Faktor-Anmeldung</a>\s*'
-    assert re.search(link + r'<span class="status-ok">an<', profile)
+    assert re.search(link + r'<span class="status-ok">an \(Authenticator-App\)<', profile)
 
 
 @pytest.mark.parametrize(
@@ -216,6 +216,22 @@ def test_sign_in_keeps_the_page_asked_for(app, user_client, owner):
     )
     response = _second_step(browser, authenticator.code())
     assert response.headers["Location"] == "/account/company"
+
+
+def test_a_wrong_second_factor_shows_in_the_sign_in_history(app, user_client, owner):
+    """Someone who got past the password but not the code knows the password:
+    the owner sees the failed attempt in the history."""
+    authenticator = _turned_on(user_client)[0]
+    browser = app.test_client()
+    login(browser, owner.email, PASSWORD)
+    assert _second_step(browser, "000000").status_code == 422
+    assert _second_step(browser, "aaaa-bbbb-cccc-dddd").status_code == 422
+    with app.app_context(), _db(app):
+        rows = list(SignIn.select().where(SignIn.user == owner.id).order_by(SignIn.id))
+    assert [(r.success, r.reason) for r in rows][-2:] == [(False, "code"), (False, "code")]
+    assert _second_step(browser, authenticator.code()).status_code == 302
+    page = user_client.get("/account/profile/sessions").get_data(as_text=True)
+    assert "fehlgeschlagen (falscher Code)" in page
 
 
 def test_a_waiting_sign_in_expires(app, user_client, owner):
@@ -377,7 +393,7 @@ def test_a_member_is_led_to_set_up_when_the_account_requires_it(
     assert _require(user_client).status_code == 302
     page = user_client.get("/account/users/two-factor").get_data(as_text=True)
     assert "Erika Mustermann" in page and "mia@example.com" in page
-    assert re.search(r'<span class="status-ok">an</span></td>', page)
+    assert re.search(r'<span class="status-ok">an \(Authenticator-App\)</span></td>', page)
     assert re.search(r'<span class="status-skipped">aus</span></td>', page)
     assert "verlangt" in user_client.get("/account/users").get_data(as_text=True)
 
@@ -485,6 +501,8 @@ def test_security_api_lists_users_with_and_without_two_factor(
                 "name": "Erika Mustermann",
                 "role": "owner",
                 "two_factor": True,
+                "totp": True,
+                "passkeys": 0,
             },
             {
                 "id": response.json["users"][1]["id"],
@@ -492,6 +510,8 @@ def test_security_api_lists_users_with_and_without_two_factor(
                 "name": "Mia Mitglied",
                 "role": "member",
                 "two_factor": False,
+                "totp": False,
+                "passkeys": 0,
             },
         ],
     }

@@ -1,5 +1,6 @@
-// Passkeys (WebAuthn): adding one under Nutzerdaten → Passkeys, and
-// "Mit Passkey anmelden" on the login page. The server sends the options as
+// Passkeys (WebAuthn): adding one under Nutzerdaten → Passkeys, "Mit Passkey
+// anmelden" on the login page and "Mit Passkey bestätigen" as the second
+// factor (the same ceremony; the server's options then list allowCredentials). The server sends the options as
 // JSON with binary values in base64url; the browser API wants ArrayBuffers,
 // and the answer goes back as JSON in base64url again. Without this script
 // (or without WebAuthn in the browser) both stay hidden.
@@ -112,10 +113,15 @@
 
   var supported = window.PublicKeyCredential && navigator.credentials;
 
+  // Notes for browsers without passkeys; this one has them.
+  function hideUnsupportedNotes() {
+    document.querySelectorAll("[data-passkey-unsupported]").forEach(function (el) { el.hidden = true; });
+  }
+
   var add = document.getElementById("passkey-add");
   if (add && supported) {
     add.hidden = false;
-    document.querySelectorAll("[data-passkey-unsupported]").forEach(function (el) { el.hidden = true; });
+    hideUnsupportedNotes();
     var addError = add.querySelector("[data-passkey-error]");
     var csrf = add.querySelector("input[name=csrf_token]").value;
     add.addEventListener("submit", function (event) {
@@ -144,6 +150,7 @@
   var login = document.getElementById("passkey-login");
   if (login && supported) {
     login.hidden = false;
+    hideUnsupportedNotes();
     var loginError = login.querySelector("[data-passkey-error]");
     var loginButton = login.querySelector("button");
     loginButton.addEventListener("click", function () {

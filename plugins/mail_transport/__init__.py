@@ -8,9 +8,10 @@ from flask import Blueprint
 from flask_babel import lazy_gettext as _l
 
 from core import hookimpl
+from core.mail import MailTransport
 from core.migrations import steps
 from core.models import Account
-from core.types import Card, EventType, ExportPart, Job, Schema, Section, SensitiveAction
+from core.types import Card, ExportPart, Job, Schema, Section, SensitiveAction
 from plugins.mail_transport import demo, services, views
 from plugins.mail_transport.models import MODELS, MailSettings
 
@@ -35,17 +36,12 @@ def kontor_settings_sections() -> Sequence[Section]:
 
 
 @hookimpl
-def kontor_event_types() -> Sequence[EventType]:
-    return [EventType("mail.delivery_failed", _l("E-Mail an Kunden nicht zustellbar"), order=80)]
-
-
-@hookimpl
 def kontor_jobs() -> Sequence[Job]:
     return [Job(services.CHECK_JOB, services.run_check)]
 
 
 @hookimpl
-def kontor_mail_transport(account: Account) -> services.ServiceTransport:
+def kontor_mail_transport(account: Account) -> MailTransport:
     return services.transport(account)
 
 

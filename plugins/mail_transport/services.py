@@ -22,7 +22,7 @@ from core import smtp
 from core.cache import per_request
 from core.crypto import DecryptionError, decrypt, encrypt
 from core.db import database, utcnow
-from core.mail import SentMail, address, send_via_operator, system_sender
+from core.mail import OperatorTransport, SentMail, address
 from core.models import Account
 from core.queue import enqueue
 from core.types import PermanentFailure
@@ -331,28 +331,6 @@ def latest_check(account: Account) -> ConnectionCheck | None:
 # --- transports --------------------------------------------------------------------
 
 
-class ServiceTransport:
-    """The operator's server with the company's name and reply-to address."""
-
-    name = "service"
-    own_account = False
-    tracks_progress = True  # see core.mail.MailTransport
-
-    def __init__(self, row: MailSettings) -> None:
-        self.row = row
-        self.keep_history = row.keep_history
-
-    def sender(self, account: Account) -> tuple[Address, Address | None]:
-        reply = self.row.reply_to or account.notification_email
-        return (
-            system_sender(self.row.sender_name or account.company_name),
-            address("", reply) if reply else None,
-        )
-
-    def send(self, account: Account, message: Message) -> SentMail:
-        return SentMail(message["Message-ID"], send_via_operator(message))
-
-
 class OwnAccountTransport:
     """The account's own SMTP server, with a copy into its IMAP Sent folder."""
 
@@ -407,11 +385,13 @@ class OwnAccountTransport:
         return "" if status == "OK" else "Kopie im Ordner „Gesendet“ fehlgeschlagen"
 
 
-def transport(account: Account) -> ServiceTransport | OwnAccountTransport:
+def transport(account: Account) -> OperatorTransport | OwnAccountTransport:
+    """The account's way: its own mail account once connected, else core's
+    operator transport with the account's sender name, reply-to and history choice."""
     row = settings(account)
     if row.mode == "own" and row.own_active:
         return OwnAccountTransport(row)
-    return ServiceTransport(row)
+    return OperatorTransport(row.sender_name, row.reply_to, row.keep_history)
 
 
 def own_in_use(account: Account) -> bool:

@@ -117,6 +117,11 @@ def kontor_event_emitted(event: Event) -> Sequence[PlannedDelivery]:
 
 
 @hookimpl
+def kontor_event_wanted(account: Account, type: str) -> bool:
+    return bool(services.chosen_channels(account, type))
+
+
+@hookimpl
 def kontor_jobs() -> Sequence[Job]:
     return [Job(services.DELIVER_JOB, services.deliver)]
 

@@ -25,6 +25,8 @@ class PreferenceFormBase(Form):
     """Base of the generated matrix form; ``matrix`` maps fields to cells."""
 
     matrix: tuple[tuple[str, str, str], ...] = ()
+    #: The field name of each (event, channel) cell, for the page's table.
+    cells: dict[tuple[str, str], str] = {}
     submit = SubmitField(_l("Einstellungen speichern"))
 
     def chosen(self) -> list[tuple[str, str]]:
@@ -47,7 +49,11 @@ def _build() -> dict[str, type[Form]]:
             label = _l("%(event)s: %(channel)s", event=kind.label, channel=ch.label)
             fields[name] = BooleanField(label)
             matrix.append((name, kind.key, ch.key))
-    preference = type("PreferenceForm", (PreferenceFormBase,), {**fields, "matrix": tuple(matrix)})
+    preference = type(
+        "PreferenceForm",
+        (PreferenceFormBase,),
+        {**fields, "matrix": tuple(matrix), "cells": {(e, c): name for name, e, c in matrix}},
+    )
     test = type(
         "ChannelTestForm",
         (TestForm,),
@@ -62,7 +68,7 @@ def _build() -> dict[str, type[Form]]:
 
 def form_classes() -> dict[str, type[Form]]:
     """The app's form classes, built on first use."""
-    cache = current_app.extensions.setdefault("notifications.forms", None)
-    if cache is None:
-        cache = current_app.extensions["notifications.forms"] = _build()
-    return cache
+    cache = current_app.extensions["kontor"].cache
+    if "notifications.forms" not in cache:
+        cache["notifications.forms"] = _build()
+    return cache["notifications.forms"]

@@ -167,7 +167,10 @@ def seller(config: Mapping[str, Any]) -> Seller | None:
 
 
 def _buyer(account: Account) -> Party:
-    """The billing details as the buyer; without them the company name in Germany."""
+    """The billing details as the buyer; without them the company name in Germany.
+
+    Only what the invoice prints: its frozen copy outlives the account's
+    erasure, so the billing e-mail address is left out."""
     info = BillingInfo.get_or_none(BillingInfo.account == account.id)
     if info is None:
         return Party(account.company_name, "", "", "", "DE")
@@ -178,7 +181,6 @@ def _buyer(account: Account) -> Party:
         info.city,
         (info.country or "DE").upper(),
         vat_id=eu_vat.compact(info.vat_id) if info.vat_id else "",
-        email=info.billing_email,
     )
 
 

@@ -554,10 +554,16 @@ def reopen_after_closing(account: Account) -> bool:
 
 def erase(account: Account) -> None:
     """Keep the contract and billing records (§ 147 AO) and the billing address
-    printed on invoices; drop the payment details and free texts."""
+    printed on invoices; drop the payment details, free texts and who cancelled."""
     ThresholdNotice.delete().where(ThresholdNotice.account == account.id).execute()
     Subscription.update(
-        status="expired", cancel_reason="", reported_json="{}", scheduled_plan=None
+        status="expired",
+        cancel_reason="",
+        cancel_name="",
+        cancel_email="",
+        cancel_confirm_to="",
+        reported_json="{}",
+        scheduled_plan=None,
     ).where(Subscription.account == account.id).execute()
     BillingInfo.update(
         account_holder="", iban_encrypted="", iban_masked="", billing_email=""

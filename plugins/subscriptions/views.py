@@ -105,9 +105,16 @@ def withdraw() -> Response:
 _OWNER_ONLY = _l("Nur der Inhaber des Kontos kann den Vertrag kündigen.")
 
 
+def _account_key() -> str:
+    """Cancelling and its undo mail an address the owner types in: counted
+    per account too, so new IP addresses do not make a mail flood."""
+    return f"cancellation:{current_account().id}"
+
+
 @bp.route("/account/subscription/cancel", methods=["GET", "POST"])
 @owner_write(_OWNER_ONLY)
 @limiter.limit("10 per hour", methods=["POST"])
+@limiter.limit("10 per hour", key_func=_account_key, methods=["POST"])
 def cancel() -> Response | tuple[str, int]:
     """Kündigen (§ 312k BGB): the form, and once cancelled the confirmation."""
     account, now = current_account(), utcnow()
@@ -152,6 +159,7 @@ def cancel() -> Response | tuple[str, int]:
 @bp.post("/account/subscription/cancel/undo")
 @owner_write(_OWNER_ONLY)
 @limiter.limit("10 per hour", methods=["POST"])
+@limiter.limit("10 per hour", key_func=_account_key, methods=["POST"])
 def undo_cancel() -> Response:
     if ButtonForm().validate_on_submit() and cancellation.undo(current_account()):
         flash(

@@ -63,6 +63,8 @@ SUPPORT_WRITE_POLICY = {
     "two_factor.regenerate": NEVER,
     "two_factor.disable": NEVER,
     "two_factor.login": NEVER,
+    "core.two_factor_passkey_options": NEVER,
+    "core.two_factor_passkey": NEVER,
     "two_factor.policy": NEVER,
     # notification e-mail and mobile number
     "core.company": NEVER,

@@ -398,3 +398,18 @@ def test_overview_card_of_a_cancelled_contract_is_not_marked_in_order(mailing, o
     assert "Gekündigt zum" in card() and "In Ordnung" not in card()
     client.post(f"{URL}/undo", data={"csrf_token": csrf_token(client, URL)})
     assert "In Ordnung" in card() and "Nächste Erneuerung" in card()
+
+
+def test_cancel_and_undo_are_limited_per_account_from_any_ip(mailing, owner, smtp_server):
+    """Each cancellation and each undo mails the address the owner typed in;
+    new IPs must not let an owner turn that into a flood to someone else."""
+    app, client = mailing
+    statuses = []
+    for i in range(11):
+        client.environ_base["REMOTE_ADDR"] = f"10.3.0.{i}"
+        statuses.append(_cancel(client, confirm_to="opfer@example.com").status_code)
+        if statuses[-1] == 302:
+            client.post(f"{URL}/undo", data={"csrf_token": csrf_token(client, URL)})
+    assert statuses == [302] * 10 + [429]
+    assert len(_bodies(smtp_server, "opfer@example.com")) == 20
+    assert not _sub(app, owner.account_id).cancel_at_period_end
