@@ -192,9 +192,10 @@ def make_app(
     """Build migrated apps on this test's database; extra settings allowed."""
     made: list[Flask] = []
 
-    def factory(config: Mapping[str, Any] | None = None) -> Flask:
+    def factory(config: Mapping[str, Any] | None = None, plugins: Any = None) -> Flask:
+        """``plugins`` (a mapping or a sequence) replaces ``kontor_plugins`` for this app."""
         overrides = {**settings(tmp_path, database_url), **kontor_config, **(config or {})}
-        app = create_app(overrides, plugins=dict(kontor_plugins))
+        app = create_app(overrides, plugins=dict(kontor_plugins) if plugins is None else plugins)
         apply_migrations(app)
         made.append(app)
         return app

@@ -185,6 +185,13 @@ def _codes_page(codes: list[str]) -> str:
     return render_template("core/two_factor/codes.html", codes=codes)
 
 
+def _notice(user: User, subject: str, template: str) -> None:
+    """A security notice about two-factor login, linking to its settings."""
+    security_notice(
+        user, user.email, subject, template, settings_link=external_url("two_factor.settings")
+    )
+
+
 @bp.post("/account/profile/two-factor/enable")
 @login_required
 @settings_limit
@@ -197,13 +204,7 @@ def enable() -> str | tuple[str, int]:
         except AccountError as exc:
             show_error(form, exc)
         else:
-            security_notice(
-                user,
-                user.email,
-                _("Zwei-Faktor-Anmeldung eingeschaltet"),
-                "two_factor_enabled",
-                settings_link=external_url("two_factor.settings"),
-            )
+            _notice(user, _("Zwei-Faktor-Anmeldung eingeschaltet"), "two_factor_enabled")
             flash(_("Die Zwei-Faktor-Anmeldung ist eingeschaltet."), "success")
             return _codes_page(codes)
     return _settings_page(422, enable_form=form)
@@ -221,13 +222,7 @@ def regenerate() -> str | tuple[str, int]:
         except AccountError as exc:
             show_error(form, exc)
         else:
-            security_notice(
-                user,
-                user.email,
-                _("Neue Wiederherstellungscodes erstellt"),
-                "recovery_codes_regenerated",
-                settings_link=external_url("two_factor.settings"),
-            )
+            _notice(user, _("Neue Wiederherstellungscodes erstellt"), "recovery_codes_regenerated")
             flash(_("Ihre alten Wiederherstellungscodes gelten nicht mehr."), "success")
             return _codes_page(codes)
     return _settings_page(422, codes_form=form)
@@ -245,9 +240,7 @@ def disable() -> Response | tuple[str, int]:
         except AccountError as exc:
             show_error(form, exc)
         else:
-            security_notice(
-                user, user.email, _("Zwei-Faktor-Anmeldung ausgeschaltet"), "two_factor_disabled"
-            )
+            _notice(user, _("Zwei-Faktor-Anmeldung ausgeschaltet"), "two_factor_disabled")
             flash(_("Die Zwei-Faktor-Anmeldung ist ausgeschaltet."), "success")
             return redirect(url_for("two_factor.settings"))
     return _settings_page(422, disable_form=form)

@@ -16,11 +16,9 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from core import create_app
 from core.accounts import invite_user, register
-from core.cli import apply_migrations
 from core.db import bind
-from core.testing import CREDITOR_ID, PASSWORD, SERVICE_TOKEN, reset_postgres, settings
+from core.testing import CREDITOR_ID, PASSWORD, SERVICE_TOKEN
 from tests.support.web import login
 
 __all__ = ["CREDITOR_ID", "PASSWORD", "SERVICE_TOKEN"]  # imported by tests from here
@@ -42,29 +40,10 @@ SELLER = {
 
 
 @pytest.fixture
-def make_app(tmp_path: Path, database_url: str | None) -> Iterator[Callable[..., Flask]]:
-    """Build apps on this test's database; extra config and plugins allowed."""
-    made: list[Flask] = []
-
-    def factory(config: dict[str, Any] | None = None, plugins: tuple = ()) -> Flask:
-        overrides = {
-            **settings(tmp_path, database_url),
-            "KONTOR_QUEUE_URL": "memory://",  # jobs run at once, in the request
-            **(config or {}),
-        }
-        app = create_app(overrides, plugins=plugins)
-        apply_migrations(app)
-        made.append(app)
-        return app
-
-    yield factory
-    if database_url and made:
-        reset_postgres(made[-1])
-
-
-@pytest.fixture
-def app(make_app: Callable[..., Flask]) -> Flask:
-    return make_app()
+def kontor_config() -> dict[str, Any]:
+    """The project's own tests run jobs at once, in the request (kontor.testing's
+    apps queue them for ``run_jobs``)."""
+    return {"KONTOR_QUEUE_URL": "memory://"}
 
 
 @pytest.fixture
