@@ -154,6 +154,7 @@ def test_back_links_of_sub_pages_close_the_page(user_client):
         ("/account/profile/sessions", "Zurück zu Nutzerdaten"),
         ("/account/profile/two-factor", "Zurück zu Nutzerdaten"),
         ("/account/users/two-factor", "Zurück zu Benutzer"),
+        ("/account/subscription/invoices", "Zurück zu Abonnement"),
     ):
         html = user_client.get(path).get_data(as_text=True)
         main = html[html.index('<main id="main"') : html.index("</main>")]
