@@ -275,11 +275,12 @@ def request_closing(
     return erase_at
 
 
-def undo_closing(user: User) -> bool:
-    """Take the closing back during the grace period; False if there is none."""
+def undo_closing(user: User, now: dt.datetime | None = None) -> bool:
+    """Take the closing back during the grace period; False if there is none
+    or it has ended (erasure is due, even if the job has not run yet)."""
     with database.atomic():
         account = for_update(Account.select().where(Account.id == user.account_id)).get()
-        if not account.is_closing:
+        if not account.is_closing or account.erase_at <= (now or utcnow()):
             return False
         Account.update(closing_requested_at=None, erase_at=None).where(
             Account.id == account.id

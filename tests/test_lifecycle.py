@@ -345,6 +345,18 @@ def test_closing_is_undone_within_the_grace_period(make_app, owner, smtp_server)
     ]
 
 
+def test_closing_cannot_be_undone_once_the_grace_period_has_ended(ctx, owner):
+    """Erasure is due from ``erase_at`` on; the undo is refused then even if
+    the hourly job has not run yet, and nothing changes."""
+    from core.lifecycle import request_closing, undo_closing
+
+    erase_at = request_closing(owner, PASSWORD, immediately=False)
+    assert not undo_closing(owner, now=erase_at + dt.timedelta(seconds=1))
+    assert Account.get_by_id(owner.account_id).erase_at == erase_at
+    assert undo_closing(owner, now=erase_at - dt.timedelta(days=1))
+    assert Account.get_by_id(owner.account_id).erase_at is None
+
+
 def test_closing_at_once_ends_the_subscription_without_refund(app, owner, user_client):
     upgrade(app, owner.account)
     assert _close(user_client, when="now").status_code == 302
