@@ -4,6 +4,7 @@ step of signing in, the account's rule under Benutzer, and the service API's
 
 from __future__ import annotations
 
+import hashlib
 import time
 
 from flask import (
@@ -72,7 +73,8 @@ def sign_in(user: User, target: str) -> Response:
     """After a correct password: log in, or first ask for the second factor.
 
     The waiting login lives in the (signed) session cookie for five minutes
-    and names only the user; nothing about it is logged in yet.
+    and names only the user and a mark of the password it was proven with
+    (a new password ends it); nothing about it is logged in yet.
     """
     if not twofactor.status(user).on:
         complete_login(user)
@@ -80,10 +82,17 @@ def sign_in(user: User, target: str) -> Response:
     session.clear()
     session[PENDING] = {
         "user": user.id,
+        "password": _password_mark(user),
         "until": int(time.time()) + PENDING_SECONDS,
         "next": target,
     }
     return redirect(url_for("two_factor.login"))
+
+
+def _password_mark(user: User) -> str:
+    """A short digest of the stored password hash (itself salted), so a
+    waiting login ends when the password changes, e.g. by a reset."""
+    return hashlib.sha256((user.password_hash or "").encode()).hexdigest()[:16]
 
 
 def pending_user() -> User | None:
@@ -91,7 +100,10 @@ def pending_user() -> User | None:
     pending = session.get(PENDING)
     if not isinstance(pending, dict) or pending.get("until", 0) < time.time():
         return None
-    return User.select(User, Account).join(Account).where(User.id == pending["user"]).first()
+    user = User.select(User, Account).join(Account).where(User.id == pending["user"]).first()
+    if user is None or pending.get("password") != _password_mark(user):
+        return None
+    return user
 
 
 def pending_key() -> str:

@@ -259,6 +259,26 @@ def test_a_new_password_by_link_still_needs_the_second_factor(app, user_client, 
     assert _second_step(browser, authenticator.code()).status_code == 302
 
 
+def test_a_new_password_ends_a_waiting_sign_in(app, user_client, owner):
+    """Someone who knew the old password and waits at the second step is sent
+    back to "Anmelden" once the owner sets a new password."""
+    _turned_on(user_client)
+    intruder = app.test_client()
+    assert login(intruder, owner.email, PASSWORD).headers["Location"] == SECOND_STEP
+    assert intruder.get(SECOND_STEP).status_code == 200
+    new = "ganz-neues-passwort-8"
+    submit(
+        user_client,
+        "/account/profile/password",
+        {"current_password": PASSWORD, "new_password": new, "confirm": new},
+        prefix="password-",
+        page="/account/profile",
+    )
+    response = intruder.get(SECOND_STEP)
+    assert response.status_code == 302 and response.headers["Location"] == "/login"
+    assert intruder.get("/account/").status_code == 302
+
+
 def test_the_second_step_without_a_password_leads_to_login(client):
     response = client.get(SECOND_STEP)
     assert response.status_code == 302 and response.headers["Location"] == "/login"
