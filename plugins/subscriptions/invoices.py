@@ -24,7 +24,6 @@ from core.config import ConfigError
 from core.db import BaseModel, database, for_update, utcnow
 from core.models import Account
 from plugins.subscriptions.catalog import Plan
-from plugins.subscriptions.invoice_pdf import render
 from plugins.subscriptions.models import BillingInfo, BillingRecord
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -276,6 +275,10 @@ def issue(
             "vat_cents": vat,
             "gross_cents": net + vat,
         }
+        # fpdf2 and factur-x (about 40 MiB) load only in a process that issues
+        # an invoice, not in every web worker.
+        from plugins.subscriptions.invoice_pdf import render
+
         return Invoice.create(
             account=account.id,
             billing_record=record.id,
