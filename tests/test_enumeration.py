@@ -110,6 +110,23 @@ def test_inviting_an_own_member_again_says_so(user_client, roomy_owner):
     assert "Diese Person gehört bereits zu Ihrem Konto." in again.get_data(as_text=True)
 
 
+def _run_queue_worker(app, smtp_server, queue) -> None:
+    """A real `kontor worker` until a mail has arrived and the queue is empty."""
+    worker = subprocess.Popen(
+        queue_worker(),
+        env=app_env(app, **smtp_server.config()),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert wait_until(lambda: smtp_server.inbox.messages)
+        assert wait_until(lambda: queue.queue_size() == 0)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=10)
+
+
 def test_forgot_password_does_the_same_work_for_a_known_and_an_unknown_address(
     make_app, owner, smtp_server, tmp_path
 ):
@@ -126,19 +143,7 @@ def test_forgot_password_does_the_same_work_for_a_known_and_an_unknown_address(
         with app.app_context(), bind(app).connection_context():
             assert EmailLink.select().count() == 0 and MailOutbox.select().count() == 0
 
-    worker = subprocess.Popen(
-        queue_worker(),
-        env=app_env(app, **smtp_server.config()),
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        assert wait_until(lambda: smtp_server.inbox.messages)
-        assert wait_until(lambda: queue.queue_size() == 0)
-    finally:
-        worker.terminate()
-        worker.wait(timeout=10)
+    _run_queue_worker(app, smtp_server, queue)
     [mail] = smtp_server.inbox.messages
     assert mail["To"] == owner.email and mail["Subject"] == "Passwort zurücksetzen"
     assert "/password/reset/" in mail.get_body(("plain",)).get_content()
@@ -161,18 +166,6 @@ def test_sending_the_sign_up_mail_again_does_the_same_work_for_every_address(
         with app.app_context(), bind(app).connection_context():
             assert MailOutbox.select().count() == 0
 
-    worker = subprocess.Popen(
-        queue_worker(),
-        env=app_env(app, **smtp_server.config()),
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        assert wait_until(lambda: smtp_server.inbox.messages)
-        assert wait_until(lambda: queue.queue_size() == 0)
-    finally:
-        worker.terminate()
-        worker.wait(timeout=10)
+    _run_queue_worker(app, smtp_server, queue)
     [mail] = smtp_server.inbox.messages
     assert mail["To"] == owner.email and mail["Subject"] == "Ihre Registrierung bei Kontor"
