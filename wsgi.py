@@ -3,7 +3,7 @@
 import sys
 
 from core.config import ConfigError
-from core.plugins import PluginError
+from core.contract.manager import PluginError
 
 try:
     from core import create_app

@@ -15,7 +15,7 @@ JSON as Kontor.
 
 Setups: SQLite with the SQLite queue (files in a temporary folder), and
 PostgreSQL (a fresh database, dropped afterwards) with the Redis queue. Both
-apps get the same database settings (``core.db.open_database``); the bare app
+apps get the same database settings (``core.data.db.open_database``); the bare app
 keeps its connection per thread. Both WSGI apps are called in process, one
 request after the other (no server, no network), in alternating rounds so a
 drift in the machine's speed touches both sides alike. Prints microseconds per
@@ -45,7 +45,7 @@ from flask import Flask, abort, jsonify, request  # noqa: E402
 from werkzeug.test import EnvironBuilder  # noqa: E402
 
 from core import create_app  # noqa: E402
-from core.db import bind, open_database, utcnow  # noqa: E402
+from core.data.db import bind, open_database, utcnow  # noqa: E402
 from core.testing import fresh_postgres_database  # noqa: E402
 
 TOKEN = "bench-service-token-0123456789abcdef"  # noqa: S105 - an in-process benchmark's token
@@ -160,8 +160,8 @@ def bare_app(database_url: str, plans: dict[str, tuple[str, dict[str, int]]]) ->
 
 def kontor_app(config: dict[str, str]) -> tuple[Flask, int, dict[str, tuple[str, dict[str, int]]]]:
     """Kontor migrated, with one account whose notifications are all off."""
-    from core.accounts import register
     from core.cli import apply_migrations
+    from core.data.accounts import register
     from plugins.notifications.services import save_preferences
     from plugins.subscriptions.catalog import catalog
 

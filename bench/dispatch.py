@@ -28,11 +28,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from core import create_app  # noqa: E402
-from core.accounts import register, update_company  # noqa: E402
 from core.cli import apply_migrations  # noqa: E402
-from core.db import bind  # noqa: E402
-from core.events import emit  # noqa: E402
-from core.smtp import tls_context  # noqa: E402
+from core.data.accounts import register, update_company  # noqa: E402
+from core.data.db import bind  # noqa: E402
+from core.delivery.events import emit  # noqa: E402
+from core.delivery.smtp_client import tls_context  # noqa: E402
 from plugins.notifications.models import Delivery  # noqa: E402
 from tests.support.process import queue_worker  # noqa: E402
 from tests.support.smtp import PASSWORD, USERNAME, start_smtp  # noqa: E402

@@ -22,9 +22,9 @@ sys.path.insert(0, str(ROOT))
 from peewee import fn  # noqa: E402
 
 from core import create_app  # noqa: E402
-from core.auth import hash_password  # noqa: E402
-from core.db import bind, utcnow  # noqa: E402
-from core.models import Account, User  # noqa: E402
+from core.data.db import bind, utcnow  # noqa: E402
+from core.data.models import Account, User  # noqa: E402
+from core.security.auth import hash_password  # noqa: E402
 from tests.support.db import statements  # noqa: E402
 from tests.support.web import bench_owner, section_urls  # noqa: E402
 

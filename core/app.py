@@ -23,12 +23,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import BaseConverter, IntegerConverter, Map
 from werkzeug.wrappers import Response
 
-from core import auth, db, formatting, logs, openapi, operator_mail, permissions, ratelimit
-from core.api import API_PREFIX, MAX_JSON_DEPTH, error_headers, error_response, handle_http_error
 from core.config import load_config
-from core.formatting import LANGUAGE_COOKIE, LANGUAGES
-from core.openapi import OpenApi
-from core.plugins import (
+from core.contract.manager import (
     KontorPluginManager,
     build_plugin_manager,
     check_endpoints,
@@ -36,9 +32,31 @@ from core.plugins import (
     check_unique,
     declared,
 )
-from core.queue import Queue
-from core.types import Card, Channel, EventType, PlanResource, Schema, Section, SensitiveAction
-from core.validation import MAX_ROW_ID
+from core.contract.values import (
+    Card,
+    Channel,
+    EventType,
+    PlanResource,
+    Schema,
+    Section,
+    SensitiveAction,
+)
+from core.data import db
+from core.delivery import operator_server
+from core.delivery.job_queue import Queue
+from core.logs import init_app as init_logs
+from core.security import auth
+from core.web import formatting, openapi, permissions, ratelimit
+from core.web.api import (
+    API_PREFIX,
+    MAX_JSON_DEPTH,
+    error_headers,
+    error_response,
+    handle_http_error,
+)
+from core.web.formatting import LANGUAGE_COOKIE, LANGUAGES
+from core.web.openapi import OpenApi
+from core.web.validation import MAX_ROW_ID
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates"
@@ -97,7 +115,7 @@ def create_app(
     ``plugins`` are extra plugin objects registered after the entry points
     (a mapping names them; else each is named by its ``__name__``). A
     declaration that does not fit (see :func:`_check_declarations`) ends the
-    start with a :class:`~core.plugins.PluginError`.
+    start with a :class:`~core.contract.manager.PluginError`.
     """
     cfg = load_config(overrides=config)
     app = Flask(
@@ -118,7 +136,7 @@ def create_app(
     kontor = Kontor(pm=pm, database=db.open_database(cfg["KONTOR_DATABASE_URL"]))
     app.extensions["kontor"] = kontor
     app.plugin_manager = pm  # type: ignore[attr-defined]
-    logs.init_app(app)
+    init_logs(app)
     db.init_app(app)
     db.bind(app)
 
@@ -160,7 +178,7 @@ def create_app(
         default_translation_directories=str(ROOT / "core" / "translations"),
     )
     auth.init_app(app)
-    operator_mail.init_app(app)
+    operator_server.init_app(app)
     ratelimit.limiter.init_app(app)
     _install_template_helpers(app)
     _install_error_handlers(app)
@@ -347,7 +365,7 @@ def _wants_json() -> bool:
     if request.path.startswith(API_PREFIX + "/") or request.path == API_PREFIX:
         return True
     view = current_app.view_functions.get(request.endpoint or "")
-    return getattr(view, "kontor_json", False)  # marked by core.api.json_errors
+    return getattr(view, "kontor_json", False)  # marked by core.web.api.json_errors
 
 
 def _install_error_handlers(app: Flask) -> None:
@@ -419,7 +437,7 @@ def _install_security_headers(app: Flask) -> None:
 
 
 def _install_health(app: Flask) -> None:
-    from core.queue import ping
+    from core.delivery.job_queue import ping
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:

@@ -20,9 +20,9 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from core.app import create_app
 from core.config import ConfigError
-from core.db import bind
-from core.migrations import migrate as run_migrations
-from core.plugins import PluginError, plugin_infos
+from core.contract.manager import PluginError, plugin_infos
+from core.data.db import bind
+from core.data.migrations import migrate as run_migrations
 
 DEMO_EMAIL = "demo@kontor.example"
 DEMO_FILE = "demo-login.json"  # the demo password and service token, mode 0600
@@ -118,7 +118,7 @@ def backup_command(target: str) -> None:
     """Copy the SQLite database online into TARGET (PostgreSQL: use pg_dump)."""
     import sqlite3
 
-    from core.db import KontorSqliteDatabase
+    from core.data.db import KontorSqliteDatabase
 
     db = current_app.extensions["kontor"].database
     if not isinstance(db, KontorSqliteDatabase):
@@ -147,7 +147,7 @@ def keys_rotate_command() -> None:
     Put the new key first in KONTOR_ENCRYPTION_KEYS, keep the old ones after
     it, run this, then remove the old keys.
     """
-    from core.crypto import rotate
+    from core.security.crypto import rotate
 
     db = bind(current_app)
     with db.connection_context(), db.atomic():
@@ -200,9 +200,9 @@ def ensure_demo_account(app: Flask, reset_password: bool = False) -> DemoLogin:
     Its password and service token are kept in the instance folder, so every
     start prints the same login; ``reset_password`` picks a new password.
     """
-    from core import accounts
-    from core.auth import hash_password, verify_password
-    from core.models import User
+    from core.data import accounts
+    from core.data.models import User
+    from core.security.auth import hash_password, verify_password
 
     path = _demo_file(app)
     state = json.loads(path.read_text()) if path.exists() else {}

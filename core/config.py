@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 from cryptography.fernet import Fernet
 from limits import parse_many
 
-from core.operator_mail import flask_mail_config
+from core.delivery.operator_server import flask_mail_config
 
 
 class ConfigError(RuntimeError):

@@ -46,7 +46,7 @@ from werkzeug.test import TestResponse
 
 from core.app import create_app
 from core.cli import apply_migrations
-from core.db import bind, utcnow
+from core.data.db import bind, utcnow
 
 PASSWORD = "richtig-geheim-123"
 SERVICE_TOKEN = "test-service-token-0123456789"
@@ -212,8 +212,8 @@ def app(make_app: Callable[..., Flask]) -> Flask:
 
 @pytest.fixture
 def owner(app: Flask) -> Any:
-    """The owner (a ``core.models.User``) of the account "Muster GmbH"."""
-    from core.accounts import register
+    """The owner (a ``core.data.models.User``) of the account "Muster GmbH"."""
+    from core.data.accounts import register
 
     with app.app_context(), bind(app).connection_context():
         return register("Muster GmbH", "Erika", "Mustermann", "erika@example.com", PASSWORD)
@@ -227,8 +227,8 @@ def owner_client(app: Flask, owner: Any) -> FlaskClient:
 @pytest.fixture
 def member_client(app: Flask, owner: Any) -> FlaskClient:
     """A plain member of the owner's account (added directly, whatever the plan allows)."""
-    from core.auth import hash_password
-    from core.models import User
+    from core.data.models import User
+    from core.security.auth import hash_password
 
     with app.app_context(), bind(app).connection_context():
         User.create(

@@ -16,8 +16,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from core.accounts import invite_user, register
-from core.db import bind
+from core.data.accounts import invite_user, register
+from core.data.db import bind
 from core.testing import CREDITOR_ID, PASSWORD, SERVICE_TOKEN
 from tests.support.web import login
 
@@ -125,8 +125,8 @@ def roomy_owner(app: Flask, owner: Any) -> Any:
 @pytest.fixture
 def member_client(app: Flask, roomy_owner: Any) -> FlaskClient:
     """A client logged in as a plain member of the owner's account."""
-    from core.auth import hash_password
-    from core.models import User
+    from core.data.models import User
+    from core.security.auth import hash_password
 
     with app.app_context(), bind(app).connection_context():
         member, _ = invite_user(roomy_owner.account, "Mia", "Mitglied", "mia@example.com", "member")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from core.accounts import register
-from core.db import bind
-from core.models import Account, User
+from core.data.accounts import register
+from core.data.db import bind
+from core.data.models import Account, User
 from tests.conftest import PASSWORD
 from tests.support.process import maildir_messages, mailed_link
 from tests.support.web import csrf_token, login, submit

@@ -7,10 +7,10 @@ from flask import jsonify
 from jsonschema.exceptions import SchemaError
 
 from core import hookimpl
-from core.api import json_body, service_blueprint
-from core.db import bind
-from core.models import Account, Event
-from core.types import EventType, PlannedDelivery
+from core.contract.values import EventType, PlannedDelivery
+from core.data.db import bind
+from core.data.models import Account, Event
+from core.web.api import json_body, service_blueprint
 from tests.conftest import SERVICE_TOKEN
 from tests.support.web import AUTH
 

@@ -10,8 +10,8 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from flask import Flask
 
-from core.db import KontorSqliteDatabase, bind, open_database
-from core.models import Account
+from core.data.db import KontorSqliteDatabase, bind, open_database
+from core.data.models import Account
 from core.testing import admin_connect as _admin_connect
 from tests.support.web import SERVICE_TOKEN
 
@@ -85,7 +85,7 @@ def test_request_after_the_server_closed_the_kept_connection_succeeds(postgres_a
 def test_customer_name_migration_adds_the_column_to_older_databases(ctx):
     from playhouse.migrate import SchemaMigrator, migrate
 
-    from core.migrations import steps
+    from core.data.migrations import steps
 
     [step] = [m for m in steps("core", "history") if m.id == "0003_customer_name"]
     database = bind(ctx)

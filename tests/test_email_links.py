@@ -8,9 +8,9 @@ from __future__ import annotations
 import datetime as dt
 from email.header import decode_header, make_header
 
-from core.db import bind, utcnow
-from core.models import Account, EmailLink, User, UserSession
-from core.outbox import REDACTED, MailOutbox
+from core.data.db import bind, utcnow
+from core.data.models import Account, EmailLink, User, UserSession
+from core.delivery.outbox import REDACTED, MailOutbox
 from tests.conftest import PASSWORD
 from tests.support.process import LINK_RE, body_text, maildir_messages, mailed_link
 from tests.support.web import csrf_token, login, submit

@@ -9,9 +9,9 @@ import re
 import subprocess
 from pathlib import Path
 
-from core.db import bind
-from core.models import Account, EmailLink, Invitation, User
-from core.outbox import MailOutbox
+from core.data.db import bind
+from core.data.models import Account, EmailLink, Invitation, User
+from core.delivery.outbox import MailOutbox
 from tests.conftest import PASSWORD
 from tests.support.process import ROOT, app_env, queue_worker, wait_until
 from tests.support.web import TOKEN_RE, invite, login, submit
@@ -74,11 +74,13 @@ def test_a_new_address_gets_a_link_and_the_account_waits_for_it(app):
 def test_both_answers_hash_a_password(app, owner, monkeypatch):
     """The same work either way, so the answer takes as long (no timed assertion:
     the expensive step, one argon2id hash, is counted)."""
-    import core.accounts
+    import core.data.accounts
 
     hashed = []
-    real = core.accounts.hash_password
-    monkeypatch.setattr(core.accounts, "hash_password", lambda pw: hashed.append(pw) or real(pw))
+    real = core.data.accounts.hash_password
+    monkeypatch.setattr(
+        core.data.accounts, "hash_password", lambda pw: hashed.append(pw) or real(pw)
+    )
     _sign_up(app.test_client(), "nina@example.com")
     _sign_up(app.test_client(), owner.email)
     assert hashed == [ATTEMPT_PASSWORD, ATTEMPT_PASSWORD]

@@ -12,7 +12,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, StringField, SubmitField
 from wtforms.validators import DataRequired
 
-from core.forms import Form
+from core.web.forms import Form
 from tests.support.web import submit
 
 HOSTILE = 'Müller & "Söhne" <b>'

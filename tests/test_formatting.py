@@ -10,7 +10,7 @@ from flask import Flask, render_template_string
 from flask.testing import FlaskClient
 from flask_babel import force_locale
 
-from core.db import bind
+from core.data.db import bind
 from tests.conftest import upgrade
 
 NBSP, NNBSP = "\u00a0", "\u202f"  # Babel's spaces before € (German) and before PM (English)
@@ -90,7 +90,7 @@ def test_subscription_page_in_both_languages(app: Flask, user_client: FlaskClien
 
 
 def test_ago_says_roughly_how_long_ago_in_the_page_language(app: Flask) -> None:
-    from core.db import utcnow
+    from core.data.db import utcnow
 
     template = "{{ five|ago }}|{{ now|ago }}|{{ hours|ago }}"
     values = {

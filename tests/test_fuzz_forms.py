@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from werkzeug.datastructures import MultiDict
 from werkzeug.routing import Rule
 
-from core.accounts import invite_user
-from core.db import bind
+from core.data.accounts import invite_user
+from core.data.db import bind
 from tests.conftest import PASSWORD
 from tests.support.db import owner_state
 from tests.support.fuzz import FILE_PART, JSON_VALUE, RAW_JSON_BODIES, REMOTE_ADDR, SEGMENT, TEXT

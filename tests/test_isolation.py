@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from core.db import bind
-from core.models import Account, User
+from core.data.db import bind
+from core.data.models import Account, User
 from tests.support.web import csrf_token, submit
 
 

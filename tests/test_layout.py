@@ -111,8 +111,8 @@ def test_icons_and_mark_are_shipped(client):
 def test_security_card_reads_each_line_as_name_and_status(app, owner, user_client):
     """Zwei-Faktor-Anmeldung and Passkeys both read "name, status" with the
     status as text and colour (it once read "Passkeys: 2 Passkeys")."""
-    from core.db import bind
-    from core.models import Passkey
+    from core.data.db import bind
+    from core.data.models import Passkey
 
     def lines() -> list[tuple[str, str, str]]:
         html = user_client.get("/account/profile").get_data(as_text=True)

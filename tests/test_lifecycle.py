@@ -15,12 +15,9 @@ from pathlib import Path
 import peewee
 import pytest
 
-from core.auth import hash_password
-from core.crypto import encrypt
-from core.customer_mail import CustomerMail, CustomerMailRecipient
-from core.db import bind, utcnow
-from core.lifecycle import DataExport, erase_due, request_export, sweep_exports
-from core.models import (
+from core.data.db import bind, utcnow
+from core.data.lifecycle import DataExport, erase_due, request_export, sweep_exports
+from core.data.models import (
     Account,
     EmailLink,
     Event,
@@ -29,8 +26,11 @@ from core.models import (
     PasskeyChallenge,
     User,
 )
-from core.outbox import MailOutbox
-from core.twofactor import RecoveryCode, TwoFactor
+from core.delivery.customer_mail import CustomerMail, CustomerMailRecipient
+from core.delivery.outbox import MailOutbox
+from core.security.auth import hash_password
+from core.security.crypto import encrypt
+from core.security.twofactor import RecoveryCode, TwoFactor
 from plugins.mail_transport.models import ConnectionCheck, MailSettings
 from plugins.notifications.models import Delivery, Preference
 from plugins.remote_support.models import AccessLog, Grant, Staff, SupportSession
@@ -49,7 +49,7 @@ from tests.support.process import ROOT, app_env, queue_worker, wait_until
 from tests.support.web import csrf_token, login, submit
 
 # The closing dates step 0010 adds to core_account.
-LIFECYCLE_COLUMNS = importlib.import_module("core.history.0010_account_lifecycle").COLUMNS
+LIFECYCLE_COLUMNS = importlib.import_module("core.data.history.0010_account_lifecycle").COLUMNS
 
 IBAN = "DE89370400440532013000"
 MAIL_PASSWORD = "postfach-geheim-42"
@@ -348,7 +348,7 @@ def test_closing_is_undone_within_the_grace_period(make_app, owner, smtp_server)
 def test_closing_cannot_be_undone_once_the_grace_period_has_ended(ctx, owner):
     """Erasure is due from ``erase_at`` on; the undo is refused then even if
     the hourly job has not run yet, and nothing changes."""
-    from core.lifecycle import request_closing, undo_closing
+    from core.data.lifecycle import request_closing, undo_closing
 
     erase_at = request_closing(owner, PASSWORD, immediately=False)
     assert not undo_closing(owner, now=erase_at + dt.timedelta(seconds=1))
@@ -559,7 +559,7 @@ def test_lifecycle_migration_upgrades_an_older_database(ctx, owner):
     before it, keeping the accounts."""
     from playhouse.migrate import SchemaMigrator, migrate
 
-    from core import builtin
+    from core.contract import builtin
 
     [migration] = [
         m for m in builtin.kontor_schema().migrations if m.id == "0010_account_lifecycle"

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from core.customer_mail import CustomerMail, CustomerMailRecipient, send_customer_mail
-from core.db import bind
-from core.models import Account, User
-from core.outbox import MailOutbox
-from core.validation import has_control_chars
+from core.data.db import bind
+from core.data.models import Account, User
+from core.delivery.customer_mail import CustomerMail, CustomerMailRecipient, send_customer_mail
+from core.delivery.outbox import MailOutbox
+from core.web.validation import has_control_chars
 from plugins.notifications.models import Delivery
 from tests.support.web import AUTH, invite, submit
 

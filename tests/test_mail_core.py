@@ -7,11 +7,11 @@ from email import message_from_string, policy
 
 import pytest
 
-from core import operator_mail
-from core.db import bind
-from core.mail import address, build_message
-from core.outbox import MailOutbox
-from core.types import PermanentFailure, TemporaryFailure
+from core.contract.values import PermanentFailure, TemporaryFailure
+from core.data.db import bind
+from core.delivery import operator_server
+from core.delivery.messages import address, build_message
+from core.delivery.outbox import MailOutbox
 from tests.conftest import PASSWORD
 from tests.support.process import maildir_messages, run_worker_until
 from tests.support.web import invite, login
@@ -29,7 +29,7 @@ def _message(to="kunde@example.com"):
 def test_operator_server_with_starttls_and_auth(make_app, smtp_server):
     app = make_app(smtp_server.config())
     with app.app_context():
-        refused = operator_mail.send(_message())
+        refused = operator_server.send(_message())
     assert refused == {}
     [received] = smtp_server.inbox.messages
     assert received["From"] == "Muster GmbH <noreply@kontor.example>"
@@ -40,14 +40,14 @@ def test_untrusted_certificate_is_refused(make_app, smtp_server):
     config = {**smtp_server.config(), "KONTOR_MAIL_CA_FILE": ""}
     app = make_app(config)
     with app.app_context(), pytest.raises(PermanentFailure, match="Zertifikat"):
-        operator_mail.send(_message())
+        operator_server.send(_message())
     assert smtp_server.inbox.messages == []
 
 
 def test_wrong_password_is_permanent(make_app, smtp_server):
     app = make_app({**smtp_server.config(), "KONTOR_MAIL_PASSWORD": "falsch"})
     with app.app_context(), pytest.raises(PermanentFailure, match="Anmeldung"):
-        operator_mail.send(_message())
+        operator_server.send(_message())
 
 
 def test_server_down_is_temporary(make_app):
@@ -55,7 +55,7 @@ def test_server_down_is_temporary(make_app):
 
     app = make_app({"KONTOR_MAIL_SERVER": "127.0.0.1", "KONTOR_MAIL_PORT": str(free_port())})
     with app.app_context(), pytest.raises(TemporaryFailure):
-        operator_mail.send(_message())
+        operator_server.send(_message())
 
 
 def test_rejected_recipient_is_permanent_and_4xx_is_temporary(make_app, smtp_server):
@@ -63,10 +63,10 @@ def test_rejected_recipient_is_permanent_and_4xx_is_temporary(make_app, smtp_ser
     smtp_server.inbox.reject_rcpt["weg@example.com"] = "550 no such user"
     with app.app_context():
         with pytest.raises(PermanentFailure, match="550"):
-            operator_mail.send(_message("weg@example.com"))
+            operator_server.send(_message("weg@example.com"))
         smtp_server.inbox.data_reply = "451 try again later"
         with pytest.raises(TemporaryFailure, match="451"):
-            operator_mail.send(_message())
+            operator_server.send(_message())
 
 
 @pytest.mark.parametrize(
@@ -125,7 +125,7 @@ def test_international_addresses_are_delivered(make_app, smtp_server):
     sender = address("Müller GmbH", "noreply@kontor.example")
     with app.app_context():
         for to in ("info@müller.de", "büro@straße.de"):
-            operator_mail.send(
+            operator_server.send(
                 build_message(sender=sender, to=to, subject="Grüße", text="Hallo"),
             )
     idn = smtp_server.inbox.messages[0]
@@ -153,7 +153,7 @@ def test_utf8_local_part_needs_a_server_with_smtputf8(make_app, tmp_path):
             text="t",
         )
         with app.app_context(), pytest.raises(PermanentFailure, match="Umlauten vor dem @"):
-            operator_mail.send(message)
+            operator_server.send(message)
         assert server.inbox.messages == []
     finally:
         server.stop()
@@ -197,12 +197,12 @@ def test_kept_connection_is_replaced_when_the_server_went_away(make_app, tmp_pat
     first = start_smtp(tmp_path, ca=ca)
     app = make_app(first.config())
     with app.app_context():
-        operator_mail.send(_message())
+        operator_server.send(_message())
     first.stop()
     second = start_smtp(tmp_path, port=first.port, ca=ca)
     try:
         with app.app_context():
-            operator_mail.send(_message())  # the kept connection is dead: reconnect once
+            operator_server.send(_message())  # the kept connection is dead: reconnect once
         assert len(second.inbox.messages) == 1
     finally:
         second.stop()

@@ -12,11 +12,11 @@ from urllib.parse import urlsplit, urlunsplit
 import peewee
 import pytest
 
-from core.accounts import register
-from core.db import bind, open_database
-from core.migrations import migrate
+from core.contract.values import Schema
+from core.data.accounts import register
+from core.data.db import bind, open_database
+from core.data.migrations import migrate
 from core.testing import PASSWORD, admin_connect, table_schema
-from core.types import Schema
 
 NOTIZEN = Path(__file__).resolve().parent / "fixtures" / "kontor-plugin-notizen"
 

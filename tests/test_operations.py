@@ -55,7 +55,7 @@ def test_sqlite_database_and_queue_files_are_private(tmp_path):
     """Like the generated keys, the database (with its WAL) and the queue are 0600."""
     from core import create_app
     from core.cli import apply_migrations
-    from core.queue import ping
+    from core.delivery.job_queue import ping
 
     instance = tmp_path / "instance"
     app = create_app(

@@ -1,4 +1,4 @@
-"""Flask-Mail for the operator's server, with what Flask-Mail 0.10 lacks (core.operator_mail):
+"""Flask-Mail for the operator's server (core.delivery.operator_server), with what Flask-Mail
 verified TLS (also on the documented ``mail.send()`` path), a timeout, refused
 recipients reported, a From address no display name can change; and the SMTP
 rules both transports share: QUIT at the end, one AUTH attempt, a numeric Date."""
@@ -13,11 +13,11 @@ import subprocess
 import flask_mail
 import pytest
 
-from core import operator_mail, smtp
-from core.db import bind
-from core.mail import address, build_message, system_sender
-from core.outbox import queue_system_mail
-from core.types import PermanentFailure, TemporaryFailure
+from core.contract.values import PermanentFailure, TemporaryFailure
+from core.data.db import bind
+from core.delivery import operator_server, smtp_client
+from core.delivery.messages import address, build_message, system_sender
+from core.delivery.outbox import queue_system_mail
 from tests.support.process import ROOT, app_env, queue_worker, wait_until
 from tests.support.smtp import start_smtp
 
@@ -30,7 +30,7 @@ def _message(to: str | list[str] = "kunde@example.com", name: str = "Muster GmbH
 
 def test_app_mail_is_flask_mail_configured_from_kontor_settings(make_app, smtp_server):
     app = make_app(smtp_server.config())
-    assert isinstance(operator_mail.mail, flask_mail.Mail)
+    assert isinstance(operator_server.mail, flask_mail.Mail)
     assert app.config["MAIL_SERVER"] == "localhost"
     assert app.config["MAIL_PORT"] == smtp_server.port
     assert app.config["MAIL_USE_TLS"] is True and app.config["MAIL_USE_SSL"] is False
@@ -40,7 +40,7 @@ def test_app_mail_is_flask_mail_configured_from_kontor_settings(make_app, smtp_s
 def test_certificate_from_the_configured_ca_passes(make_app, smtp_server):
     app = make_app(smtp_server.config())
     with app.app_context():
-        assert operator_mail.send(_message()) == {}
+        assert operator_server.send(_message()) == {}
     [received] = smtp_server.inbox.messages
     assert received["To"] == "kunde@example.com"
 
@@ -55,7 +55,7 @@ def test_untrusted_certificate_is_refused(make_app, tmp_path, implicit_tls):
             config.update(KONTOR_MAIL_USE_TLS="false", KONTOR_MAIL_USE_SSL="true")
         app = make_app(config)
         with app.app_context(), pytest.raises(PermanentFailure, match="Zertifikat"):
-            operator_mail.send(_message())
+            operator_server.send(_message())
         assert server.inbox.messages == []
     finally:
         server.stop()
@@ -64,7 +64,7 @@ def test_untrusted_certificate_is_refused(make_app, tmp_path, implicit_tls):
 def test_documented_flask_mail_send_verifies_too(make_app, smtp_server):
     app = make_app({**smtp_server.config(), "KONTOR_MAIL_CA_FILE": ""})
     with app.app_context(), pytest.raises(ssl.SSLCertVerificationError):
-        operator_mail.mail.send(
+        operator_server.mail.send(
             flask_mail.Message("Hallo", recipients=["kunde@example.com"], body="t")
         )
     assert smtp_server.inbox.messages == []
@@ -79,14 +79,14 @@ def test_a_server_that_never_answers_times_out(make_app, silent_port):
         }
     )
     with app.app_context(), pytest.raises(TemporaryFailure, match="Zeitüberschreitung"):
-        operator_mail.send(_message())
+        operator_server.send(_message())
 
 
 def test_a_550_recipient_is_reported_while_the_others_get_the_mail(make_app, smtp_server):
     app = make_app(smtp_server.config())
     smtp_server.inbox.reject_rcpt["weg@example.com"] = "550 5.1.1 no such user"
     with app.app_context():
-        refused = operator_mail.send(_message(["da@example.com", "weg@example.com"]))
+        refused = operator_server.send(_message(["da@example.com", "weg@example.com"]))
     assert refused == {"weg@example.com": (550, "")}
     [envelope] = smtp_server.inbox.envelopes
     assert envelope.rcpt_tos == ["da@example.com"]
@@ -107,7 +107,7 @@ def test_a_550_recipient_is_reported_while_the_others_get_the_mail(make_app, smt
 def test_a_hostile_display_name_cannot_change_the_from_address(make_app, smtp_server, name):
     app = make_app(smtp_server.config())
     with app.app_context():
-        operator_mail.send(_message(name=name))
+        operator_server.send(_message(name=name))
     [received] = smtp_server.inbox.messages
     [envelope] = smtp_server.inbox.envelopes
     assert envelope.mail_from == "noreply@kontor.example"
@@ -119,7 +119,7 @@ def test_a_hostile_display_name_cannot_change_the_from_address(make_app, smtp_se
 def test_envelope_sender_is_the_configured_address(make_app, smtp_server):
     app = make_app(smtp_server.config())
     with app.app_context():
-        operator_mail.send(_message())
+        operator_server.send(_message())
     assert smtp_server.inbox.envelopes[0].mail_from == "noreply@kontor.example"
 
 
@@ -144,8 +144,8 @@ def test_date_has_a_numeric_zone(make_app, smtp_server):
 def test_the_session_ends_with_quit(make_app, smtp_server):
     app = make_app(smtp_server.config())
     with app.app_context():
-        operator_mail.send(_message())
-    smtp.close_kept()  # as after the idle time, or when the worker stops
+        operator_server.send(_message())
+    smtp_client.close_kept()  # as after the idle time, or when the worker stops
     assert smtp_server.inbox.quits == 1
 
 
@@ -154,7 +154,7 @@ def test_a_wrong_password_is_tried_once_and_the_session_quit(make_app, tmp_path)
     try:
         app = make_app({**server.config(), "KONTOR_MAIL_PASSWORD": "falsch"})
         with app.app_context(), pytest.raises(PermanentFailure, match="Anmeldung"):
-            operator_mail.send(_message())
+            operator_server.send(_message())
         assert server.inbox.auth_attempts == 1
         assert server.inbox.quits == 1
     finally:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 
-from core import outbox
 from core.cli import apply_migrations
-from core.db import bind, utcnow
-from core.mail import address, build_message
-from core.outbox import MailOutbox
+from core.data.db import bind, utcnow
+from core.delivery import outbox
+from core.delivery.messages import address, build_message
+from core.delivery.outbox import MailOutbox
 from tests.conftest import PASSWORD
 from tests.support.process import maildir_messages, run_worker_until
 from tests.support.web import invite, login, submit

@@ -15,8 +15,8 @@ import re
 
 import pytest
 
-from core.db import bind
-from core.models import Account, Passkey, PasskeyChallenge
+from core.data.db import bind
+from core.data.models import Account, Passkey, PasskeyChallenge
 from tests.conftest import PASSWORD, require_binary
 from tests.support.browser import ARGS, CHROMIUM, log_in, serve
 from tests.support.web import AUTH, csrf_token, login, submit

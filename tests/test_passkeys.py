@@ -17,8 +17,8 @@ from email.header import decode_header, make_header
 import pytest
 
 from core.cli import apply_migrations
-from core.db import bind, utcnow
-from core.models import Passkey, PasskeyChallenge, UserSession
+from core.data.db import bind, utcnow
+from core.data.models import Passkey, PasskeyChallenge, UserSession
 from tests.conftest import PASSWORD, require_binary
 from tests.support.browser import (
     ARGS,

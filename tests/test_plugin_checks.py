@@ -11,9 +11,9 @@ import pytest
 from flask import Blueprint
 
 from core import hookimpl
-from core.db import BaseModel
-from core.plugins import PluginError
-from core.types import Card, EventType, PlanResource, Schema, Section, SensitiveAction
+from core.contract.manager import PluginError
+from core.contract.values import Card, EventType, PlanResource, Schema, Section, SensitiveAction
+from core.data.db import BaseModel
 from tests.conftest import PASSWORD
 from tests.support.web import login
 
@@ -150,7 +150,7 @@ def test_the_cli_prints_the_error_in_one_line_without_traceback(tmp_path):
     package.mkdir()
     (package / "__init__.py").write_text(
         "from core import hookimpl\n"
-        "from core.types import SensitiveAction\n\n"
+        "from core import SensitiveAction\n\n"
         "@hookimpl\n"
         "def kontor_sensitive_actions():\n"
         "    return [SensitiveAction('core.delete_everything')]\n"

@@ -12,18 +12,18 @@ from flask import Blueprint
 from markupsafe import Markup
 
 from core import hookimpl
-from core.customer_mail import DELIVERY_FAILED, transport_for
-from core.db import bind
-from core.mail import OperatorTransport
-from core.plugins import PluginError, declared, plugin_infos
-from core.types import Card, EventType, Section, SensitiveAction, SlotContent
+from core.contract.manager import PluginError, declared, plugin_infos
+from core.contract.values import Card, EventType, Section, SensitiveAction, SlotContent
+from core.data.db import bind
+from core.delivery.customer_mail import DELIVERY_FAILED, transport_for
+from core.delivery.messages import OperatorTransport
 
 
 def test_bundled_plugins_come_through_entry_points(app):
     infos = {i.name: i for i in plugin_infos(app.plugin_manager)}
     for name in ("notifications", "remote_support", "subscriptions", "mail_transport"):
         assert infos[name].origin.startswith("entry point")
-    assert infos["core.builtin"].origin == "core"
+    assert infos["core.contract.builtin"].origin == "core"
     assert "kontor_settings_sections" in infos["notifications"].hooks
 
 
@@ -182,7 +182,7 @@ VIEW_MODULES = [
 
 
 def test_views_check_roles_only_through_core_permissions():
-    """A view says its role rule once with a ``core.permissions`` decorator, so
+    """A view says its role rule once with a ``core.web.permissions`` decorator, so
     ``can(endpoint)`` answers the page with the same rule."""
     assert len(VIEW_MODULES) >= 5
     for path in VIEW_MODULES:

@@ -14,9 +14,9 @@ import requests
 from limits.storage import storage_from_string
 
 from core import hookimpl
-from core.api import service_blueprint
 from core.config import ConfigError
-from core.ratelimit import SQLiteStorage, limiter
+from core.web.api import service_blueprint
+from core.web.ratelimit import SQLiteStorage, limiter
 from tests.conftest import PASSWORD
 from tests.support.process import form_post, gunicorn, kontor, start, stop, wait_for_http
 from tests.support.smtp import free_port

@@ -12,8 +12,8 @@ import pytest
 import redis as redis_client
 import requests
 
-from core.db import bind
-from core.outbox import MailOutbox
+from core.data.db import bind
+from core.delivery.outbox import MailOutbox
 from tests.conftest import PASSWORD, SERVICE_TOKEN, upgrade
 from tests.support.process import (
     form_post,

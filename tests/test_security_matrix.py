@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from flask import url_for
 
-from core.db import bind
-from core.models import Account
+from core.data.db import bind
+from core.data.models import Account
 from tests.support.web import csrf_token
 
 PUBLIC = {
@@ -68,7 +68,7 @@ def test_every_api_route_without_token_is_401(app, client):
 
 
 def test_ids_of_another_account_change_nothing(app, user_client, foreign_member):
-    from core.models import User
+    from core.data.models import User
 
     victim = foreign_member
     token = csrf_token(user_client, "/account/")

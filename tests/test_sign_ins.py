@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from core.db import bind, utcnow
-from core.models import EmailLink, SignIn, User, UserSession
-from core.security import HISTORY_KEPT, clean_up, device_of, mask_ip
+from core.data.db import bind, utcnow
+from core.data.models import EmailLink, SignIn, User, UserSession
+from core.security.sign_ins import HISTORY_KEPT, clean_up, device_of, mask_ip
 from tests.conftest import PASSWORD
 from tests.support.process import body_text, wait_until
 from tests.support.web import csrf_token, login
@@ -206,7 +206,7 @@ def test_history_keeps_the_last_fifty_twenty_to_a_page(app, owner, make_owner):
 def test_a_new_device_gets_one_notice_a_known_one_none(make_app, smtp_server):
     app = make_app(smtp_server.config())
     with app.app_context(), _db(app):
-        from core.accounts import register
+        from core.data.accounts import register
 
         owner = register("Muster GmbH", "Erika", "Mustermann", "erika@example.com", PASSWORD)
     _signed_in(app, owner.email, FIREFOX)  # the first sign-in: no notice
@@ -233,7 +233,7 @@ def test_failed_attempts_cannot_push_the_known_devices_out(make_app, smtp_server
     only failures: the sign-in from their device is still a new device."""
     app = make_app({**smtp_server.config(), "KONTOR_LOGIN_LIMIT": "1000 per minute"})
     with app.app_context(), _db(app):
-        from core.accounts import register
+        from core.data.accounts import register
 
         owner = register("Muster GmbH", "Erika", "Mustermann", "erika@example.com", PASSWORD)
     _signed_in(app, owner.email, FIREFOX)
@@ -248,8 +248,8 @@ def test_failed_attempts_cannot_push_the_known_devices_out(make_app, smtp_server
 
 
 def test_a_notice_that_cannot_be_built_does_not_block_the_sign_in(ctx, owner):
-    from core.outbox import MailOutbox
-    from core.security import record_sign_in
+    from core.delivery.outbox import MailOutbox
+    from core.security.sign_ins import record_sign_in
 
     SignIn.create(user=owner.id, success=True, user_agent=FIREFOX)
     owner.email = "erika@ä..de"  # no mail can be addressed to this
@@ -301,7 +301,7 @@ def test_clean_up_is_a_periodic_job(app):
 def test_the_migration_adds_the_history_to_older_databases(ctx):
     from playhouse.migrate import SchemaMigrator, migrate
 
-    from core.builtin import kontor_schema
+    from core.contract.builtin import kontor_schema
 
     database = bind(ctx)
     (step,) = [m for m in kontor_schema().migrations if m.id == "0009_sign_ins"]

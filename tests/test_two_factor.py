@@ -13,10 +13,10 @@ import pyotp
 import pytest
 
 from core.cli import apply_migrations
-from core.crypto import decrypt
-from core.db import bind
-from core.models import Account, SignIn, User
-from core.twofactor import CONTEXT, RecoveryCode, TwoFactor
+from core.data.db import bind
+from core.data.models import Account, SignIn, User
+from core.security.crypto import decrypt
+from core.security.twofactor import CONTEXT, RecoveryCode, TwoFactor
 from tests.conftest import PASSWORD
 from tests.support.db import owner_state
 from tests.support.process import maildir_messages, mailed_link

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from babel.messages.pofile import read_po
 
-from core.db import bind
-from core.models import User
+from core.data.db import bind
+from core.data.models import User
 from tests.conftest import PASSWORD, upgrade
 from tests.support.web import csrf_token, login, submit
 

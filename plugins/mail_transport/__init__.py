@@ -7,11 +7,18 @@ from collections.abc import Callable, Sequence
 from flask import Blueprint
 from flask_babel import lazy_gettext as _l
 
-from core import hookimpl
-from core.mail import MailTransport
-from core.migrations import steps
-from core.models import Account
-from core.types import Card, ExportPart, Job, Schema, Section, SensitiveAction
+from core import (
+    Account,
+    Card,
+    ExportPart,
+    Job,
+    MailTransport,
+    Schema,
+    Section,
+    SensitiveAction,
+    hookimpl,
+    steps,
+)
 from plugins.mail_transport import demo, services, views
 from plugins.mail_transport.models import MODELS, MailSettings
 

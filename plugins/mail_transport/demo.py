@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from core.customer_mail import queue_customer_mail
-from core.models import Account
+from core import Account, queue_customer_mail
 from plugins.mail_transport import services
 
 SCHMIDT = ("K-1001", "Bäckerei Schmidt", "einkauf@baeckerei-schmidt.example")

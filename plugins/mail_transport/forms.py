@@ -17,8 +17,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
-from core.forms import Form
-from core.validation import EmailAddress, PlainText, strip_filter
+from core import EmailAddress, Form, PlainText, strip_filter
 
 _MAX = _l("Höchstens %(max)d Zeichen.")
 _PORT = _l("Bitte geben Sie einen Port zwischen 1 und 65535 ein.")

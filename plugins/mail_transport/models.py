@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import peewee
 
-from core.db import BaseModel, utcnow
-from core.models import Account
+from core import Account, BaseModel, utcnow
 
 
 class MailSettings(BaseModel):

@@ -18,14 +18,21 @@ from typing import Any
 from flask import current_app
 from flask_babel import gettext as _
 
-from core import smtp
-from core.cache import per_request
-from core.crypto import DecryptionError, decrypt, encrypt
-from core.db import database, utcnow
-from core.mail import OperatorTransport, SentMail, address
-from core.models import Account
-from core.queue import enqueue
-from core.types import PermanentFailure
+from core import (
+    Account,
+    DecryptionError,
+    OperatorTransport,
+    PermanentFailure,
+    SentMail,
+    address,
+    database,
+    decrypt,
+    encrypt,
+    enqueue,
+    per_request,
+    smtp_client,
+    utcnow,
+)
 from plugins.mail_transport import guard, imap
 from plugins.mail_transport.models import ConnectionCheck, MailSettings
 
@@ -159,7 +166,7 @@ def _explain(exc: BaseException, timeout: int) -> str:
     """A plain German reason; server texts are never shown."""
     if isinstance(exc, guard.GuardError):
         return str(exc)
-    if smtp.timed_out(exc):
+    if smtp_client.timed_out(exc):
         return _("Der Server antwortet nicht (Zeitüberschreitung nach %(s)d Sekunden).", s=timeout)
     if isinstance(exc, ssl.SSLCertVerificationError):
         return _(
@@ -183,8 +190,8 @@ def _probe(address: str, port: int, timeout: int) -> None:
     socket.create_connection((address, port), timeout).close()
 
 
-def _smtp_endpoint(row: MailSettings, password: str, address: str) -> smtp.SmtpEndpoint:
-    return smtp.SmtpEndpoint(
+def _smtp_endpoint(row: MailSettings, password: str, address: str) -> smtp_client.SmtpEndpoint:
+    return smtp_client.SmtpEndpoint(
         host=row.smtp_host,
         port=row.smtp_port,
         security=row.smtp_security,
@@ -197,7 +204,7 @@ def _smtp_endpoint(row: MailSettings, password: str, address: str) -> smtp.SmtpE
 
 
 def _imap_open(row: MailSettings, address: str) -> imaplib.IMAP4:
-    ctx = smtp.tls_context(_config()["KONTOR_MAIL_CA_FILE"])
+    ctx = smtp_client.tls_context(_config()["KONTOR_MAIL_CA_FILE"])
     conn = imap.connect(
         row.imap_host,
         row.imap_port,
@@ -237,15 +244,15 @@ def run_check(check_id: int) -> None:
 
     def smtp_tls() -> None:
         endpoint = _smtp_endpoint(row, state["password"], state["smtp_addr"])
-        state["smtp"] = smtp.connect(endpoint)
-        smtp.secure(state["smtp"], endpoint)
+        state["smtp"] = smtp_client.connect(endpoint)
+        smtp_client.secure(state["smtp"], endpoint)
 
     def smtp_login() -> None:
         endpoint = _smtp_endpoint(row, state["password"], state["smtp_addr"])
         try:
-            smtp.login(state["smtp"], endpoint)
+            smtp_client.login(state["smtp"], endpoint)
         finally:
-            smtp.end(state.pop("smtp"))
+            smtp_client.end(state.pop("smtp"))
 
     def imap_reach() -> None:
         state["imap_addr"] = guard.resolve(
@@ -308,7 +315,7 @@ def run_check(check_id: int) -> None:
             with contextlib.suppress(OSError, imaplib.IMAP4.error):
                 state["imap"].logout()
         if "smtp" in state:
-            smtp.end(state["smtp"])
+            smtp_client.end(state["smtp"])
     with database.atomic():
         check.status, check.finished_at = ("failed" if failed else "passed"), utcnow()
         save_progress()
@@ -336,7 +343,7 @@ class OwnAccountTransport:
 
     name = "own"
     own_account = True
-    tracks_progress = True  # see core.mail.MailTransport
+    tracks_progress = True  # see core.delivery.messages.MailTransport
 
     def __init__(self, row: MailSettings) -> None:
         self.row = row
@@ -360,7 +367,7 @@ class OwnAccountTransport:
                 if isinstance(exc, guard.GuardError)
                 else "Zugangsdaten nicht lesbar; bitte neu verbinden."
             ) from None
-        refused = smtp.send(_smtp_endpoint(row, password, addr), message)
+        refused = smtp_client.send(_smtp_endpoint(row, password, addr), message)
         return SentMail(message["Message-ID"], refused, self._copy_to_sent(message, password))
 
     def _copy_to_sent(self, message: Message, password: str) -> str:

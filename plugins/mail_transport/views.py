@@ -8,10 +8,16 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from core.customer_mail import CustomerMail, delivery_state, history, queue_customer_mail
-from core.pages import account_blueprint, current_account
-from core.permissions import managers_write_blueprint
-from core.ratelimit import limiter
+from core import (
+    CustomerMail,
+    account_blueprint,
+    current_account,
+    delivery_state,
+    limiter,
+    mails_to_customer,
+    managers_write_blueprint,
+    queue_customer_mail,
+)
 from plugins.mail_transport import presets, services
 from plugins.mail_transport.forms import ConnectForm, MailSettingsForm, TestMailForm
 
@@ -152,7 +158,7 @@ def test_mail() -> Response:
 
 @bp.get("/account/mail/history/<ref>")
 def customer_history(ref: str) -> str:
-    mails = history(current_account(), ref[:100])
+    mails = mails_to_customer(current_account(), ref[:100])
     return render_template(
         "mail_transport/history.html",
         ref=ref[:100],

@@ -8,13 +8,11 @@ from typing import Any
 from flask import Blueprint
 from flask_babel import lazy_gettext as _l
 
-from core import hookimpl
-from core.migrations import steps
-from core.models import Account, Event
-from core.openapi import ACCOUNT_ID, errors, ok
-from core.types import (
+from core import (
+    Account,
     Card,
     Channel,
+    Event,
     EventType,
     ExportPart,
     Job,
@@ -22,6 +20,9 @@ from core.types import (
     PlannedDelivery,
     Schema,
     Section,
+    hookimpl,
+    openapi,
+    steps,
 )
 from plugins.notifications import api, demo, services, views
 from plugins.notifications.channels import EmailChannel, SmsChannel
@@ -161,7 +162,7 @@ def kontor_openapi_paths() -> Mapping[str, Any]:
             "get": {
                 "summary": "Delivery log of the account's notifications",
                 "parameters": [
-                    ACCOUNT_ID,
+                    openapi.ACCOUNT_ID,
                     {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
                     {
                         "name": "per_page",
@@ -170,14 +171,14 @@ def kontor_openapi_paths() -> Mapping[str, Any]:
                     },
                 ],
                 "responses": {
-                    **ok(
+                    **openapi.ok(
                         {
                             "type": "object",
                             "required": ["deliveries", "page", "more"],
                             "properties": {"deliveries": {"type": "array"}},
                         }
                     ),
-                    **errors(404, 422),
+                    **openapi.errors(404, 422),
                 },
             }
         }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Response, jsonify, request
 
-from core.api import fail, get_account, service_blueprint, utc_iso
+from core import fail, get_account, service_blueprint, utc_iso
 from plugins.notifications.services import log_page
 
 bp = service_blueprint("notifications", __name__)

@@ -5,9 +5,7 @@ from __future__ import annotations
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
-from core.mail import address, build_message, send_via_operator, system_sender
-from core.models import Account
-from core.types import Notification
+from core import Account, Notification, address, build_message, send_via_operator, system_sender
 
 
 class EmailChannel:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from core.events import emit
-from core.models import Account
+from core import Account, emit
 
 EVENTS = (
     ("quote.accepted", {"Angebot": "AN-2026-0042", "Kunde": "Bäckerei Schmidt"}),

@@ -12,8 +12,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, SelectField, SubmitField
 from wtforms.fields.choices import SelectChoice
 
-from core.events import event_types
-from core.forms import Form
+from core import Form, event_types
 from plugins.notifications.services import channels
 
 

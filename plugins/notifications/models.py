@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import peewee
 
-from core.db import BaseModel
-from core.models import Account, Event
-from core.outbox import OutboxRow
+from core import Account, BaseModel, Event, OutboxRow
 
 
 class Preference(BaseModel):

@@ -1,7 +1,7 @@
 """Preferences, dispatch and delivery, without request state.
 
 Dispatch runs inside the emitting transaction and only writes rows; the
-worker delivers them under the shared outbox rules of ``core.outbox``.
+worker delivers them under the shared outbox rules of ``core.delivery.outbox``.
 """
 
 from __future__ import annotations
@@ -14,12 +14,18 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from peewee import JOIN
 
-from core import outbox
-from core.db import database
-from core.events import event_types
-from core.models import Account, Event
-from core.queue import enqueue
-from core.types import Channel, EventType, Notification, PlannedDelivery
+from core import (
+    Account,
+    Channel,
+    Event,
+    EventType,
+    Notification,
+    PlannedDelivery,
+    database,
+    enqueue,
+    event_types,
+    outbox,
+)
 from plugins.notifications.models import Delivery, Preference
 
 DELIVER_JOB = "notifications.deliver"

@@ -6,9 +6,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from core.events import event_types
-from core.pages import account_blueprint, current_account
-from core.ratelimit import limiter
+from core import account_blueprint, current_account, event_types, limiter
 from plugins.notifications import services
 from plugins.notifications.forms import form_classes
 

@@ -11,12 +11,8 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
 
-from core import hookimpl
-from core.formatting import format_when
-from core.migrations import steps
-from core.models import Account, User
-from core.openapi import ACCOUNT_ID, errors, ok
-from core.types import (
+from core import (
+    Account,
     Card,
     EventType,
     ExportPart,
@@ -25,6 +21,11 @@ from core.types import (
     Section,
     SensitiveAction,
     SlotContent,
+    User,
+    format_when,
+    hookimpl,
+    openapi,
+    steps,
 )
 from plugins.remote_support import api, demo, services, views
 from plugins.remote_support.cli import staff_group
@@ -145,9 +146,9 @@ def kontor_openapi_paths() -> Mapping[str, Any]:
         "/accounts/{account_id}/support-access": {
             "get": {
                 "summary": "Remote support consent and access log",
-                "parameters": [ACCOUNT_ID],
+                "parameters": [openapi.ACCOUNT_ID],
                 "responses": {
-                    **ok(
+                    **openapi.ok(
                         {
                             "type": "object",
                             "required": ["granted", "grant", "log"],
@@ -157,7 +158,7 @@ def kontor_openapi_paths() -> Mapping[str, Any]:
                             },
                         }
                     ),
-                    **errors(404),
+                    **openapi.errors(404),
                 },
             }
         }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Response, jsonify
 
-from core.api import get_account, service_blueprint, utc_iso
+from core import get_account, service_blueprint, utc_iso
 from plugins.remote_support.services import access_log, active_grant
 
 bp = service_blueprint("remote_support", __name__)

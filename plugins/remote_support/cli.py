@@ -8,8 +8,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from core.db import bind
-from core.validation import normalise_email
+from core import bind, normalise_email
 from plugins.remote_support.models import Staff
 from plugins.remote_support.services import create_staff
 

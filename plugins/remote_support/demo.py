@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 
-from core.models import Account, User
+from core import Account, User
 from plugins.remote_support import services
 from plugins.remote_support.models import Staff
 

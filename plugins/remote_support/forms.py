@@ -15,8 +15,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Regexp
 
-from core.forms import Form
-from core.validation import MAX_ROW_ID, PlainText, strip_filter
+from core import MAX_ROW_ID, Form, PlainText, strip_filter
 from plugins.remote_support.services import DURATION_LABELS, SCOPE_LABELS
 
 _REQUIRED = _l("Dieses Feld ist erforderlich.")

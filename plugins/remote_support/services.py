@@ -10,14 +10,21 @@ import pyotp
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from core.auth import hash_password, token_hash, verify_password
-from core.cache import per_request
-from core.crypto import decrypt, encrypt
-from core.db import database, utcnow
-from core.events import emit
-from core.formatting import format_when
-from core.models import Account, User
-from core.twofactor import matching_step
+from core import (
+    Account,
+    User,
+    database,
+    decrypt,
+    emit,
+    encrypt,
+    format_when,
+    hash_password,
+    matching_step,
+    per_request,
+    token_hash,
+    utcnow,
+    verify_password,
+)
 from plugins.remote_support.models import (
     AccessLog,
     Grant,

@@ -19,9 +19,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.wrappers import Response
 
-from core.auth import end_session
-from core.permissions import managers_write
-from core.ratelimit import limiter, submitted_address
+from core import end_session, limiter, managers_write, submitted_address
 from plugins.remote_support import services
 from plugins.remote_support.forms import (
     EndSessionForm,

@@ -12,14 +12,10 @@ from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from stdnum.eu import at_02 as sepa_creditor_id
 
-from core import hookimpl
-from core.config import ConfigError
-from core.formatting import format_when
-from core.migrations import steps
-from core.models import Account, User
-from core.openapi import ACCOUNT_ID, errors, json_body, ok
-from core.types import (
+from core import (
+    Account,
     Card,
+    ConfigError,
     ExportPart,
     PeriodicJob,
     PlanInfo,
@@ -28,6 +24,11 @@ from core.types import (
     Section,
     SensitiveAction,
     SlotContent,
+    User,
+    format_when,
+    hookimpl,
+    openapi,
+    steps,
 )
 from plugins.subscriptions import (
     api,
@@ -253,8 +254,8 @@ def kontor_openapi_paths() -> Mapping[str, Any]:
         "/accounts/{account_id}/usage": {
             "put": {
                 "summary": "Report usage measured by another service",
-                "parameters": [ACCOUNT_ID],
-                "requestBody": json_body(
+                "parameters": [openapi.ACCOUNT_ID],
+                "requestBody": openapi.request_body(
                     {
                         "type": "object",
                         "minProperties": 1,
@@ -262,14 +263,14 @@ def kontor_openapi_paths() -> Mapping[str, Any]:
                         "properties": {key: amounts for key in services.REPORTED},
                     }
                 ),
-                "responses": {**ok(_STATE), **errors(400, 404, 413, 415, 422)},
+                "responses": {**openapi.ok(_STATE), **openapi.errors(400, 404, 413, 415, 422)},
             }
         },
         "/accounts/{account_id}/subscription": {
             "get": {
                 "summary": "Plan, interval, renewal, limits, usage",
-                "parameters": [ACCOUNT_ID],
-                "responses": {**ok(_STATE), **errors(404)},
+                "parameters": [openapi.ACCOUNT_ID],
+                "responses": {**openapi.ok(_STATE), **openapi.errors(404)},
             }
         },
         **invoice_api.openapi_paths(),

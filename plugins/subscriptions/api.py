@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Response, current_app, jsonify
 
-from core.api import get_account, json_body, service_blueprint, utc_iso
+from core import get_account, json_body, service_blueprint, utc_iso
 from plugins.subscriptions import services
 
 bp = service_blueprint("subscriptions", __name__)

@@ -14,9 +14,7 @@ import datetime as dt
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from core.db import database, utcnow
-from core.formatting import TIMEZONE
-from core.models import Account
+from core import TIMEZONE, Account, database, utcnow
 from plugins.subscriptions import contract_mail, services
 from plugins.subscriptions.models import Subscription
 

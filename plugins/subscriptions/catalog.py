@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import current_app
 
-from core.config import ConfigError
+from core import ConfigError
 
 LIMIT_KEYS = (
     "storage_bytes",

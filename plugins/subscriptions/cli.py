@@ -6,7 +6,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from core.db import bind
+from core import bind
 from plugins.subscriptions.services import renew_due
 
 

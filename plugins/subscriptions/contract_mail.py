@@ -16,11 +16,16 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from peewee import fn
 
-from core.db import database, utcnow
-from core.formatting import format_cents, format_when
-from core.models import Account, User
-from core.outbox import queue_template_mail
-from core.pages import external_url
+from core import (
+    Account,
+    User,
+    database,
+    external_url,
+    format_cents,
+    format_when,
+    queue_template_mail,
+    utcnow,
+)
 from plugins.subscriptions.catalog import Plan, catalog
 from plugins.subscriptions.models import BillingInfo, Subscription
 from plugins.subscriptions.services import Preview

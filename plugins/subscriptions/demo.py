@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from core.db import utcnow
-from core.models import Account, User
+from core import Account, User, utcnow
 from plugins.subscriptions import cancellation, contract_mail, services
 from plugins.subscriptions.catalog import catalog
 from plugins.subscriptions.models import BillingInfo, Subscription

@@ -29,8 +29,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
-from core.forms import Form
-from core.validation import EmailAddress, PlainText, strip_filter
+from core import EmailAddress, Form, PlainText, strip_filter
 
 _REQUIRED = _l("Dieses Feld ist erforderlich.")
 _MAX = _l("Höchstens %(max)d Zeichen.")

@@ -6,8 +6,7 @@ from typing import Any
 
 from flask import Response, jsonify
 
-from core.api import fail, get_account, service_blueprint
-from core.openapi import ACCOUNT_ID, errors, ok
+from core import fail, get_account, openapi, service_blueprint
 from plugins.subscriptions import invoices
 from plugins.subscriptions.invoice_views import pdf_response
 
@@ -79,23 +78,23 @@ def openapi_paths() -> dict[str, Any]:
         "/accounts/{account_id}/invoices": {
             "get": {
                 "summary": "The account's invoices, newest first",
-                "parameters": [ACCOUNT_ID],
+                "parameters": [openapi.ACCOUNT_ID],
                 "responses": {
-                    **ok(
+                    **openapi.ok(
                         {
                             "type": "object",
                             "required": ["invoices"],
                             "properties": {"invoices": {"type": "array", "items": _INVOICE}},
                         }
                     ),
-                    **errors(404),
+                    **openapi.errors(404),
                 },
             }
         },
         "/accounts/{account_id}/invoices/{number}/pdf": {
             "get": {
                 "summary": "An invoice as PDF/A-3 with embedded Factur-X XML (EN 16931)",
-                "parameters": [ACCOUNT_ID, _NUMBER],
+                "parameters": [openapi.ACCOUNT_ID, _NUMBER],
                 "responses": {
                     "200": {
                         "description": "The invoice PDF",
@@ -103,7 +102,7 @@ def openapi_paths() -> dict[str, Any]:
                             "application/pdf": {"schema": {"type": "string", "format": "binary"}}
                         },
                     },
-                    **errors(404),
+                    **openapi.errors(404),
                 },
             }
         },

@@ -11,7 +11,7 @@ from flask import Response, abort, render_template
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from core.pages import account_blueprint, current_account
+from core import account_blueprint, current_account
 from plugins.subscriptions import invoices
 
 bp = account_blueprint("subscription_invoices", __name__)

@@ -20,9 +20,7 @@ from zoneinfo import ZoneInfo
 import peewee
 from stdnum.eu import vat as eu_vat
 
-from core.config import ConfigError
-from core.db import BaseModel, database, for_update, utcnow
-from core.models import Account
+from core import Account, BaseModel, ConfigError, database, for_update, utcnow
 from plugins.subscriptions.catalog import Plan
 from plugins.subscriptions.models import BillingInfo, BillingRecord
 

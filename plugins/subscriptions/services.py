@@ -19,13 +19,18 @@ from flask_babel import gettext as _
 from schwifty import IBAN
 from schwifty.exceptions import SchwiftyException
 
-from core.cache import per_request
-from core.crypto import encrypt
-from core.db import database, for_update, utcnow
-from core.events import emit
-from core.formatting import format_amount
-from core.models import Account
-from core.types import PlanInfo, PlanResource
+from core import (
+    Account,
+    PlanInfo,
+    PlanResource,
+    database,
+    emit,
+    encrypt,
+    for_update,
+    format_amount,
+    per_request,
+    utcnow,
+)
 from plugins.subscriptions import invoices
 from plugins.subscriptions.catalog import Plan, catalog
 from plugins.subscriptions.models import (

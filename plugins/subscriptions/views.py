@@ -8,10 +8,15 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from core.db import database, utcnow
-from core.pages import account_blueprint, current_account
-from core.permissions import managers_write_blueprint, owner_write
-from core.ratelimit import limiter
+from core import (
+    account_blueprint,
+    current_account,
+    database,
+    limiter,
+    managers_write_blueprint,
+    owner_write,
+    utcnow,
+)
 from plugins.subscriptions import cancellation, contract_mail, services
 from plugins.subscriptions.catalog import catalog
 from plugins.subscriptions.forms import BillingForm, ButtonForm, CancelForm, ConfirmChangeForm

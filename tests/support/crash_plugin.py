@@ -12,7 +12,7 @@ import signal
 from pathlib import Path
 
 from core import hookimpl
-from core.types import EventType
+from core.contract.values import EventType
 from plugins.notifications.channels import EmailChannel
 
 

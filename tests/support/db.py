@@ -38,9 +38,9 @@ def owner_state(app: Any, owner: Any) -> tuple[Any, ...]:
     """What a refused request must leave as it was: the owner's account and
     user data, password hash and confirmed two-factor login included (a key
     waiting for its set-up is not), and the number of users in the account."""
-    from core.db import bind
-    from core.models import Account, User
-    from core.twofactor import RecoveryCode, TwoFactor
+    from core.data.db import bind
+    from core.data.models import Account, User
+    from core.security.twofactor import RecoveryCode, TwoFactor
 
     with app.app_context(), bind(app).connection_context():
         account = Account.get_by_id(owner.account_id)

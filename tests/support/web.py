@@ -40,9 +40,9 @@ def section_urls(app: object) -> list[str]:
 
 def bench_owner(app: Any) -> FlaskClient:
     """Migrate a fresh app, register one account and return its owner's logged-in client."""
-    from core.accounts import register
     from core.cli import apply_migrations
-    from core.db import bind
+    from core.data.accounts import register
+    from core.data.db import bind
 
     apply_migrations(app)
     with app.app_context(), bind(app).connection_context():

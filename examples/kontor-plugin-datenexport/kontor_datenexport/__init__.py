@@ -13,8 +13,7 @@ from collections.abc import Sequence
 from flask import Blueprint
 from flask_babel import lazy_gettext as _l
 
-from core import hookimpl
-from core.types import Card, Section
+from core import Card, Section, hookimpl
 from kontor_datenexport.views import bp
 
 

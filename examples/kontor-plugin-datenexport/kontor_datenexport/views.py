@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import render_template
 
-from core.pages import account_blueprint
+from core import account_blueprint
 
 bp = account_blueprint("datenexport", __name__)
 

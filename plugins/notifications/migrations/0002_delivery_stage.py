@@ -1,8 +1,8 @@
-"""How far a delivery got before a crash (core.outbox stages)."""
+"""How far a delivery got before a crash (core.delivery.outbox stages)."""
 
 import peewee
 
-from core.migrations import add_fields
+from core import add_fields
 
 MIGRATION = add_fields(
     "0002_delivery_stage",

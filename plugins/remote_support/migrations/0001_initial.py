@@ -2,7 +2,7 @@
 
 import peewee
 
-from core.migrations import Frozen, create_tables, stub
+from core import Frozen, create_tables, stub
 
 Account = stub("core_account")
 User = stub("core_user")

@@ -2,7 +2,7 @@
 
 import peewee
 
-from core.migrations import add_fields
+from core import add_fields
 
 MIGRATION = add_fields(
     "0002_billing_details",

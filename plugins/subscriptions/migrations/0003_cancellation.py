@@ -4,8 +4,7 @@ period (frozen: never edit, add a step instead)."""
 
 import peewee
 
-from core.migrations import add_fields
-from core.types import Migration
+from core import Migration, add_fields
 
 _COLUMNS = add_fields(
     "0003_cancellation",

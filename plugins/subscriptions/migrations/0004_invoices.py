@@ -3,7 +3,7 @@ add a step instead)."""
 
 import peewee
 
-from core.migrations import Frozen, create_tables, stub
+from core import Frozen, create_tables, stub
 
 Account = stub("core_account")
 BillingRecord = stub("subscriptions_billing_record")

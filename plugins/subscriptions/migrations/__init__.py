@@ -1,1 +1,1 @@
-"""Migration steps, applied in file-name order (core.migrations.steps)."""
+"""Migration steps, applied in file-name order (core.data.migrations.steps)."""

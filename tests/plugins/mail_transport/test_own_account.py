@@ -11,7 +11,7 @@ import ssl
 
 import pytest
 
-from core.db import bind
+from core.data.db import bind
 from plugins.mail_transport.models import MailSettings
 from tests.support.mailservers import OWN_EMAIL, OWN_PASSWORD, allowed, own_settings
 from tests.support.smtp import free_port, start_smtp
@@ -269,7 +269,7 @@ def test_password_is_encrypted_bound_and_never_rendered(
         raw = db.execute_sql("SELECT password_encrypted FROM mail_transport_settings").fetchone()
     assert OWN_PASSWORD not in raw[0] and raw[0].startswith("v1:")
     other = make_owner("zweit@example.com", company="Zweit GmbH")
-    from core.crypto import DecryptionError
+    from core.security.crypto import DecryptionError
     from plugins.mail_transport.services import password_of
 
     with mail_app.app_context(), bind(mail_app).connection_context():

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from core.db import bind
+from core.data.db import bind
 from plugins.mail_transport import guard
 from plugins.mail_transport.presets import for_address
 from tests.conftest import PASSWORD
@@ -250,7 +250,7 @@ def _keep_history(app, owner):
 def test_partly_refused_mail_is_partial_and_reports_the_refused_address(
     make_app, owner, smtp_server
 ):
-    from core.models import Event
+    from core.data.models import Event
     from plugins.notifications.models import Delivery
 
     app = make_app(smtp_server.config())
@@ -286,7 +286,7 @@ def test_partly_refused_mail_is_partial_and_reports_the_refused_address(
 
 
 def test_history_notes_a_failed_sent_folder_copy(make_app, owner, smtp_server):
-    from core.customer_mail import CustomerMail
+    from core.delivery.customer_mail import CustomerMail
 
     app = make_app(smtp_server.config())
     client = _keep_history(app, owner)

@@ -8,10 +8,10 @@ import re
 
 import pytest
 
-from core.accounts import update_company
-from core.db import bind, utcnow
-from core.events import emit
-from core.models import Account
+from core.data.accounts import update_company
+from core.data.db import bind, utcnow
+from core.data.models import Account
+from core.delivery.events import emit
 from plugins.notifications import services
 from plugins.notifications.models import Delivery
 from tests.support.smtp import free_port, start_smtp

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from core import hookimpl
-from core.types import EventType
+from core.contract.values import EventType
 from tests.conftest import PASSWORD
 from tests.support.web import login, submit
 
@@ -99,8 +99,8 @@ class WebhookPlugin:
 
 
 def test_third_party_event_and_channel_grow_the_matrix(make_app, owner):
-    from core.db import bind
-    from core.events import emit
+    from core.data.db import bind
+    from core.delivery.events import emit
 
     app = make_app(plugins=(WebhookPlugin(),))
     client = app.test_client()

@@ -13,9 +13,9 @@ import sys
 
 import pytest
 
-from core.db import bind, utcnow
-from core.events import emit
-from core.models import Account
+from core.data.db import bind, utcnow
+from core.data.models import Account
+from core.delivery.events import emit
 from plugins.notifications import services
 from plugins.notifications.models import Delivery
 from tests.support.crash_plugin import CrashPlugin

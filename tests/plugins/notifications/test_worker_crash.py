@@ -6,9 +6,9 @@ import datetime as dt
 import subprocess
 import sys
 
-from core.db import bind, utcnow
-from core.events import emit
-from core.models import Account
+from core.data.db import bind, utcnow
+from core.data.models import Account
+from core.delivery.events import emit
 from plugins.notifications import services
 from plugins.notifications.models import Delivery
 from tests.support.crash_plugin import CrashPlugin

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pyotp
 import pytest
 
-from core.db import bind
+from core.data.db import bind
 from plugins.remote_support.services import create_staff
 from tests.support.web import csrf_token, submit
 

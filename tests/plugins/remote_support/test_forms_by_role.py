@@ -1,7 +1,7 @@
 """Every page, as owner, member and support in both scopes: no live form that
 the role may not post (issue #16, item 4).
 
-The expectation here is written down independently of ``core.permissions``:
+The expectation here is written down independently of ``core.web.permissions``:
 who may write where comes from the support policy table and the list of
 owner/admin-only endpoints below, so a page and its guard cannot both be
 wrong in the same way unnoticed.

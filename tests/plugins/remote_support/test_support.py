@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from core.db import bind, utcnow
+from core.data.db import bind, utcnow
 from plugins.notifications.models import Delivery
 from plugins.remote_support import services
 from plugins.remote_support.models import AccessLog, Grant

@@ -12,9 +12,9 @@ import re
 import pytest
 from flask import url_for
 
-from core.db import bind
-from core.lifecycle import DataExport
-from core.models import Account, Invitation, User, UserSession
+from core.data.db import bind
+from core.data.lifecycle import DataExport
+from core.data.models import Account, Invitation, User, UserSession
 from plugins.remote_support.models import StaffSession, SupportSession
 from tests.conftest import PASSWORD
 from tests.plugins.remote_support.conftest import grant_access, start_session
@@ -333,7 +333,7 @@ def test_support_cannot_cancel_the_contract_or_undo_it(
 
 @pytest.mark.parametrize("scope", ["read", "full"])
 def test_support_sees_no_two_factor_key_and_no_form(app, user_client, owner, staff_client, scope):
-    from core.twofactor import TwoFactor
+    from core.security.twofactor import TwoFactor
 
     grant_access(user_client, scope=scope)
     start_session(staff_client, owner.account_id)
@@ -348,7 +348,7 @@ def test_support_sees_no_two_factor_key_and_no_form(app, user_client, owner, sta
 
 
 def test_support_is_not_led_to_two_factor_set_up(app, user_client, owner, staff_client):
-    from core.models import Account
+    from core.data.models import Account
 
     grant_access(user_client, scope="read")
     with app.app_context(), bind(app).connection_context():

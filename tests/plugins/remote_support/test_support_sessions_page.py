@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from core.db import bind
-from core.models import UserSession
+from core.data.db import bind
+from core.data.models import UserSession
 from tests.plugins.remote_support.conftest import grant_access, start_session
 from tests.support.web import csrf_token
 

@@ -12,12 +12,12 @@ import re
 import pytest
 from flask_babel import force_locale
 
-from core.accounts import invite_user
-from core.auth import hash_password
 from core.cli import apply_migrations
-from core.db import bind, utcnow
-from core.formatting import format_when
-from core.models import Account, User
+from core.data.accounts import invite_user
+from core.data.db import bind, utcnow
+from core.data.models import Account, User
+from core.security.auth import hash_password
+from core.web.formatting import format_when
 from plugins.subscriptions import cancellation, contract_mail, services
 from plugins.subscriptions.models import BillingInfo, BillingRecord, Subscription
 from tests.conftest import PASSWORD

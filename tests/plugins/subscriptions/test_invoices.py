@@ -20,7 +20,7 @@ from saxonche import PySaxonProcessor
 
 from core.cli import apply_migrations
 from core.config import ConfigError
-from core.db import bind, database
+from core.data.db import bind, database
 from plugins.subscriptions import demo, kontor_check_config, services
 from plugins.subscriptions.invoices import Invoice, InvoiceCounter, invoice_files, invoices
 from plugins.subscriptions.models import Subscription

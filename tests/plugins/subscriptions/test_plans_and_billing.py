@@ -9,7 +9,7 @@ from playhouse.migrate import SchemaMigrator, migrate
 from werkzeug.datastructures import MultiDict
 
 from core.config import ConfigError
-from core.db import bind
+from core.data.db import bind
 from plugins.subscriptions import kontor_check_config, kontor_schema, services
 from plugins.subscriptions.forms import BillingForm
 from plugins.subscriptions.models import BillingInfo

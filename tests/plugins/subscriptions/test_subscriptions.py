@@ -9,10 +9,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from core.accounts import AccountError, invite_user
 from core.config import ConfigError
-from core.db import bind, utcnow
-from core.models import Account, User
+from core.data.accounts import AccountError, invite_user
+from core.data.db import bind, utcnow
+from core.data.models import Account, User
 from plugins.notifications.models import Delivery
 from plugins.subscriptions import cancellation, services
 from plugins.subscriptions.models import BillingInfo, BillingRecord, Subscription
@@ -147,7 +147,7 @@ def test_add_interval_clamps_to_month_end():
 
 def _limit_events(app, resource):
     """Deliveries of limit warnings about ``resource`` (German name), with their data."""
-    from core.models import Event
+    from core.data.models import Event
 
     with app.app_context(), bind(app).connection_context():
         rows = Delivery.select().where(Delivery.event_type == "plan.limit_approaching")

@@ -1,1 +1,0 @@
-"""Migration steps, applied in file-name order (core.migrations.steps)."""
