@@ -87,7 +87,7 @@ def test_customer_name_migration_adds_the_column_to_older_databases(ctx):
 
     from core.data.migrations import steps
 
-    [step] = [m for m in steps("core", "history") if m.id == "0003_customer_name"]
+    [step] = [m for m in steps("core.data", "history") if m.id == "0003_customer_name"]
     database = bind(ctx)
 
     def columns():
