@@ -18,6 +18,7 @@ from core.app import create_app
 from core.config import ConfigError
 from core.contract.hookspecs import hookimpl
 from core.contract.values import (
+    Actor,
     Card,
     Channel,
     EventType,
@@ -87,6 +88,7 @@ __all__ = [
     "MAX_ROW_ID",
     "TIMEZONE",
     "Account",
+    "Actor",
     "BaseModel",
     "Card",
     "Channel",
