@@ -136,6 +136,7 @@ class Actor(Protocol):
     is_active: bool
     is_anonymous: bool
     is_manager: bool  # sees and changes account-wide settings
+    is_support: bool  # staff acting for the account, not one of its users
     account: Account
     user: User  # the user whose view of the account is shown
 

@@ -264,7 +264,7 @@ def lead_to_set_up() -> Response | None:
     only the set-up page (and can log out) until it is on."""
     if request.endpoint in OPEN_DURING_SET_UP or request.path.startswith(API_PREFIX + "/"):
         return None
-    if not current_user.is_authenticated or getattr(current_user, "is_support", False):
+    if not current_user.is_authenticated or current_user.is_support:
         return None
     if not twofactor.setup_required(current_user.user):
         return None

@@ -584,7 +584,7 @@ def download_export(token: str) -> tuple[str, int] | Response:
     else (another user, a support session) gets the page for a dead link and
     the link stays usable."""
     content = None
-    if not getattr(current_user, "is_support", False):
+    if not current_user.is_support:
         content = lifecycle.take_export(current_user.user, token)
     if content is None:
         return render_template("core/export_invalid.html"), 404

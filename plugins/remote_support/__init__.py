@@ -80,7 +80,7 @@ def kontor_write_refusal(endpoint: str) -> str | None:
 
 @hookimpl
 def kontor_template_slot(slot: str) -> Sequence[SlotContent] | None:
-    if slot != "banner" or not getattr(current_user, "is_support", False):
+    if slot != "banner" or not (current_user.is_authenticated and current_user.is_support):
         return None
     html = render_template(
         "remote_support/banner.html", actor=current_user, form=views.EndSessionForm()

@@ -40,7 +40,7 @@ MANAGERS_ONLY = _l("Nur Inhaber und Administratoren können die Genehmigung änd
 
 
 def _is_support() -> bool:
-    return current_user.is_authenticated and getattr(current_user, "is_support", False)
+    return current_user.is_authenticated and current_user.is_support
 
 
 def staff_token() -> str | None:
