@@ -173,6 +173,8 @@ def test_a_passkey_satisfies_the_accounts_rule(
     assert re.search(r'<span class="status-skipped">aus</span></td>', page)
     profile = user_client.get("/account/profile").get_data(as_text=True)
     assert "an (Passkey)" in profile
+    overview = user_client.get("/account/").get_data(as_text=True)
+    assert "<li>Zwei-Faktor-Anmeldung: an (Passkey)</li>" in overview
 
     # A member without either is led to set-up, where a passkey is offered too.
     led = member_client.get("/account/")

@@ -18,7 +18,7 @@ from core.data.models import Account, SignIn, User
 from core.security.crypto import decrypt
 from core.security.twofactor import CONTEXT, RecoveryCode, TwoFactor
 from tests.conftest import PASSWORD
-from tests.support.db import owner_state
+from tests.support.db import owner_state, statements
 from tests.support.process import maildir_messages, mailed_link
 from tests.support.web import AUTH, csrf_token, login, submit
 
@@ -168,6 +168,22 @@ def test_a_wrong_code_or_password_turns_nothing_on(
         assert RecoveryCode.select().count() == 0
     assert "Ausgeschaltet" in page  # the set-up is still offered
     assert owner_state(app, owner) == before
+
+
+def test_overview_shows_the_state_without_a_query_of_its_own(app, user_client, owner):
+    """The Nutzerdaten card says whether two-factor login is on; the state
+    comes with the session's own query, so the overview runs no extra one."""
+    card = re.compile(r'aria-labelledby="card-profile">.*?</section>', re.S)
+    overview = user_client.get("/account/").get_data(as_text=True)
+    assert "<li>Zwei-Faktor-Anmeldung: aus</li>" in card.search(overview).group(0)
+    _turned_on(user_client)
+    with statements() as sql:
+        overview = user_client.get("/account/").get_data(as_text=True)
+    assert "<li>Zwei-Faktor-Anmeldung: an (Authenticator-App)</li>" in card.search(overview).group(
+        0
+    )
+    factors = [q for q in sql if "core_two_factor" in q or "core_passkey" in q]
+    assert len(factors) == 1 and "core_user_session" in factors[0]
 
 
 def test_profile_shows_two_factor_off(user_client):

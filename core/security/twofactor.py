@@ -276,6 +276,20 @@ def status(user: User) -> Status:
     return Status(totp=enabled(user) is not None, passkeys=passkeys.count(user))
 
 
+def status_columns() -> tuple[peewee.Node, peewee.Node]:
+    """Columns ``totp`` and ``passkey_count`` for a query that selects
+    ``User``: the user's second factors come with the row that loads them
+    (the session loader, the policy's table) instead of queries of their own."""
+    on = TwoFactor.select(TwoFactor.user).where(TwoFactor.enabled_at.is_null(False))
+    keys = Passkey.select(peewee.fn.COUNT(Passkey.id)).where(Passkey.user == User.id)
+    return User.id.in_(on).alias("totp"), keys.alias("passkey_count")
+
+
+def loaded_status(row: Any) -> Status:
+    """The ``Status`` from a row of a query with ``status_columns()``."""
+    return Status(totp=bool(row.totp), passkeys=int(row.passkey_count or 0))
+
+
 def setup_required(user: User) -> bool:
     """True while ``user``'s account requires two-factor login and they have none."""
     return bool(user.account.two_factor_required) and not status(user).on
@@ -309,14 +323,8 @@ def set_required(account: Account, acting: User, required: bool) -> None:
 
 def members_with_status(account: Account) -> list[tuple[User, Status]]:
     """Every user of ``account`` with their second factors (one query)."""
-    on = TwoFactor.select(TwoFactor.user).where(TwoFactor.enabled_at.is_null(False))
-    keys = Passkey.select(peewee.fn.COUNT(Passkey.id)).where(Passkey.user == User.id)
-    rows = (
-        User.select(User, User.id.in_(on).alias("totp"), keys.alias("passkeys"))
-        .where(User.account == account.id)
-        .order_by(User.id)
-    )
-    return [(user, Status(bool(user.totp), int(user.passkeys or 0))) for user in rows]
+    rows = User.select(User, *status_columns()).where(User.account == account.id).order_by(User.id)
+    return [(user, loaded_status(user)) for user in rows]
 
 
 def security_report(account: Account) -> dict[str, Any]:

@@ -66,6 +66,13 @@ OPEN_DURING_SET_UP = frozenset(
 MANAGERS = _l("Nur Inhaber und Administratoren können das festlegen.")
 
 
+def own_status() -> twofactor.Status:
+    """The signed-in user's second factors as loaded with their session (no
+    query of its own); read anew for actors without them (support sessions)."""
+    loaded = getattr(current_user, "second_factors", None)
+    return loaded if loaded is not None else twofactor.status(current_user.user)
+
+
 # --- signing in ----------------------------------------------------------------
 
 
