@@ -188,9 +188,12 @@ def _user_key() -> str:
     return f"two-factor:{current_user.user.id}"
 
 
-#: Turning on, new recovery codes and turning off check the password (and a
-#: code): one count per user for all three, so a stolen session cannot guess.
-settings_limit = limiter.shared_limit(USER_LIMIT, scope="two-factor-settings", key_func=_user_key)
+#: Turning on, new recovery codes, turning off and lifting the account's rule
+#: check the password and a code: one count per user for all four, so a
+#: stolen session cannot guess.
+settings_limit = limiter.shared_limit(
+    USER_LIMIT, scope="two-factor-settings", key_func=_user_key, methods=["POST"]
+)
 
 
 @bp.get("/account/profile/two-factor")
@@ -237,7 +240,7 @@ def regenerate() -> str | tuple[str, int]:
     if form.validate_on_submit():
         user = current_user.user
         try:
-            codes = twofactor.regenerate_codes(user, form.current_password.data)
+            codes = twofactor.regenerate_codes(user, form.current_password.data, form.code.data)
         except AccountError as exc:
             show_error(form, exc)
         else:
@@ -288,12 +291,19 @@ def lead_to_set_up() -> Response | None:
 @bp.route("/account/users/two-factor", methods=["GET", "POST"])
 @login_required
 @managers_only(MANAGERS)
+@settings_limit
 def policy() -> str | Response | tuple[str, int]:
     account = current_user.account
     form = RequireTwoFactorForm(data={"required": bool(account.two_factor_required)})
     if form.validate_on_submit():
         try:
-            twofactor.set_required(account, current_user.user, form.required.data)
+            twofactor.set_required(
+                account,
+                current_user.user,
+                form.required.data,
+                form.current_password.data or "",
+                form.code.data or "",
+            )
         except AccountError as exc:
             show_error(form, exc)
         else:
@@ -304,10 +314,14 @@ def policy() -> str | Response | tuple[str, int]:
                 "success",
             )
             return redirect(url_for("two_factor.policy"))
+    members = twofactor.members_with_status(account)
+    own = next((f for member, f in members if member.id == current_user.user.id), None)
     return render_template(
         "core/two_factor/policy.html",
         form=form,
-        members=twofactor.members_with_status(account),
+        members=members,
+        required=bool(account.two_factor_required),
+        asks_code=own is not None and own.totp,
     ), 422 if form.errors else 200
 
 
