@@ -188,11 +188,20 @@ def _user_key() -> str:
     return f"two-factor:{current_user.user.id}"
 
 
+def _requiring() -> bool:
+    """Requiring the account's rule checks no password or code: it is not counted."""
+    return request.endpoint == "two_factor.policy" and bool(request.form.get("required"))
+
+
 #: Turning on, new recovery codes, turning off and lifting the account's rule
 #: check the password and a code: one count per user for all four, so a
 #: stolen session cannot guess.
 settings_limit = limiter.shared_limit(
-    USER_LIMIT, scope="two-factor-settings", key_func=_user_key, methods=["POST"]
+    USER_LIMIT,
+    scope="two-factor-settings",
+    key_func=_user_key,
+    methods=["POST"],
+    exempt_when=_requiring,
 )
 
 
