@@ -108,3 +108,62 @@ def test_two_factor_set_up_and_sign_in_with_a_code_and_a_recovery_code(live, pag
         ),
         seconds=20,
     )
+
+
+def test_new_codes_and_lifting_the_rule_ask_for_a_code(live, page):
+    """With the app on: the overview says so; new recovery codes and lifting
+    the account's rule take the password and a code, and a wrong code is
+    shown next to its field."""
+    from playwright.sync_api import expect
+
+    _sign_up(page, live)
+    page.goto(f"{live.url}/account/profile/two-factor")
+    totp = pyotp.TOTP(page.locator("code.secret").inner_text().replace(" ", ""))
+    page.get_by_label("Code aus der App").fill(totp.at(_fresh_step()))
+    page.get_by_label("Aktuelles Passwort").fill(PASSWORD)
+    page.get_by_role("button", name="Zwei-Faktor-Anmeldung einschalten").click()
+    codes = page.locator(".recovery-codes code").all_inner_texts()
+    page.goto(f"{live.url}/account/")
+    card = page.get_by_role("region", name="Nutzerdaten")
+    expect(card).to_contain_text("Zwei-Faktor-Anmeldung: an (Authenticator-App)")
+
+    page.goto(f"{live.url}/account/profile/two-factor")
+    recovery = page.get_by_role("region", name="Wiederherstellungscodes")
+    recovery.get_by_label("Code aus der App oder Wiederherstellungscode").fill("000000")
+    recovery.get_by_label("Aktuelles Passwort").fill(PASSWORD)
+    recovery.get_by_role("button", name="Neue Wiederherstellungscodes erstellen").click()
+    recovery = page.get_by_role("region", name="Wiederherstellungscodes")
+    expect(recovery.get_by_role("alert")).to_have_text(
+        "Der Code stimmt nicht oder wurde schon verwendet."
+    )
+    for width_name, width in WIDTHS.items():
+        set_width(page, width)
+        screenshot(page, f"two-factor-on-{width_name}")
+    set_width(page, WIDTHS["desktop"])
+    recovery.get_by_label("Code aus der App oder Wiederherstellungscode").fill(codes[0])
+    recovery.get_by_label("Aktuelles Passwort").fill(PASSWORD)
+    recovery.get_by_role("button", name="Neue Wiederherstellungscodes erstellen").click()
+    expect(page.get_by_role("heading", name="Ihre Wiederherstellungscodes")).to_be_visible()
+    codes = page.locator(".recovery-codes code").all_inner_texts()
+
+    page.goto(f"{live.url}/account/users/two-factor")
+    page.get_by_label("Zwei-Faktor-Anmeldung für alle Benutzer verlangen").check()
+    page.get_by_role("button", name="Speichern").click()
+    expect(page.get_by_text("Alle Benutzer müssen sich jetzt")).to_be_visible()
+    page.get_by_label("Zwei-Faktor-Anmeldung für alle Benutzer verlangen").uncheck()
+    page.get_by_role("button", name="Speichern").click()
+    expect(page.get_by_text("Dieses Feld ist erforderlich.")).to_be_visible()
+    # the input is kept for the second try; the rule itself stays on
+    expect(page.get_by_text("Zurzeit verlangt", exact=True)).to_be_visible()
+    expect(page.get_by_label("Aktuelles Passwort")).to_be_visible()
+    for width_name, width in WIDTHS.items():
+        set_width(page, width)
+        screenshot(page, f"two-factor-policy-on-{width_name}")
+    set_width(page, WIDTHS["desktop"])
+    page.get_by_label("Zwei-Faktor-Anmeldung für alle Benutzer verlangen").uncheck()
+    page.get_by_label("Code aus der App oder Wiederherstellungscode").fill(codes[0])
+    page.get_by_label("Aktuelles Passwort").fill(PASSWORD)
+    page.get_by_role("button", name="Speichern").click()
+    expect(
+        page.get_by_text("Die Zwei-Faktor-Anmeldung ist für Benutzer jetzt freiwillig.")
+    ).to_be_visible()

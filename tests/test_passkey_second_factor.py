@@ -173,6 +173,8 @@ def test_a_passkey_satisfies_the_accounts_rule(
     assert re.search(r'<span class="status-skipped">aus</span></td>', page)
     profile = user_client.get("/account/profile").get_data(as_text=True)
     assert "an (Passkey)" in profile
+    overview = user_client.get("/account/").get_data(as_text=True)
+    assert "<li>Zwei-Faktor-Anmeldung: an (Passkey)</li>" in overview
 
     # A member without either is led to set-up, where a passkey is offered too.
     led = member_client.get("/account/")
@@ -269,3 +271,23 @@ def test_in_chromium_password_then_passkey(tmp_path, database_url, make_app, smt
         security = page.get_by_role("region", name="Anmeldung und Sicherheit")
         expect(security).to_contain_text("an (Passkey)")
         browser.close()
+
+
+def test_a_passkey_only_user_lifts_the_rule_with_the_password(
+    app, user_client, owner, authenticator
+):
+    """Without the app there is no code to give: the password confirms, and
+    the page says why no code is asked for."""
+    _add_passkey(user_client, authenticator)
+    assert _require(user_client).status_code == 302
+    page = user_client.get(POLICY).get_data(as_text=True)
+    assert "Sie nutzen einen Passkey statt der Authenticator-App" in page
+    assert 'for="code"' not in page and 'for="current_password"' in page
+    wrong = submit(user_client, POLICY, {"current_password": "falsches-passwort"})
+    assert wrong.status_code == 422
+    assert "Das aktuelle Passwort ist falsch." in wrong.get_data(as_text=True)
+    with app.app_context(), _db(app):
+        assert Account.get_by_id(owner.account_id).two_factor_required
+    assert submit(user_client, POLICY, {"current_password": PASSWORD}).status_code == 302
+    with app.app_context(), _db(app):
+        assert not Account.get_by_id(owner.account_id).two_factor_required

@@ -99,6 +99,20 @@ def test_logout_all_other_sessions(app, user_client, owner):
     assert user_client.get("/account/").status_code == 200
 
 
+def test_sessions_page_says_what_it_shows_and_what_to_do(user_client):
+    """The intro: what the page lists, what "Abmelden" does, and where to go
+    when a sign-in looks unknown (a new password, two-factor login)."""
+    page = user_client.get("/account/profile/sessions").get_data(as_text=True)
+    intro = page[page.index("<h1>Sitzungen und Anmeldeverlauf</h1>") : page.index('id="sitzungen"')]
+    assert "auf welchen Geräten und in welchen Browsern Sie angemeldet sind" in intro
+    assert "„Abmelden“ beendet eine Sitzung sofort" in intro
+    assert "Kommt Ihnen eine Sitzung oder Anmeldung unbekannt vor?" in intro
+    assert '<a href="/account/profile#passwort-aendern">Passwort ändern</a>' in intro
+    assert '<a href="/account/profile/two-factor">Zwei-Faktor-Anmeldung</a>' in intro
+    profile = user_client.get("/account/profile").get_data(as_text=True)
+    assert 'id="passwort-aendern"' in profile
+
+
 def test_session_cookie_flags_over_https(make_app, owner):
     app = make_app({"KONTOR_COOKIE_SECURE": "true", "KONTOR_BASE_URL": "https://localhost"})
     client = app.test_client()

@@ -5,6 +5,9 @@ device (read from aiosmtpd) and the clean-up job."""
 from __future__ import annotations
 
 import datetime as dt
+import re
+
+import argon2
 
 from core.data.db import bind, utcnow
 from core.data.models import EmailLink, SignIn, User, UserSession
@@ -169,6 +172,44 @@ def test_history_records_sign_ins_and_failures_of_known_addresses_only(app, owne
     text = mine.get(PAGE).get_data(as_text=True)
     assert "fehlgeschlagen (falsches Passwort)" in text and "erfolgreich" in text
     assert "198.51.100.23" not in text
+
+
+CSRF = re.compile(r'(value|data-csrf)="[\w.-]+"')
+
+
+def test_a_wrong_password_costs_one_hash_check_for_known_and_unknown_addresses(
+    app, owner, make_owner, monkeypatch
+):
+    """The login does not tell which addresses exist by its time either (no
+    timed assertion: the expensive step is counted). A wrong password for an
+    unknown address is checked against a stand-in argon2id hash with the
+    parameters of real ones, so it costs what a known address costs; the
+    answers are the same page."""
+    passwordless = make_owner("ohne-passwort@example.com")
+    with app.app_context(), _db(app):
+        User.update(password_hash="").where(User.id == passwordless.id).execute()
+        stored = User.get_by_id(owner.id).password_hash
+    checked: list[str] = []
+    real = argon2.PasswordHasher.verify
+    monkeypatch.setattr(
+        argon2.PasswordHasher,
+        "verify",
+        lambda self, hash, password: checked.append(hash) or real(self, hash, password),
+    )
+    answers = {}
+    for email in (owner.email, "niemand@example.com", passwordless.email):
+        client = app.test_client()
+        checked.clear()
+        response = login(client, email, "falsches-passwort-1")
+        assert response.status_code == 422
+        page = CSRF.sub("", response.get_data(as_text=True))
+        assert "E-Mail-Adresse oder Passwort ist falsch." in page
+        answers[email] = page.replace(email, "ADDRESS")
+        assert len(checked) == 1, email  # one hash check, whatever the address
+        params = argon2.extract_parameters(checked[0])
+        assert params == argon2.extract_parameters(stored), email
+        assert (checked[0] == stored) == (email == owner.email)
+    assert len(set(answers.values())) == 1
 
 
 def test_history_keeps_the_last_fifty_twenty_to_a_page(app, owner, make_owner):

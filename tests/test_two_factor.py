@@ -18,7 +18,7 @@ from core.data.models import Account, SignIn, User
 from core.security.crypto import decrypt
 from core.security.twofactor import CONTEXT, RecoveryCode, TwoFactor
 from tests.conftest import PASSWORD
-from tests.support.db import owner_state
+from tests.support.db import owner_state, statements
 from tests.support.process import maildir_messages, mailed_link
 from tests.support.web import AUTH, csrf_token, login, submit
 
@@ -168,6 +168,22 @@ def test_a_wrong_code_or_password_turns_nothing_on(
         assert RecoveryCode.select().count() == 0
     assert "Ausgeschaltet" in page  # the set-up is still offered
     assert owner_state(app, owner) == before
+
+
+def test_overview_shows_the_state_without_a_query_of_its_own(app, user_client, owner):
+    """The Nutzerdaten card says whether two-factor login is on; the state
+    comes with the session's own query, so the overview runs no extra one."""
+    card = re.compile(r'aria-labelledby="card-profile">.*?</section>', re.S)
+    overview = user_client.get("/account/").get_data(as_text=True)
+    assert "<li>Zwei-Faktor-Anmeldung: aus</li>" in card.search(overview).group(0)
+    _turned_on(user_client)
+    with statements() as sql:
+        overview = user_client.get("/account/").get_data(as_text=True)
+    assert "<li>Zwei-Faktor-Anmeldung: an (Authenticator-App)</li>" in card.search(overview).group(
+        0
+    )
+    factors = [q for q in sql if "core_two_factor" in q or "core_passkey" in q]
+    assert len(factors) == 1 and "core_user_session" in factors[0]
 
 
 def test_profile_shows_two_factor_off(user_client):
@@ -329,34 +345,68 @@ def test_code_attempts_are_limited_per_ip(make_app, make_owner):
 # --- recovery codes and turning off ---------------------------------------------------------
 
 
+def _new_codes(client, code: str, password: str = PASSWORD):
+    return submit(
+        client,
+        f"{SETTINGS}/recovery-codes",
+        {"code": code, "current_password": password},
+        prefix="codes-",
+        page=SETTINGS,
+    )
+
+
+@pytest.mark.parametrize(
+    ("code", "password", "field", "message"),
+    [
+        ("000000", PASSWORD, "codes-code", "Der Code stimmt nicht oder wurde schon verwendet."),
+        ("aaaa-bbbb-cccc-dddd", PASSWORD, "codes-code", "Der Code stimmt nicht oder"),
+        ("", PASSWORD, "codes-code", "Dieses Feld ist erforderlich."),
+        ("now", "falsches-passwort", "codes-current_password", "Das aktuelle Passwort ist falsch."),
+        ("now", "", "codes-current_password", "Dieses Feld ist erforderlich."),
+    ],
+)
+def test_new_recovery_codes_need_the_password_and_a_code(
+    app, user_client, owner, code, password, field, message
+):
+    """A stolen session with a known password gets no new codes: the old ones
+    stay valid; the message sits next to its field."""
+    authenticator = _turned_on(user_client)[0]
+    with app.app_context(), _db(app):
+        before = sorted(r.code_hash for r in RecoveryCode.select())
+    response = _new_codes(user_client, authenticator.code() if code == "now" else code, password)
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert f'id="{field}-error" role="alert">{message}' in page
+    assert not _codes(response)
+    with app.app_context(), _db(app):
+        assert sorted(r.code_hash for r in RecoveryCode.select()) == before
+    if field.endswith("current_password"):  # the code was not spent on a wrong password
+        assert _new_codes(user_client, authenticator.code()).status_code == 200
+
+
 def test_new_recovery_codes_replace_the_old_ones(app, user_client, owner):
-    old = _turned_on(user_client)[1]
-    wrong = submit(
-        user_client,
-        f"{SETTINGS}/recovery-codes",
-        {"current_password": "falsches-passwort"},
-        prefix="codes-",
-        page=SETTINGS,
-    )
-    assert wrong.status_code == 422
-    assert "Das aktuelle Passwort ist falsch." in wrong.get_data(as_text=True)
-    response = submit(
-        user_client,
-        f"{SETTINGS}/recovery-codes",
-        {"current_password": PASSWORD},
-        prefix="codes-",
-        page=SETTINGS,
-    )
+    authenticator, old = _turned_on(user_client)
+    response = _new_codes(user_client, authenticator.code())
     assert response.status_code == 200
     new = _codes(response)
     assert len(new) == 10 and not set(new) & set(old)
     assert "Ihre alten Wiederherstellungscodes gelten nicht mehr." in response.get_data(
         as_text=True
     )
+    page = user_client.get(SETTINGS).get_data(as_text=True)
+    assert 'for="codes-code">Code aus der App oder Wiederherstellungscode</label>' in page
     browser = app.test_client()
     login(browser, owner.email, PASSWORD)
     assert _second_step(browser, old[0]).status_code == 422
     assert _second_step(browser, new[0]).status_code == 302
+    again = _new_codes(user_client, new[1])  # a recovery code will do, once
+    assert again.status_code == 200 and new[1] not in _codes(again)
+
+
+def test_new_recovery_codes_share_the_limit_of_the_code_checks(app, user_client, owner):
+    _turned_on(user_client)  # one check of the five per minute
+    statuses = [_new_codes(user_client, "000000").status_code for _ in range(5)]
+    assert statuses == [422] * 4 + [429]
 
 
 def test_turning_off_needs_the_password_and_a_code(app, user_client, owner):
@@ -391,9 +441,79 @@ def test_turning_off_needs_the_password_and_a_code(app, user_client, owner):
 # --- the account's rule -----------------------------------------------------------------
 
 
-def _require(client, on: bool = True):
-    data = {"required": "y"} if on else {}
+def _require(client, on: bool = True, **confirm: str):
+    data = {"required": "y"} if on else confirm
     return submit(client, "/account/users/two-factor", data)
+
+
+def _required(app, account_id) -> bool:
+    with app.app_context(), _db(app):
+        return Account.get_by_id(account_id).two_factor_required
+
+
+@pytest.mark.parametrize(
+    ("confirm", "field", "message"),
+    [
+        ({}, "current_password", "Dieses Feld ist erforderlich."),
+        ({"code": "now"}, "current_password", "Dieses Feld ist erforderlich."),
+        (
+            {"code": "now", "current_password": "falsches-passwort"},
+            "current_password",
+            "Das aktuelle Passwort ist falsch.",
+        ),
+        ({"current_password": PASSWORD}, "code", "Dieses Feld ist erforderlich."),
+        (
+            {"code": "000000", "current_password": PASSWORD},
+            "code",
+            "Der Code stimmt nicht oder wurde schon verwendet.",
+        ),
+    ],
+)
+def test_lifting_the_rule_needs_the_password_and_a_code(
+    app, user_client, owner, confirm, field, message
+):
+    """Turning the account's rule off weakens every login of the account: a
+    stolen session with a known password cannot do it."""
+    authenticator = _turned_on(user_client)[0]
+    assert _require(user_client).status_code == 302
+    page = user_client.get("/account/users/two-factor").get_data(as_text=True)
+    assert 'for="code">Code aus der App oder Wiederherstellungscode</label>' in page
+    assert 'for="current_password">Aktuelles Passwort</label>' in page
+    if confirm.get("code") == "now":
+        confirm = {**confirm, "code": authenticator.code()}
+    refused = _require(user_client, False, **confirm)
+    assert refused.status_code == 422
+    assert f'id="{field}-error" role="alert">{message}' in refused.get_data(as_text=True)
+    assert _required(app, owner.account_id)
+    assert '<p class="badge badge-ok">Zurzeit verlangt</p>' in refused.get_data(as_text=True)
+    lifted = _require(user_client, False, code=authenticator.code(1), current_password=PASSWORD)
+    assert lifted.status_code == 302
+    assert not _required(app, owner.account_id)
+    page = user_client.get("/account/users/two-factor").get_data(as_text=True)
+    assert "Die Zwei-Faktor-Anmeldung ist für Benutzer jetzt freiwillig." in page
+    assert 'for="current_password"' not in page  # turning it on asks for neither
+
+
+def test_lifting_the_rule_takes_a_recovery_code_once(app, user_client, owner):
+    codes = _turned_on(user_client)[1]
+    _require(user_client)
+    assert _require(user_client, False, code=codes[0], current_password=PASSWORD).status_code == 302
+    _require(user_client)
+    again = _require(user_client, False, code=codes[0], current_password=PASSWORD)
+    assert again.status_code == 422 and _required(app, owner.account_id)
+
+
+def test_lifting_the_rule_shares_the_limit_of_the_code_checks(app, user_client, owner):
+    _turned_on(user_client)  # one check of the five per minute
+    for _ in range(3):
+        assert _require(user_client).status_code == 302  # requiring checks nothing
+    statuses = [
+        _require(user_client, False, code="000000", current_password=PASSWORD).status_code
+        for _ in range(5)
+    ]
+    assert statuses == [422] * 4 + [429]
+    assert _required(app, owner.account_id)
+    assert user_client.get("/account/users/two-factor").status_code == 200  # reading is free
 
 
 def test_requiring_two_factor_needs_it_on_for_whoever_sets_it(app, user_client, owner):
@@ -473,13 +593,7 @@ def test_notices_arrive_even_with_every_notification_off(make_app, owner, smtp_s
     assert "checked" not in client.get("/account/notifications").get_data(as_text=True)
 
     authenticator, codes = _turned_on(client)
-    submit(
-        client,
-        f"{SETTINGS}/recovery-codes",
-        {"current_password": PASSWORD},
-        prefix="codes-",
-        page=SETTINGS,
-    )
+    assert _new_codes(client, codes[0]).status_code == 200
     submit(
         client,
         f"{SETTINGS}/disable",

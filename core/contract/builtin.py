@@ -99,11 +99,17 @@ def kontor_settings_sections() -> Sequence[Section]:
 @hookimpl
 def kontor_overview_cards(account: Account, user: User) -> Sequence[Card]:
     missing = _l("nicht hinterlegt")
+    factors = twofactor_views.own_status()  # loaded with the session: no query
+    two_factor = _l("an (%(method)s)", method=factors.method) if factors.on else _l("aus")
     return [
         Card(
             key="profile",
             title=_l("Nutzerdaten"),
-            lines=[user.full_name, user.email],
+            lines=[
+                user.full_name,
+                user.email,
+                _l("Zwei-Faktor-Anmeldung: %(state)s", state=two_factor),
+            ],
             endpoint="core.profile",
             order=10,
         ),

@@ -132,8 +132,9 @@ def kontor_template_slot(slot: str, account: Account | None) -> Sequence[SlotCon
 
     Contents are joined in ``priority`` order (lower first). Known slots:
     ``banner`` (top of every page), ``account_overview_footer``,
-    ``footer_links`` (``<li>`` items in the footer of every page, also for
-    visitors who are not logged in: ``account`` is None then).
+    ``footer_links`` (``<li>`` items in the footer of the customers' pages,
+    also for visitors who are not logged in: ``account`` is None then; the
+    support staff's login and console have no such links).
     """
 
 

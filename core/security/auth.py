@@ -12,7 +12,7 @@ import datetime as dt
 import functools
 import hashlib
 import secrets
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -22,6 +22,9 @@ from flask_login import LoginManager, current_user, login_user, logout_user
 from core.data.db import utcnow
 from core.data.models import Account, User, UserSession
 from core.security.sign_ins import record_sign_in, request_agent, request_ip
+
+if TYPE_CHECKING:
+    from core.security.twofactor import Status
 
 _hasher = PasswordHasher()  # argon2id with the library's current parameters
 
@@ -39,10 +42,19 @@ login_manager.session_protection = None  # server-side sessions do this job
 class SessionUser:
     """What flask-login sees: a user bound to one server-side session."""
 
-    def __init__(self, user: User, user_session: UserSession, token: str) -> None:
+    def __init__(
+        self,
+        user: User,
+        user_session: UserSession,
+        token: str,
+        second_factors: Status | None = None,
+    ) -> None:
         self.user = user
         self.session = user_session
         self.token = token
+        #: The user's second factors as loaded with the session (None when
+        #: the session was just started); pages show them without a query.
+        self.second_factors = second_factors
 
     is_authenticated = True
     is_active = True
@@ -154,14 +166,20 @@ def _load(session_id: str) -> Any:
 
 
 def _load_user(token: str) -> SessionUser | None:
-    """The live session for ``token`` with its user and account, in one query.
+    """The live session for ``token`` with its user, account and second
+    factors, in one query.
 
     Runs on every request, so of the session row it reads only what requests
     use (its id and when it was last seen); the row is never saved back.
     """
+    # Imported here: two-factor login builds on this module's password check.
+    from core.security.twofactor import loaded_status, status_columns
+
     now = utcnow()
     row = (
-        UserSession.select(UserSession.id, UserSession.last_seen_at, User, Account)
+        UserSession.select(
+            UserSession.id, UserSession.last_seen_at, User, Account, *status_columns()
+        )
         .join(User)
         .join(Account)
         .where(
@@ -177,7 +195,7 @@ def _load_user(token: str) -> SessionUser | None:
         UserSession.update(last_seen_at=now, ip=request_ip()).where(
             UserSession.id == row.id
         ).execute()
-    return SessionUser(row.user, row, token)
+    return SessionUser(row.user, row, token, loaded_status(row))
 
 
 def init_app(app: Flask) -> None:

@@ -186,8 +186,19 @@ def remaining_codes(user: User) -> int:
 
 
 def _check_password(user: User, password: str) -> None:
+    if not password:
+        raise AccountError(_("Dieses Feld ist erforderlich."), "current_password")
     if not verify_password(user, password):
         raise AccountError(_("Das aktuelle Passwort ist falsch."), "current_password")
+
+
+def _check_second_factor(user: User, code: str) -> None:
+    """Spend a current code from the app or an unused recovery code of
+    ``user``; call inside the transaction of the change it allows."""
+    if not code:
+        raise AccountError(_("Dieses Feld ist erforderlich."), "code")
+    if check_code(user, code) is None:
+        raise AccountError(_("Der Code stimmt nicht oder wurde schon verwendet."), "code")
 
 
 def enable(user: User, code: str, password: str) -> list[str]:
@@ -221,12 +232,15 @@ def check_code(user: User, code: str) -> str | None:
     return "recovery_code" if _use_recovery_code(user, plain) else None
 
 
-def regenerate_codes(user: User, password: str) -> list[str]:
-    """New recovery codes (the old ones stop working); requires the password."""
+def regenerate_codes(user: User, password: str, code: str) -> list[str]:
+    """New recovery codes (the old ones stop working); requires the password
+    and a current code or a recovery code, as turning off does: a stolen
+    session with a known password must not get codes that stand in for the app."""
     _check_password(user, password)
     if enabled(user) is None:
         raise AccountError(_("Die Zwei-Faktor-Anmeldung ist nicht eingeschaltet."), "code")
     with database.atomic():
+        _check_second_factor(user, code)
         return _new_codes(user)
 
 
@@ -240,8 +254,7 @@ def disable(user: User, password: str, code: str) -> None:
         )
     _check_password(user, password)
     with database.atomic():
-        if check_code(user, code) is None:
-            raise AccountError(_("Der Code stimmt nicht oder wurde schon verwendet."), "code")
+        _check_second_factor(user, code)
         RecoveryCode.delete().where(RecoveryCode.user == user.id).execute()
         TwoFactor.delete().where(TwoFactor.user == user.id).execute()
 
@@ -276,6 +289,20 @@ def status(user: User) -> Status:
     return Status(totp=enabled(user) is not None, passkeys=passkeys.count(user))
 
 
+def status_columns() -> tuple[peewee.Node, peewee.Node]:
+    """Columns ``totp`` and ``passkey_count`` for a query that selects
+    ``User``: the user's second factors come with the row that loads them
+    (the session loader, the policy's table) instead of queries of their own."""
+    on = TwoFactor.select(TwoFactor.user).where(TwoFactor.enabled_at.is_null(False))
+    keys = Passkey.select(peewee.fn.COUNT(Passkey.id)).where(Passkey.user == User.id)
+    return User.id.in_(on).alias("totp"), keys.alias("passkey_count")
+
+
+def loaded_status(row: Any) -> Status:
+    """The ``Status`` from a row of a query with ``status_columns()``."""
+    return Status(totp=bool(row.totp), passkeys=int(row.passkey_count or 0))
+
+
 def setup_required(user: User) -> bool:
     """True while ``user``'s account requires two-factor login and they have none."""
     return bool(user.account.two_factor_required) and not status(user).on
@@ -294,29 +321,33 @@ def check_passkey_removal(user: User) -> None:
         )
 
 
-def set_required(account: Account, acting: User, required: bool) -> None:
+def set_required(
+    account: Account, acting: User, required: bool, password: str = "", code: str = ""
+) -> None:
     """Require (or stop requiring) two-factor login for every user of ``account``.
 
     Whoever turns it on must use it already, so they cannot lock themselves
-    out of the setting they just made.
+    out of the setting they just made. Turning it off weakens every login of
+    the account, so it asks for the password and a current code or a
+    recovery code, as turning off one's own does. A user whose second factor
+    is a passkey only has no code to give: the password suffices for them.
     """
     if required and not status(acting).on:
         raise AccountError(
             _("Schalten Sie zuerst Ihre eigene Zwei-Faktor-Anmeldung ein."), "required"
         )
-    Account.update(two_factor_required=required).where(Account.id == account.id).execute()
+    with database.atomic():
+        if not required and account.two_factor_required:
+            _check_password(acting, password)
+            if enabled(acting) is not None:
+                _check_second_factor(acting, code)
+        Account.update(two_factor_required=required).where(Account.id == account.id).execute()
 
 
 def members_with_status(account: Account) -> list[tuple[User, Status]]:
     """Every user of ``account`` with their second factors (one query)."""
-    on = TwoFactor.select(TwoFactor.user).where(TwoFactor.enabled_at.is_null(False))
-    keys = Passkey.select(peewee.fn.COUNT(Passkey.id)).where(Passkey.user == User.id)
-    rows = (
-        User.select(User, User.id.in_(on).alias("totp"), keys.alias("passkeys"))
-        .where(User.account == account.id)
-        .order_by(User.id)
-    )
-    return [(user, Status(bool(user.totp), int(user.passkeys or 0))) for user in rows]
+    rows = User.select(User, *status_columns()).where(User.account == account.id).order_by(User.id)
+    return [(user, loaded_status(user)) for user in rows]
 
 
 def security_report(account: Account) -> dict[str, Any]:

@@ -66,6 +66,13 @@ OPEN_DURING_SET_UP = frozenset(
 MANAGERS = _l("Nur Inhaber und Administratoren können das festlegen.")
 
 
+def own_status() -> twofactor.Status:
+    """The signed-in user's second factors as loaded with their session (no
+    query of its own); read anew for actors without them (support sessions)."""
+    loaded = getattr(current_user, "second_factors", None)
+    return loaded if loaded is not None else twofactor.status(current_user.user)
+
+
 # --- signing in ----------------------------------------------------------------
 
 
@@ -181,9 +188,21 @@ def _user_key() -> str:
     return f"two-factor:{current_user.user.id}"
 
 
-#: Turning on, new recovery codes and turning off check the password (and a
-#: code): one count per user for all three, so a stolen session cannot guess.
-settings_limit = limiter.shared_limit(USER_LIMIT, scope="two-factor-settings", key_func=_user_key)
+def _requiring() -> bool:
+    """Requiring the account's rule checks no password or code: it is not counted."""
+    return request.endpoint == "two_factor.policy" and bool(request.form.get("required"))
+
+
+#: Turning on, new recovery codes, turning off and lifting the account's rule
+#: check the password and a code: one count per user for all four, so a
+#: stolen session cannot guess.
+settings_limit = limiter.shared_limit(
+    USER_LIMIT,
+    scope="two-factor-settings",
+    key_func=_user_key,
+    methods=["POST"],
+    exempt_when=_requiring,
+)
 
 
 @bp.get("/account/profile/two-factor")
@@ -230,7 +249,7 @@ def regenerate() -> str | tuple[str, int]:
     if form.validate_on_submit():
         user = current_user.user
         try:
-            codes = twofactor.regenerate_codes(user, form.current_password.data)
+            codes = twofactor.regenerate_codes(user, form.current_password.data, form.code.data)
         except AccountError as exc:
             show_error(form, exc)
         else:
@@ -281,12 +300,19 @@ def lead_to_set_up() -> Response | None:
 @bp.route("/account/users/two-factor", methods=["GET", "POST"])
 @login_required
 @managers_only(MANAGERS)
+@settings_limit
 def policy() -> str | Response | tuple[str, int]:
     account = current_user.account
     form = RequireTwoFactorForm(data={"required": bool(account.two_factor_required)})
     if form.validate_on_submit():
         try:
-            twofactor.set_required(account, current_user.user, form.required.data)
+            twofactor.set_required(
+                account,
+                current_user.user,
+                form.required.data,
+                form.current_password.data or "",
+                form.code.data or "",
+            )
         except AccountError as exc:
             show_error(form, exc)
         else:
@@ -297,10 +323,14 @@ def policy() -> str | Response | tuple[str, int]:
                 "success",
             )
             return redirect(url_for("two_factor.policy"))
+    members = twofactor.members_with_status(account)
+    own = next((f for member, f in members if member.id == current_user.user.id), None)
     return render_template(
         "core/two_factor/policy.html",
         form=form,
-        members=twofactor.members_with_status(account),
+        members=members,
+        required=bool(account.two_factor_required),
+        asks_code=own is not None and own.totp,
     ), 422 if form.errors else 200
 
 

@@ -214,6 +214,7 @@ class EnableTwoFactorForm(Form):
 
 
 class RecoveryCodesForm(Form):
+    code = _code(_l("Code aus der App oder Wiederherstellungscode"))
     current_password = _password(_l("Aktuelles Passwort"))
     submit = SubmitField(_l("Neue Wiederherstellungscodes erstellen"))
 
@@ -230,7 +231,19 @@ class SecondFactorForm(Form):
 
 
 class RequireTwoFactorForm(Form):
+    """The account's rule. Turning it off asks for the password and a code
+    (checked by ``twofactor.set_required``, which knows whether the rule is
+    on and which second factors the user has), so both are optional here."""
+
     required = BooleanField(_l("Zwei-Faktor-Anmeldung für alle Benutzer verlangen"))
+    code = StringField(
+        _l("Code aus der App oder Wiederherstellungscode"),
+        filters=[strip_filter],
+        validators=[Optional(), Length(max=40, message=_MAX)],
+    )
+    current_password = PasswordField(
+        _l("Aktuelles Passwort"), validators=[Optional(), Length(max=200, message=_MAX)]
+    )
     submit = SubmitField(_l("Speichern"))
 
 

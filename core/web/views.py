@@ -40,6 +40,7 @@ from core.security.twofactor_views import (
     IP_LIMIT,
     PENDING,
     USER_LIMIT,
+    own_status,
     pending_key,
     pending_user,
     sign_in,
@@ -323,7 +324,7 @@ def _with_current_password(change: Callable[..., Any], *args: Any, **kwargs: Any
 
 def _profile_page(status: int = 200, **forms: Form) -> tuple[str, int]:
     """Nutzerdaten with its three forms; ``forms`` replaces the one that was sent."""
-    factors = twofactor.status(current_user.user)
+    factors = own_status()
     pages = {
         "profile_form": ProfileForm(prefix="profile", obj=current_user.user),
         "email_form": ChangeEmailForm(prefix="email"),

@@ -9,6 +9,7 @@ from typing import Any
 import click
 from flask import Blueprint, url_for
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 from markupsafe import Markup
 from stdnum.eu import at_02 as sepa_creditor_id
 
@@ -88,9 +89,11 @@ def kontor_periodic_jobs() -> Sequence[PeriodicJob]:
 
 @hookimpl
 def kontor_template_slot(slot: str) -> Sequence[SlotContent] | None:
-    """The § 312k button "Verträge hier kündigen" in the footer of every page;
-    a visitor who is not logged in is asked to log in and then lands on it."""
-    if slot != "footer_links":
+    """The § 312k button "Verträge hier kündigen" in the footer of the
+    customer's pages; a visitor who is not logged in is asked to log in and
+    then lands on it. Support staff in a customer's account cannot cancel for
+    the customer, so their sessions get no button."""
+    if slot != "footer_links" or getattr(current_user, "is_support", False):
         return None
     link = Markup('<li><a class="button secondary" href="{}">{}</a></li>').format(
         url_for("subscriptions.cancel"), _l("Verträge hier kündigen")

@@ -260,6 +260,29 @@ def test_every_settings_page_has_the_button_in_its_footer(app, user_client):
     assert f'href="{URL}">Verträge hier kündigen</a>' in main
 
 
+def test_the_button_is_for_customers_not_for_support_staff(app, client, make_support_client):
+    """Staff have no contract here, and a support session may not cancel: the
+    staff login, the console and the footer of the customer's pages in a
+    support session show no button; the public login page keeps it for the
+    customer."""
+    button = f'href="{URL}">Verträge hier kündigen</a>'
+    assert button in client.get("/login").get_data(as_text=True)
+    assert button in client.get("/register").get_data(as_text=True)
+    assert button not in client.get("/staff/login").get_data(as_text=True)
+    support = make_support_client("full")
+    for page in ("/account/", "/account/profile", "/account/subscription"):
+        response = support.get(page)
+        assert response.status_code == 200, page
+        html = response.get_data(as_text=True)
+        assert "Support-Sitzung: Susi Support" in html
+        assert button not in html[html.index('<footer class="footer">') :], page
+    token = csrf_token(support, "/account/")
+    assert support.post("/support/end", data={"csrf_token": token}).status_code == 302
+    console = support.get("/staff/")
+    assert console.status_code == 200 and "Support-Konsole" in console.get_data(as_text=True)
+    assert button not in console.get_data(as_text=True)
+
+
 def test_plan_changes_are_confirmed_with_the_price_difference(mailing, owner, smtp_server):
     app, client = mailing
     response = submit(
