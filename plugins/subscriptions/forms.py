@@ -10,8 +10,6 @@ from typing import Any
 from flask import current_app
 from flask_babel import format_date
 from flask_babel import lazy_gettext as _l
-from schwifty import IBAN
-from schwifty.exceptions import SchwiftyException
 from stdnum.ch import vat as ch_vat
 from stdnum.eu import vat as eu_vat
 from wtforms import (
@@ -227,6 +225,11 @@ class BillingForm(Form):
 
     def validate_iban(self, field: Field) -> None:
         if field.data:
+            # schwifty (its bank registry, about 1.3 MiB) loads only when an IBAN
+            # is checked, not in every web worker.
+            from schwifty import IBAN
+            from schwifty.exceptions import SchwiftyException
+
             try:
                 field.data = IBAN(field.data).compact
             except SchwiftyException:
