@@ -28,6 +28,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from core import EmailAddress, Form, PlainText, strip_filter
+from plugins.subscriptions import services
 
 _REQUIRED = _l("Dieses Feld ist erforderlich.")
 _MAX = _l("Höchstens %(max)d Zeichen.")
@@ -225,15 +226,10 @@ class BillingForm(Form):
 
     def validate_iban(self, field: Field) -> None:
         if field.data:
-            # schwifty (its bank registry, about 1.3 MiB) loads only when an IBAN
-            # is checked, not in every web worker.
-            from schwifty import IBAN
-            from schwifty.exceptions import SchwiftyException
-
             try:
-                field.data = IBAN(field.data).compact
-            except SchwiftyException:
-                raise ValidationError(_l("Bitte geben Sie eine gültige IBAN ein.")) from None
+                field.data = services.normalise_iban(field.data).compact
+            except ValueError as exc:
+                raise ValidationError(str(exc)) from None
         elif self.sepa and not self.has_iban:
             raise ValidationError(_l("Für die SEPA-Lastschrift wird eine IBAN benötigt."))
 

@@ -468,9 +468,9 @@ def billing_records(account: Account) -> list[BillingRecord]:
 def normalise_iban(value: str) -> IBAN:
     """``value`` as a checked IBAN, or a ValueError for the user.
 
-    schwifty (its bank registry, about 1.3 MiB) is imported here and in the
-    billing form's check, the two places that read an IBAN, so web workers
-    that never see one do not carry it.
+    schwifty (its bank registry, about 1.3 MiB) is imported here, the one
+    place that reads an IBAN (the billing form checks with this too), so web
+    workers that never see one do not carry it.
     """
     from schwifty import IBAN
     from schwifty.exceptions import SchwiftyException
