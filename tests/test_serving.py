@@ -8,6 +8,7 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import requests
@@ -222,3 +223,23 @@ def test_kontor_help_lists_kontors_commands_only(tmp_path):
     ]  # fmt: skip
     for foreign in ("--app", "--env-file", "--debug", "python-dotenv"):
         assert foreign not in result.stdout
+
+
+def test_a_new_web_worker_loads_no_library_of_a_rare_path(tmp_path):
+    """Creating the app (what each gunicorn worker does) imports neither the
+    passkey library, the QR code library, the IBAN registry, the phone number
+    library nor the invoice PDF libraries: each loads where it is used
+    (bench/memory_load.py)."""
+    rare = ("webauthn", "OpenSSL", "segno", "schwifty", "phonenumbers", "fpdf", "facturx")
+    code = (
+        "import sys\n"
+        "from core import create_app\n"
+        "create_app()\n"
+        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {rare!r}))\n"
+    )
+    env = {**os.environ, **instance_env(tmp_path / "instance", "test-secret-key-0123456789abcdef")}
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

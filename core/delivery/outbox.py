@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from email import message_from_string, policy
+from email import message_from_string
 from email.message import Message
 from typing import Any
 
@@ -35,7 +35,7 @@ from core.data.db import BaseModel, database, utcnow
 from core.data.models import Account
 from core.delivery import smtp_client
 from core.delivery.job_queue import enqueue
-from core.delivery.messages import build_message, send_via_operator, system_sender
+from core.delivery.messages import SMTP, SMTPUTF8, build_message, send_via_operator, system_sender
 from core.security import crypto
 
 #: Seconds to wait before attempt 2, 3, ...; after the last, the row fails.
@@ -232,7 +232,7 @@ def queue_template_mail(
 def _stored_message(row: MailOutbox) -> Message:
     text = crypto.decrypt(row.message, CONTEXT) if row.sealed else row.message
     # Raw non-ASCII in a stored mail means UTF-8 addresses (bodies are quoted-printable).
-    stored_policy = policy.SMTP if text.isascii() else policy.SMTPUTF8
+    stored_policy = SMTP if text.isascii() else SMTPUTF8
     return message_from_string(text, policy=stored_policy)
 
 

@@ -15,44 +15,24 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+from types import ModuleType
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from webauthn import (
-    generate_authentication_options,
-    generate_registration_options,
-    options_to_json,
-    verify_authentication_response,
-    verify_registration_response,
-)
-from webauthn.helpers import (
-    base64url_to_bytes,
-    bytes_to_base64url,
-    parse_authentication_credential_json,
-    parse_registration_credential_json,
-)
-from webauthn.helpers.exceptions import WebAuthnException
-from webauthn.helpers.structs import (
-    AuthenticatorSelectionCriteria,
-    AuthenticatorTransport,
-    PublicKeyCredentialDescriptor,
-    ResidentKeyRequirement,
-    UserVerificationRequirement,
-)
 
 from core.data.db import database, utcnow
 from core.data.models import Passkey, PasskeyChallenge, User
+
+if TYPE_CHECKING:
+    from webauthn.helpers.structs import PublicKeyCredentialDescriptor
 
 CHALLENGE_LIFETIME = dt.timedelta(minutes=5)
 #: How long the browser waits for the authenticator (milliseconds).
 TIMEOUT_MS = 180_000
 #: Passkeys per user; enough for every device a person owns.
 MAX_PASSKEYS = 20
-# What a malformed or forged response makes ``webauthn`` raise: its own
-# errors, and ValueError (bad base64url, unknown enum values) or TypeError
-# and KeyError from fields of the wrong shape.
-_BAD_RESPONSE = (WebAuthnException, ValueError, TypeError, KeyError)
 
 EXPIRED = _l("Die Anfrage ist abgelaufen. Bitte versuchen Sie es erneut.")
 FAILED = _l("Der Passkey konnte nicht geprüft werden. Bitte versuchen Sie es erneut.")
@@ -60,6 +40,28 @@ FAILED = _l("Der Passkey konnte nicht geprüft werden. Bitte versuchen Sie es er
 
 class PasskeyError(Exception):
     """A ceremony that was refused; the message is for the user."""
+
+
+def _webauthn() -> ModuleType:
+    """The ``webauthn`` package, imported here and nowhere else in Kontor.
+
+    It brings pyOpenSSL, cbor2 and asn1 parsers (about 7 MiB per process), and
+    only a passkey ceremony needs it; listing, renaming, counting and removing
+    passkeys are plain rows. Importing it on the first ceremony keeps it out
+    of every web worker that never sees one (``bench/memory_load.py``).
+    """
+    import webauthn
+    import webauthn.helpers.exceptions
+    import webauthn.helpers.structs
+
+    return webauthn
+
+
+def _bad_response() -> tuple[type[Exception], ...]:
+    """What a malformed or forged response makes ``webauthn`` raise: its own
+    errors, and ValueError (bad base64url, unknown enum values) or TypeError
+    and KeyError from fields of the wrong shape."""
+    return (_webauthn().helpers.exceptions.WebAuthnException, ValueError, TypeError, KeyError)
 
 
 def relying_party() -> tuple[str, str]:
@@ -130,7 +132,9 @@ def registration_options(user: User, name: str) -> tuple[str, bytes]:
         )
     rp_id, _origin = relying_party()
     challenge = _new_challenge("register", user, name)
-    options = generate_registration_options(
+    wa = _webauthn()
+    structs = wa.helpers.structs
+    options = wa.generate_registration_options(
         rp_id=rp_id,
         rp_name="Kontor",
         user_id=user_handle(user),
@@ -138,19 +142,21 @@ def registration_options(user: User, name: str) -> tuple[str, bytes]:
         user_display_name=user.full_name or user.email,
         challenge=challenge,
         timeout=TIMEOUT_MS,
-        authenticator_selection=AuthenticatorSelectionCriteria(
-            resident_key=ResidentKeyRequirement.REQUIRED,
-            user_verification=UserVerificationRequirement.REQUIRED,
+        authenticator_selection=structs.AuthenticatorSelectionCriteria(
+            resident_key=structs.ResidentKeyRequirement.REQUIRED,
+            user_verification=structs.UserVerificationRequirement.REQUIRED,
         ),
         exclude_credentials=[_descriptor(p) for p in existing],
     )
-    return options_to_json(options), challenge
+    return wa.options_to_json(options), challenge
 
 
 def _descriptor(passkey: Passkey) -> PublicKeyCredentialDescriptor:
-    transports = [AuthenticatorTransport(t) for t in passkey.transports.split(",") if t]
-    return PublicKeyCredentialDescriptor(
-        id=base64url_to_bytes(passkey.credential_id), transports=transports or None
+    wa = _webauthn()
+    structs = wa.helpers.structs
+    transports = [structs.AuthenticatorTransport(t) for t in passkey.transports.split(",") if t]
+    return structs.PublicKeyCredentialDescriptor(
+        id=wa.helpers.base64url_to_bytes(passkey.credential_id), transports=transports or None
     )
 
 
@@ -158,26 +164,27 @@ def register(user: User, credential: object, challenge: bytes) -> Passkey:
     """Check the browser's answer to :func:`registration_options` and store the passkey."""
     row = _take_challenge("register", challenge, user)
     rp_id, origin = relying_party()
+    wa = _webauthn()
     try:
-        parsed = parse_registration_credential_json(credential)  # type: ignore[arg-type]
-        verified = verify_registration_response(
+        parsed = wa.helpers.parse_registration_credential_json(credential)  # type: ignore[arg-type]
+        verified = wa.verify_registration_response(
             credential=parsed,
             expected_challenge=challenge,
             expected_rp_id=rp_id,
             expected_origin=origin,
             require_user_verification=True,
         )
-    except _BAD_RESPONSE as exc:
+    except _bad_response() as exc:
         raise PasskeyError(FAILED) from exc
-    credential_id = bytes_to_base64url(verified.credential_id)
+    credential_id = wa.helpers.bytes_to_base64url(verified.credential_id)
     if Passkey.get_or_none(Passkey.credential_id == credential_id) is not None:
         raise PasskeyError(_l("Dieser Passkey ist bereits hinterlegt."))
-    known = {t.value for t in AuthenticatorTransport}
+    known = {t.value for t in wa.helpers.structs.AuthenticatorTransport}
     transports = [t.value for t in parsed.response.transports or () if t.value in known]
     return Passkey.create(
         user=user,
         credential_id=credential_id,
-        public_key=bytes_to_base64url(verified.credential_public_key),
+        public_key=wa.helpers.bytes_to_base64url(verified.credential_public_key),
         sign_count=verified.sign_count,
         transports=",".join(transports)[:200],
         name=row.name,
@@ -192,13 +199,14 @@ def authentication_options() -> tuple[str, bytes]:
     """
     rp_id, _origin = relying_party()
     challenge = _new_challenge("login", None)
-    options = generate_authentication_options(
+    wa = _webauthn()
+    options = wa.generate_authentication_options(
         rp_id=rp_id,
         challenge=challenge,
         timeout=TIMEOUT_MS,
-        user_verification=UserVerificationRequirement.REQUIRED,
+        user_verification=wa.helpers.structs.UserVerificationRequirement.REQUIRED,
     )
-    return options_to_json(options), challenge
+    return wa.options_to_json(options), challenge
 
 
 def second_factor_options(user: User) -> tuple[str, bytes]:
@@ -209,14 +217,15 @@ def second_factor_options(user: User) -> tuple[str, bytes]:
     """
     rp_id, _origin = relying_party()
     challenge = _new_challenge("confirm", user)
-    options = generate_authentication_options(
+    wa = _webauthn()
+    options = wa.generate_authentication_options(
         rp_id=rp_id,
         challenge=challenge,
         timeout=TIMEOUT_MS,
         allow_credentials=[_descriptor(p) for p in passkeys_of(user)],
-        user_verification=UserVerificationRequirement.PREFERRED,
+        user_verification=wa.helpers.structs.UserVerificationRequirement.PREFERRED,
     )
-    return options_to_json(options), challenge
+    return wa.options_to_json(options), challenge
 
 
 def authenticate(credential: object, challenge: bytes) -> User:
@@ -236,14 +245,15 @@ def _verify(credential: object, challenge: bytes, user: User | None) -> User:
     """Check an assertion against its stored passkey (of ``user`` when given)
     and record its use; return the passkey's user."""
     rp_id, origin = relying_party()
+    wa = _webauthn()
     try:
-        parsed = parse_authentication_credential_json(credential)  # type: ignore[arg-type]
-    except _BAD_RESPONSE as exc:
+        parsed = wa.helpers.parse_authentication_credential_json(credential)  # type: ignore[arg-type]
+    except _bad_response() as exc:
         raise PasskeyError(FAILED) from exc
     passkey = (
         Passkey.select(Passkey, User)
         .join(User)
-        .where(Passkey.credential_id == bytes_to_base64url(parsed.raw_id))
+        .where(Passkey.credential_id == wa.helpers.bytes_to_base64url(parsed.raw_id))
         .first()
     )
     if passkey is None:
@@ -254,16 +264,16 @@ def _verify(credential: object, challenge: bytes, user: User | None) -> User:
     if handle is not None and handle != user_handle(passkey.user):
         raise PasskeyError(FAILED)
     try:
-        verified = verify_authentication_response(
+        verified = wa.verify_authentication_response(
             credential=parsed,
             expected_challenge=challenge,
             expected_rp_id=rp_id,
             expected_origin=origin,
-            credential_public_key=base64url_to_bytes(passkey.public_key),
+            credential_public_key=wa.helpers.base64url_to_bytes(passkey.public_key),
             credential_current_sign_count=passkey.sign_count,
             require_user_verification=user is None,
         )
-    except _BAD_RESPONSE as exc:
+    except _bad_response() as exc:
         raise PasskeyError(FAILED) from exc
     Passkey.update(sign_count=verified.new_sign_count, last_used_at=utcnow()).where(
         Passkey.id == passkey.id

@@ -18,7 +18,6 @@ from typing import Any
 
 import peewee
 import pyotp
-import segno
 from flask_babel import gettext as _
 from markupsafe import Markup
 
@@ -128,7 +127,13 @@ def provisioning_uri(user: User, secret: str) -> str:
 
 
 def qr_svg(uri: str, title: str) -> Markup:
-    """The QR code of ``uri`` as inline SVG (made here: no image service sees the secret)."""
+    """The QR code of ``uri`` as inline SVG (made here: no image service sees the secret).
+
+    segno (about 1 MiB) is imported here: only setting up an authenticator app
+    draws a QR code, so web workers that never do keep it out of memory.
+    """
+    import segno
+
     svg = segno.make(uri, error="m").svg_inline(
         scale=4, border=4, dark="#000", light="#fff", title=title, svgclass="qr", omitsize=True
     )

@@ -10,8 +10,6 @@ from typing import Any
 from flask import current_app
 from flask_babel import format_date
 from flask_babel import lazy_gettext as _l
-from schwifty import IBAN
-from schwifty.exceptions import SchwiftyException
 from stdnum.ch import vat as ch_vat
 from stdnum.eu import vat as eu_vat
 from wtforms import (
@@ -30,6 +28,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from core import EmailAddress, Form, PlainText, strip_filter
+from plugins.subscriptions import services
 
 _REQUIRED = _l("Dieses Feld ist erforderlich.")
 _MAX = _l("Höchstens %(max)d Zeichen.")
@@ -228,9 +227,9 @@ class BillingForm(Form):
     def validate_iban(self, field: Field) -> None:
         if field.data:
             try:
-                field.data = IBAN(field.data).compact
-            except SchwiftyException:
-                raise ValidationError(_l("Bitte geben Sie eine gültige IBAN ein.")) from None
+                field.data = services.normalise_iban(field.data).compact
+            except ValueError as exc:
+                raise ValidationError(str(exc)) from None
         elif self.sepa and not self.has_iban:
             raise ValidationError(_l("Für die SEPA-Lastschrift wird eine IBAN benötigt."))
 

@@ -11,13 +11,12 @@ import datetime as dt
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import peewee
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from schwifty import IBAN
-from schwifty.exceptions import SchwiftyException
 
 from core import (
     Account,
@@ -39,6 +38,9 @@ from plugins.subscriptions.models import (
     Subscription,
     ThresholdNotice,
 )
+
+if TYPE_CHECKING:
+    from schwifty import IBAN
 
 THRESHOLDS = (80, 95, 100)
 REPORTED = ("storage_bytes", "receipt_scans", "cash_registers", "webshops", "shipping_providers")
@@ -464,6 +466,15 @@ def billing_records(account: Account) -> list[BillingRecord]:
 
 
 def normalise_iban(value: str) -> IBAN:
+    """``value`` as a checked IBAN, or a ValueError for the user.
+
+    schwifty (its bank registry, about 1.3 MiB) is imported here, the one
+    place that reads an IBAN (the billing form checks with this too), so web
+    workers that never see one do not carry it.
+    """
+    from schwifty import IBAN
+    from schwifty.exceptions import SchwiftyException
+
     try:
         return IBAN(value)
     except SchwiftyException:
