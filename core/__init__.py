@@ -38,7 +38,7 @@ from core.contract.values import (
     TemporaryFailure,
 )
 from core.data.db import BaseModel, bind, database, for_update, utcnow
-from core.data.migrations import Frozen, add_fields, create_tables, steps, stub
+from core.data.migrations import Frozen, add_fields, allow_null, create_tables, steps, stub
 from core.data.models import Account, Event, User
 from core.delivery import outbox, smtp_client
 from core.delivery.customer_mail import (
@@ -123,6 +123,7 @@ __all__ = [
     "account_blueprint",
     "add_fields",
     "address",
+    "allow_null",
     "bind",
     "build_message",
     "can",

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import requests
 
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, SELLER
 from tests.support.process import (
     KONTOR_SCRIPT,
     form_post,
@@ -243,3 +243,36 @@ def test_a_new_web_worker_loads_no_library_of_a_rare_path(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_an_upgrade_booked_in_a_web_worker_leaves_the_pdf_to_the_queue(tmp_path):
+    """Booking an upgrade issues its invoice in the request; the PDF is rendered
+    by the queue worker, so the web worker still has no PDF library loaded."""
+    code = (
+        "import sys\n"
+        "from core import create_app\n"
+        "from core.cli import apply_migrations\n"
+        "from core.data.accounts import register\n"
+        "from core.data.db import bind\n"
+        "from plugins.subscriptions import services\n"
+        "from plugins.subscriptions.invoices import invoices\n"
+        "app = create_app()\n"
+        "apply_migrations(app)\n"
+        "with app.test_request_context(), bind(app).connection_context():\n"
+        "    owner = register('Muster GmbH', 'Max', 'Muster', 'max@example.com', 'pw-123456789')\n"
+        "    services.save_billing(owner.account, {'name': 'Muster GmbH', 'street': 'Weg 1',\n"
+        "        'postal_code': '50667', 'city': 'Köln', 'country': 'DE',\n"
+        "        'payment_method': 'invoice'})\n"
+        "    services.change_plan(owner.account, 'premium')\n"
+        "    print(len(invoices(owner.account)))\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('fpdf', 'facturx')))\n"
+    )
+    env = {
+        **os.environ,
+        **instance_env(tmp_path / "instance", "test-secret-key-0123456789abcdef", **SELLER),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["1", "[]"]

@@ -79,6 +79,17 @@ def add_fields(migration_id: str, table: str, **fields: peewee.Field) -> Migrati
     return Migration(id=migration_id, apply=apply)
 
 
+def allow_null(migration_id: str, table: str, *columns: str) -> Migration:
+    """A migration that lets ``columns`` of ``table`` hold NULL (peewee's schema
+    migrator: ALTER on PostgreSQL, a rebuilt table on SQLite)."""
+
+    def apply(db: peewee.Database) -> None:
+        migrator = SchemaMigrator.from_database(db)
+        run_operations(*(migrator.drop_not_null(table, column) for column in columns))
+
+    return Migration(id=migration_id, apply=apply)
+
+
 def combined(migration_id: str, *parts: Migration) -> Migration:
     """One step made of several operations (new tables and new columns), applied
     in order in the step's transaction."""

@@ -18,6 +18,7 @@ from core import (
     Card,
     ConfigError,
     ExportPart,
+    Job,
     PeriodicJob,
     PlanInfo,
     PlanResource,
@@ -78,9 +79,15 @@ def kontor_cli_commands() -> Sequence[click.Command]:
 
 
 @hookimpl
+def kontor_jobs() -> Sequence[Job]:
+    return [Job(invoices.RENDER_JOB, invoices.render_pdf)]
+
+
+@hookimpl
 def kontor_periodic_jobs() -> Sequence[PeriodicJob]:
     return [
         PeriodicJob("subscriptions.renewals", services.renew_due, minute="7"),
+        PeriodicJob("subscriptions.render_invoices", invoices.render_missing, minute="*/10"),
         PeriodicJob(
             "subscriptions.renewal_reminders", contract_mail.remind_renewals, minute="17", hour="6"
         ),

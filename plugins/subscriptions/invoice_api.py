@@ -23,6 +23,7 @@ def _listed(invoice: invoices.Invoice) -> dict[str, Any]:
         "net_cents": invoice.net_cents,
         "vat_cents": invoice.vat_cents,
         "gross_cents": invoice.gross_cents,
+        "pdf_ready": bool(invoice.ready),
     }
 
 
@@ -37,6 +38,8 @@ def invoice_pdf(account_id: int, number: str) -> Response:
     invoice = invoices.find(get_account(account_id), number)
     if invoice is None:
         fail(404, "No such invoice.")
+    if invoice.pdf is None:
+        fail(409, "The invoice PDF is still being rendered; try again in a minute.")
     return pdf_response(invoice)
 
 
@@ -53,6 +56,7 @@ _INVOICE = {
         "net_cents",
         "vat_cents",
         "gross_cents",
+        "pdf_ready",
     ],
     "properties": {
         "number": {"type": "string"},
@@ -63,6 +67,10 @@ _INVOICE = {
         "net_cents": _CENTS,
         "vat_cents": _CENTS,
         "gross_cents": _CENTS,
+        "pdf_ready": {
+            "type": "boolean",
+            "description": "False for a moment after issue, while the PDF is rendered",
+        },
     },
 }
 _NUMBER = {
@@ -102,7 +110,7 @@ def openapi_paths() -> dict[str, Any]:
                             "application/pdf": {"schema": {"type": "string", "format": "binary"}}
                         },
                     },
-                    **openapi.errors(404),
+                    **openapi.errors(404, 409),
                 },
             }
         },

@@ -41,4 +41,12 @@ def download(number: str) -> Response:
     invoice = invoices.find(current_account(), number)
     if invoice is None:
         abort(404)
+    if invoice.pdf is None:
+        abort(
+            409,
+            _(
+                "Die Rechnung wird gerade erstellt. "
+                "Bitte versuchen Sie es in einer Minute noch einmal."
+            ),
+        )
     return pdf_response(invoice)

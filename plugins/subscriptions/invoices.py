@@ -20,12 +20,15 @@ from zoneinfo import ZoneInfo
 import peewee
 from stdnum.eu import vat as eu_vat
 
-from core import Account, BaseModel, ConfigError, database, for_update, utcnow
+from core import Account, BaseModel, ConfigError, database, enqueue, for_update, utcnow
 from plugins.subscriptions.catalog import Plan
 from plugins.subscriptions.models import BillingInfo, BillingRecord
 
 BERLIN = ZoneInfo("Europe/Berlin")
 VAT_RATE = 19  # percent, the German standard rate
+RENDER_JOB = "subscriptions.render_invoice"
+# A PDF still missing this long after its invoice was issued lost its job.
+RENDER_GRACE = dt.timedelta(minutes=10)
 CURRENCY = "EUR"
 PREFIX = re.compile(r"[A-Z0-9]{1,10}")
 NUMBER = re.compile(r"[A-Z0-9]{1,10}-[0-9]{4}-[0-9]{6,}")
@@ -73,7 +76,7 @@ class Invoice(BaseModel):
     vat_cents = peewee.IntegerField()
     gross_cents = peewee.IntegerField()
     data_json = peewee.TextField()
-    pdf = peewee.BlobField()
+    pdf = peewee.BlobField(null=True)  # rendered by the worker (render_pdf)
     created_at = peewee.DateTimeField(default=utcnow)
 
     class Meta:
@@ -89,7 +92,8 @@ class Invoice(BaseModel):
 
 
 INVOICE_MODELS = (InvoiceCounter, Invoice)
-# What lists show: everything but the frozen data and the PDF.
+# What lists show: everything but the frozen data and the PDF, and whether the
+# PDF is there yet (``ready``).
 LISTED = (
     Invoice.id,
     Invoice.account,
@@ -100,6 +104,7 @@ LISTED = (
     Invoice.net_cents,
     Invoice.vat_cents,
     Invoice.gross_cents,
+    Invoice.pdf.is_null(False).alias("ready"),
 )
 
 
@@ -273,11 +278,7 @@ def issue(
             "vat_cents": vat,
             "gross_cents": net + vat,
         }
-        # fpdf2 and factur-x (about 40 MiB) load only in a process that issues
-        # an invoice, not in every web worker.
-        from plugins.subscriptions.invoice_pdf import render
-
-        return Invoice.create(
+        invoice = Invoice.create(
             account=account.id,
             billing_record=record.id,
             number=number,
@@ -288,8 +289,36 @@ def issue(
             vat_cents=vat,
             gross_cents=net + vat,
             data_json=json.dumps(data, ensure_ascii=False, sort_keys=True),
-            pdf=render(data),
         )
+        enqueue(RENDER_JOB, invoice_id=invoice.id)
+        return invoice
+
+
+def render_pdf(invoice_id: int) -> None:
+    """Render an issued invoice's PDF from its frozen data and store it, once.
+
+    A queue job: an upgrade issues its invoice in a web request, and fpdf2 and
+    factur-x (about 40 MiB) would otherwise stay in that web worker for good.
+    """
+    invoice = Invoice.get_or_none(Invoice.id == invoice_id)
+    if invoice is None or invoice.pdf is not None:
+        return
+    from plugins.subscriptions.invoice_pdf import render
+
+    pdf = render(json.loads(invoice.data_json))
+    Invoice.update(pdf=pdf).where(Invoice.id == invoice_id, Invoice.pdf.is_null()).execute()
+
+
+def render_missing() -> int:
+    """Render the PDFs whose job was lost (a worker that stopped mid-way); the
+    periodic sweep. Returns how many it rendered."""
+    waiting = Invoice.select(Invoice.id).where(
+        Invoice.pdf.is_null(), Invoice.created_at < utcnow() - RENDER_GRACE
+    )
+    ids = [row.id for row in waiting]
+    for invoice_id in ids:
+        render_pdf(invoice_id)
+    return len(ids)
 
 
 def _payment(account: Account, config: Mapping[str, Any]) -> dict[str, str]:
@@ -321,7 +350,12 @@ def find(account: Account, number: str) -> Invoice | None:
 
 
 def invoice_files(account: Account) -> dict[str, bytes]:
-    """Every invoice of the account as ``{filename: pdf}``, for the data export."""
+    """Every invoice of the account as ``{filename: pdf}``, for the data export
+    (built by the worker, which renders a PDF that is still missing)."""
+    for row in Invoice.select(Invoice.id).where(
+        Invoice.account == account.id, Invoice.pdf.is_null()
+    ):
+        render_pdf(row.id)
     return {
         inv.filename: bytes(inv.pdf)
         for inv in Invoice.select().where(Invoice.account == account.id).order_by(Invoice.number)

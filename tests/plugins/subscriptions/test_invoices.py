@@ -22,7 +22,15 @@ from core.cli import apply_migrations
 from core.config import ConfigError
 from core.data.db import bind, database
 from plugins.subscriptions import demo, kontor_check_config, services
-from plugins.subscriptions.invoices import Invoice, InvoiceCounter, invoice_files, invoices
+from plugins.subscriptions.invoices import (
+    RENDER_GRACE,
+    Invoice,
+    InvoiceCounter,
+    invoice_files,
+    invoices,
+    render_missing,
+    render_pdf,
+)
 from plugins.subscriptions.models import Subscription
 from tests.conftest import CREDITOR_ID, SELLER
 from tests.plugins.remote_support.conftest import grant_access, start_session
@@ -332,6 +340,7 @@ def test_service_api_lists_and_serves_invoices(app, owner, make_owner):
         "net_cents": own.net_cents,
         "vat_cents": own.vat_cents,
         "gross_cents": own.gross_cents,
+        "pdf_ready": True,
     }
     pdf = client.get(f"/api/v1/accounts/{owner.account_id}/invoices/{own.number}/pdf", headers=AUTH)
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
@@ -385,10 +394,15 @@ def test_an_existing_install_gets_the_invoice_tables(app, owner):
     def forget_invoices():
         database.drop_tables([Invoice, InvoiceCounter])
         history = peewee.Table("subscriptions_migrations", ("id",)).bind(database)
-        history.delete().where(history.id == "0004_invoices").execute()
+        history.delete().where(
+            history.id.in_(["0004_invoices", "0005_invoice_pdf_later"])
+        ).execute()
 
     _run(app, forget_invoices)
-    assert apply_migrations(app) == ["subscriptions:0004_invoices"]
+    assert apply_migrations(app) == [
+        "subscriptions:0004_invoices",
+        "subscriptions:0005_invoice_pdf_later",
+    ]
     assert [i.number for i in _bill(app, owner.account)] == ["RE-2026-000002", "RE-2026-000001"]
 
 
@@ -415,3 +429,55 @@ def test_item_descriptions_are_set_flush_left(app, owner):
     description = first.strip().split("   ")[0]
     assert description.startswith("Tarifwechsel zu "), first
     assert "  " not in description, first
+
+
+def _without_pdf(app, number, waited=dt.timedelta(0)):
+    """The invoice as it is between issue and its render job (no PDF yet),
+    issued ``waited`` ago."""
+    issued = dt.datetime.now(dt.UTC).replace(tzinfo=None) - waited
+    _run(
+        app,
+        lambda: (
+            Invoice.update(pdf=None, created_at=issued).where(Invoice.number == number).execute()
+        ),
+    )
+
+
+def test_the_pdf_is_rendered_by_the_queue_job_after_issue(app, owner, user_client):
+    """Issuing stores the frozen data and queues the rendering: the web worker
+    that books an upgrade never renders (tests/test_serving.py checks it loads
+    no PDF library); the page, the download and the API say when the PDF is not
+    there yet, and the job (or the sweep, when a job was lost) renders it once."""
+    own = max(_bill(app, owner.account), key=lambda i: i.number)
+    rendered = _pdf(app, own.number)  # the memory queue ran the job after the commit
+    _without_pdf(app, own.number)
+
+    page = user_client.get("/account/subscription/invoices")
+    assert page.status_code == 200 and "wird erstellt" in page.text
+    assert f"/account/subscription/invoices/{own.number}.pdf" not in page.text
+    waiting = user_client.get(f"/account/subscription/invoices/{own.number}.pdf")
+    assert waiting.status_code == 409
+    assert "Die Rechnung wird gerade erstellt" in waiting.text
+    client = app.test_client()
+    base = f"/api/v1/accounts/{owner.account_id}/invoices"
+    listed = client.get(base, headers=AUTH).json["invoices"]
+    assert [i["pdf_ready"] for i in listed] == [False, True]
+    api = client.get(f"{base}/{own.number}/pdf", headers=AUTH)
+    assert api.status_code == 409 and api.json["error"]["code"] == "conflict"
+
+    assert _run(app, render_missing) == 0  # a job may still be on its way
+    _without_pdf(app, own.number, waited=RENDER_GRACE + dt.timedelta(minutes=1))
+    assert _run(app, render_missing) == 1
+    again = _pdf(app, own.number)
+    assert again.startswith(b"%PDF-") and _text(again) == _text(rendered)
+    _run(app, render_pdf, Invoice.get(Invoice.number == own.number).id)
+    assert _pdf(app, own.number) == again  # rendered once, never replaced
+    assert user_client.get(f"/account/subscription/invoices/{own.number}.pdf").data == again
+    assert all(i["pdf_ready"] for i in client.get(base, headers=AUTH).json["invoices"])
+
+
+def test_the_export_renders_a_pdf_that_is_still_missing(app, owner):
+    issued = _bill(app, owner.account)
+    _without_pdf(app, issued[0].number)
+    found = _run(app, invoice_files, owner.account)
+    assert all(pdf.startswith(b"%PDF-") for pdf in found.values()) and len(found) == len(issued)
