@@ -182,6 +182,23 @@ def test_member_cannot_grant_or_revoke(app, user_client, member_client, owner):
         assert services.active_grant(owner.account_id) is not None
 
 
+def _support_card(client) -> str:
+    html = client.get("/account/").get_data(as_text=True)
+    return re.search(
+        r'<section[^>]*aria-labelledby="card-remote_support".*?</section>', html, re.S
+    )[0]
+
+
+def test_running_grant_asks_for_attention_only_from_who_can_end_it(
+    app, user_client, member_client, owner
+):
+    grant_access(user_client)
+    assert "Bitte prüfen" in _support_card(user_client)
+    member_card = _support_card(member_client)
+    assert "Genehmigung erteilt bis" in member_card
+    assert "Bitte prüfen" not in member_card and "state-neutral" in member_card
+
+
 def test_staff_login_refuses_wrong_or_replayed_totp(app, staff):
     client = app.test_client()
     wrong = submit(
