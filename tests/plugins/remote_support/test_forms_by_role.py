@@ -140,7 +140,7 @@ def test_locked_pages_say_why(app, role):
         return
     why = {
         "member": "Nur Inhaber und Administratoren können die Firmendaten ändern.",
-        "support_read": "Im Lesemodus des Supports ist nichts änderbar.",
+        "support_read": "Im Umfang „Nur lesen“ kann der Support nichts ändern.",
         "support_full": "Diese Änderung ist in einer Support-Sitzung nicht erlaubt.",
     }[name]
     assert why in company

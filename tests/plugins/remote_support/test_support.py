@@ -43,7 +43,7 @@ def test_grant_shows_who_when_until_and_lists_account_for_staff(
     page = user_client.get("/account/support").get_data(as_text=True)
     assert "Erteilt von: Erika Mustermann" in page
     assert "Gültig bis" in page and "Vollzugriff" in page
-    assert "Erika Mustermann hat die Fernwartung genehmigt (Vollzugriff, bis " in page
+    assert "Erika Mustermann hat die Genehmigung zur Fernwartung erteilt (Vollzugriff, bis " in page
     console = staff_client.get("/staff/").get_data(as_text=True)
     assert "Muster GmbH" in console
 
@@ -150,7 +150,7 @@ def test_writes_in_support_session_are_logged_with_staff_name(
     assert writes == ["core.profile"]  # starting the session is its own entry, not a write
     page = user_client.get("/account/support").get_data(as_text=True)
     assert "Susi Support hat die Nutzerdaten geändert." in page
-    assert "Susi Support hat sich angemeldet. Grund: Ticket 4711" in page
+    assert "Susi Support hat sich angemeldet (Grund: Ticket 4711)." in page
     assert "POST /" not in page and "/staff/sessions" not in page
 
 
@@ -326,8 +326,8 @@ def test_access_log_reads_as_sentences(app, user_client, owner, staff_client):
     )
     page = user_client.get("/account/support").get_data(as_text=True)
     for text in (
-        "Erika Mustermann hat die Fernwartung genehmigt (Vollzugriff, bis ",
-        "Susi Support hat sich angemeldet. Grund: Ticket 4711",
+        "Erika Mustermann hat die Genehmigung zur Fernwartung erteilt (Vollzugriff, bis ",
+        "Susi Support hat sich angemeldet (Grund: Ticket 4711).",
         "Susi Support hat die Benachrichtigungseinstellungen geändert.",
         "Die Sitzung von Susi Support wurde beendet (Vom Support beendet).",
         "Susi Support hat die Firmendaten geändert.",
