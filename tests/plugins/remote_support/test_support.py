@@ -336,3 +336,42 @@ def test_access_log_reads_as_sentences(app, user_client, owner, staff_client):
         "Erika Mustermann hat die Genehmigung widerrufen.",
     ):
         assert text in page, text
+
+
+# What the consent text says support can never do, for each sensitive action
+# (kontor_sensitive_actions); entry pages and links are no change to an account.
+NEVER_IN_WORDS = {
+    r"remote_support\.(save|revoke)": "diese Genehmigung ändern oder verlängern",
+    r"core\.(change_email|resend_email_change|cancel_email_change)": "E-Mail-Adressen",
+    r"core\.change_password": "Passwörter",
+    r"two_factor\.(enable|regenerate|disable|policy)": "Zwei-Faktor-Anmeldung",
+    r"core\.(passkey_options|add_passkey|rename_passkey|remove_passkey)": "Passkeys",
+    r"core\.(logout_others|end_user_session)": "Sitzungen von Benutzern",
+    r"core\.(users|remove_user)": "Benutzer einladen oder entfernen",
+    r"core\.company": "E-Mail-Adresse für Benachrichtigungen und die Mobilfunknummer",
+    r"subscriptions\.billing": "die Abrechnungsinformationen ändern",
+    r"subscriptions\.(confirm_change|withdraw)": "den Tarif wechseln",
+    r"subscriptions\.(cancel|undo_cancel)": "das Abonnement kündigen",
+    r"mail_transport\.(save|connect)": "Zugangsdaten zum Mailserver",
+    r"core\.request_export": "Ihre Daten exportieren",
+    r"core\.(close_account|undo_close_account)": "das Konto schließen",
+}
+NO_ACCOUNT_CHANGE = re.compile(
+    r"core\.(login|register|accept_invitation|forgot_password|reset_password|resend_sign_up"
+    r"|confirm_sign_up|confirm_email|passkey_login_options|passkey_login"
+    r"|two_factor_passkey_options|two_factor_passkey)|two_factor\.login"
+    r"|remote_support\.staff_login"
+)
+
+
+def test_consent_text_names_every_action_support_can_never_take(app, user_client):
+    page = user_client.get("/account/support").get_data(as_text=True)
+    never = page[page.index('id="nie-erlaubt"') : page.index("</ul>", page.index("nie-erlaubt"))]
+    pm = app.extensions["kontor"].pm
+    endpoints = [a.endpoint for r in pm.hook.kontor_sensitive_actions() for a in r or ()]
+    for endpoint in endpoints:
+        if NO_ACCOUNT_CHANGE.fullmatch(endpoint):
+            continue
+        words = [w for pattern, w in NEVER_IN_WORDS.items() if re.fullmatch(pattern, endpoint)]
+        assert words, f"{endpoint} is never allowed to support, but the text does not say so"
+        assert words[0] in never, (endpoint, words[0])
