@@ -357,6 +357,7 @@ def _install_template_helpers(app: Flask) -> None:
         overview_cards=overview_cards,
         get_locale=get_locale,
         can=permissions.can,
+        can_edit_page=permissions.can_edit_page,
         write_refusal=permissions.write_refusal,
     )
 

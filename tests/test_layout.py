@@ -117,16 +117,16 @@ def test_security_card_reads_each_line_as_name_and_status(app, owner, user_clien
     def lines() -> list[tuple[str, str, str]]:
         html = user_client.get("/account/profile").get_data(as_text=True)
         card = html[html.index('id="security-title"') : html.index("</section>")]
-        return re.findall(r'>([^<>]+)</a> <span class="(status-\w+)">([^<]+)</span>', card)
+        return re.findall(r'>([^<>]+)</a> <span class="badge (badge-\w+)">([^<]+)</span>', card)
 
     assert lines() == [
-        ("Zwei-Faktor-Anmeldung", "status-skipped", "aus"),
-        ("Passkeys", "status-skipped", "keine"),
+        ("Zwei-Faktor-Anmeldung", "badge-off", "aus"),
+        ("Passkeys", "badge-off", "keine"),
     ]
     with app.app_context(), bind(app).connection_context():
         for n in (1, 2):
             Passkey.create(user=owner.id, credential_id=f"{n}" * 40, public_key="pk", name="G")
-    assert lines()[1] == ("Passkeys", "status-ok", "2 eingerichtet")
+    assert lines()[1] == ("Passkeys", "badge-ok", "2 eingerichtet")
 
 
 def test_phone_rows_of_invoices_and_sign_ins_carry_their_labels(user_client):
@@ -137,7 +137,7 @@ def test_phone_rows_of_invoices_and_sign_ins_carry_their_labels(user_client):
     assert 'data-label="IP-Adresse"' in sessions
     policy = user_client.get("/account/users/two-factor").get_data(as_text=True)
     assert re.search(
-        r'<td data-label="Zwei-Faktor-Anmeldung"><span class="status-skipped">aus</span>', policy
+        r'<td data-label="Zwei-Faktor-Anmeldung"><span class="badge badge-off">aus</span>', policy
     )
     template = (
         pathlib.Path(__file__).parents[1]
@@ -395,6 +395,13 @@ def test_every_page_fits_phone_and_desktop_for_each_role(live, page, smtp_server
         set_width(page, width)
         page.goto(f"{base}/account/subscription/change")
         assert page.evaluate(BROKEN_WORDS, ".plan-table :is(th, td)") == [], width
+    # The notification matrix fits a phone without scrolling inside its box,
+    # its channel headings whole ("Per Smartphone" used to end in "Per Sma").
+    set_width(page, WIDTHS["phone"])
+    page.goto(f"{base}/account/notifications")
+    box = page.locator(".table-scroll:has(input[type=checkbox])")
+    assert box.evaluate("e => e.scrollWidth <= e.clientWidth")
+    assert page.evaluate(BROKEN_WORDS, ".table-scroll thead th") == []
     set_width(page, WIDTHS["desktop"])
 
     # The skip link is the first stop for the keyboard and leads to the content.

@@ -169,8 +169,8 @@ def test_a_passkey_satisfies_the_accounts_rule(
     assert _require(user_client).status_code == 302
     assert user_client.get("/account/").status_code == 200  # not led to TOTP set-up
     page = user_client.get(POLICY).get_data(as_text=True)
-    assert re.search(r'<span class="status-ok">an \(Passkey\)</span></td>', page)
-    assert re.search(r'<span class="status-skipped">aus</span></td>', page)
+    assert re.search(r'<span class="badge badge-ok">an \(Passkey\)</span></td>', page)
+    assert re.search(r'<span class="badge badge-off">aus</span></td>', page)
     profile = user_client.get("/account/profile").get_data(as_text=True)
     assert "an (Passkey)" in profile
     overview = user_client.get("/account/").get_data(as_text=True)

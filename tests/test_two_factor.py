@@ -130,7 +130,7 @@ def test_turning_on_needs_a_current_code_and_the_password(app, user_client, owne
     profile = user_client.get("/account/profile").get_data(as_text=True)
     assert "Anmeldung und Sicherheit" in profile
     link = r'href="/account/profile/two-factor">Zwei-Faktor-Anmeldung</a>\s*'
-    assert re.search(link + r'<span class="status-ok">an \(Authenticator-App\)<', profile)
+    assert re.search(link + r'<span class="badge badge-ok">an \(Authenticator-App\)<', profile)
 
 
 @pytest.mark.parametrize(
@@ -188,7 +188,7 @@ def test_overview_shows_the_state_without_a_query_of_its_own(app, user_client, o
 
 def test_profile_shows_two_factor_off(user_client):
     profile = user_client.get("/account/profile").get_data(as_text=True)
-    assert re.search(r'Zwei-Faktor-Anmeldung</a>\s*<span class="status-skipped">aus<', profile)
+    assert re.search(r'Zwei-Faktor-Anmeldung</a>\s*<span class="badge badge-off">aus<', profile)
 
 
 # --- signing in ---------------------------------------------------------------------
@@ -533,8 +533,8 @@ def test_a_member_is_led_to_set_up_when_the_account_requires_it(
     assert _require(user_client).status_code == 302
     page = user_client.get("/account/users/two-factor").get_data(as_text=True)
     assert "Erika Mustermann" in page and "mia@example.com" in page
-    assert re.search(r'<span class="status-ok">an \(Authenticator-App\)</span></td>', page)
-    assert re.search(r'<span class="status-skipped">aus</span></td>', page)
+    assert re.search(r'<span class="badge badge-ok">an \(Authenticator-App\)</span></td>', page)
+    assert re.search(r'<span class="badge badge-off">aus</span></td>', page)
     assert "verlangt" in user_client.get("/account/users").get_data(as_text=True)
 
     for path in ("/account/", "/account/profile", "/account/company", "/account/notifications"):

@@ -107,10 +107,12 @@ def test_removing_a_user_asks_first_on_a_page_of_its_own(app, make_owner):
 def test_logout_says_so_and_login_sends_the_logged_in_onwards(user_client):
     assert user_client.get("/login").headers["Location"].endswith("/account/")
     assert user_client.get("/login?next=/account/mail").headers["Location"] == "/account/mail"
+    assert user_client.get("/register").headers["Location"].endswith("/account/")
     token = csrf_token(user_client, "/account/")
     response = user_client.post("/logout", data={"csrf_token": token})
     assert "Sie wurden abgemeldet." in _flash_after(user_client, response)
     assert user_client.get("/login").status_code == 200
+    assert user_client.get("/register").status_code == 200
 
 
 def test_company_form_asks_for_a_phone_and_a_notification_address(user_client):

@@ -123,7 +123,11 @@ def kontor_settings_sections() -> Sequence[Section] | None:
 
 @hookspec
 def kontor_overview_cards(account: Account, user: User) -> Sequence[Card] | None:
-    """Return cards for the overview page ``/account/`` for this account."""
+    """Return cards for the overview page ``/account/`` for this account.
+
+    Core labels the card's link: "Bearbeiten" when the viewer may post a form
+    of the card's page (``can``), else "Ansehen".
+    """
 
 
 @hookspec

@@ -97,3 +97,21 @@ def can(endpoint: str) -> bool:
     """Whether the current user may post to ``endpoint``: what pages ask
     before they show a form or a button."""
     return write_refusal(endpoint) is None
+
+
+def can_edit_page(endpoint: str) -> bool:
+    """Whether the current user may change what the page at ``endpoint`` shows:
+    what the overview's "Bearbeiten" (else "Ansehen") link asks.
+
+    A settings page posts its own form to its own URL, often to another
+    endpoint (``/account/support`` GET is ``remote_support.index``, POST
+    ``remote_support.save``); that rule answers, so a test mail that may be
+    sent does not make the page editable. A page without a form of its own
+    (``/account/subscription``) is editable if any form below its URL is.
+    """
+    rules = list(current_app.url_map.iter_rules())
+    path = next(r.rule for r in rules if r.endpoint == endpoint and not r.arguments)
+    posts = [r for r in rules if "POST" in (r.methods or ())]
+    own = [r.endpoint for r in posts if r.rule == path]
+    below = [r.endpoint for r in posts if r.rule.startswith(path.rstrip("/") + "/")]
+    return any(can(e) for e in own or below or [endpoint])

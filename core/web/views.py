@@ -132,7 +132,10 @@ def register() -> str | Response:
     """Sign up. A new and a registered address get the same answer after the
     same work; only the mail that follows differs, so the page never tells
     whether an address is registered. Nothing is created before the link
-    mailed to a new address is opened."""
+    mailed to a new address is opened. A signed-in user is sent to the
+    account, as ``/login`` does: a blank sign-up form is no use to them."""
+    if current_user.is_authenticated:
+        return redirect(url_for("core.overview"))
     form = RegisterForm()
     if form.validate_on_submit():
         existing, token = accounts.start_sign_up(

@@ -22,6 +22,7 @@ from core import (
     SensitiveAction,
     SlotContent,
     User,
+    can,
     format_when,
     hookimpl,
     openapi,
@@ -111,7 +112,8 @@ def kontor_overview_cards(account: Account) -> Sequence[Card]:
             lines,
             "remote_support.index",
             order=40,
-            state="warning" if grant else "neutral",
+            # A running grant asks for attention only from those who can end it.
+            state="warning" if grant and can("remote_support.revoke") else "neutral",
         )
     ]
 

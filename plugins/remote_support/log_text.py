@@ -71,13 +71,17 @@ def sentence(entry: AccessLog) -> str:
     if entry.action == "write":
         return _write_sentence(actor, detail)
     if entry.action == "session_start":
-        return _("%(actor)s hat sich angemeldet. Grund: %(reason)s", actor=actor, reason=detail)
+        return _("%(actor)s hat sich angemeldet (Grund: %(reason)s).", actor=actor, reason=detail)
     if entry.action == "session_end":
         return _("Die Sitzung von %(actor)s wurde beendet (%(why)s).", actor=actor, why=detail)
     if entry.action == "denied":
         return _("%(actor)s wurde der Zugriff verweigert (%(why)s).", actor=actor, why=detail)
     if entry.action == "grant":
-        return _("%(actor)s hat die Fernwartung genehmigt (%(what)s).", actor=actor, what=detail)
+        return _(
+            "%(actor)s hat die Genehmigung zur Fernwartung erteilt (%(what)s).",
+            actor=actor,
+            what=detail,
+        )
     if entry.action == "revoke":
         return _("%(actor)s hat die Genehmigung widerrufen.", actor=actor)
     if entry.action == "expire":

@@ -66,7 +66,7 @@ def write_refusal(endpoint: str | None) -> str | None:
     if not _is_support() or endpoint in ALWAYS_ALLOWED:
         return None
     if current_user.read_only:
-        return _("Im Lesemodus des Supports ist nichts änderbar.")
+        return _("Im Umfang „Nur lesen“ kann der Support nichts ändern.")
     if _sensitive(endpoint):
         return _("Diese Änderung ist in einer Support-Sitzung nicht erlaubt.")
     return None

@@ -110,6 +110,27 @@ def test_no_page_shows_a_form_the_role_cannot_save(app, role):
     assert EXPECTED[name] <= seen, (name, EXPECTED[name] - seen)
 
 
+# What each overview card leads to may change, by the forms of its page.
+CARD_WRITES = {
+    "Nutzerdaten": ["core.profile"],
+    "Meine Firma": ["core.company"],
+    "Benachrichtigungen": ["notifications.save"],
+    "Support": ["remote_support.save"],
+    "Abonnement": ["subscriptions.billing", "subscriptions.confirm_change", "subscriptions.cancel"],
+    "E-Mail-Versand": ["mail_transport.save"],
+}
+
+
+def test_overview_cards_offer_bearbeiten_only_where_the_role_can_write(app, role):
+    name, client = role
+    html = client.get("/account/").get_data(as_text=True)
+    for title, endpoints in CARD_WRITES.items():
+        link = re.search(rf'>(\w+)<span class="visually-hidden">: {title}</span></a>', html)
+        assert link, (name, title)
+        writable = any(may_post(name, e) for e in endpoints)
+        assert link[1] == ("Bearbeiten" if writable else "Ansehen"), (name, title)
+
+
 def test_locked_pages_say_why(app, role):
     name, client = role
     company = client.get("/account/company").get_data(as_text=True)
@@ -119,7 +140,7 @@ def test_locked_pages_say_why(app, role):
         return
     why = {
         "member": "Nur Inhaber und Administratoren können die Firmendaten ändern.",
-        "support_read": "Im Lesemodus des Supports ist nichts änderbar.",
+        "support_read": "Im Umfang „Nur lesen“ kann der Support nichts ändern.",
         "support_full": "Diese Änderung ist in einer Support-Sitzung nicht erlaubt.",
     }[name]
     assert why in company

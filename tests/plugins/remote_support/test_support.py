@@ -43,7 +43,7 @@ def test_grant_shows_who_when_until_and_lists_account_for_staff(
     page = user_client.get("/account/support").get_data(as_text=True)
     assert "Erteilt von: Erika Mustermann" in page
     assert "Gültig bis" in page and "Vollzugriff" in page
-    assert "Erika Mustermann hat die Fernwartung genehmigt (Vollzugriff, bis " in page
+    assert "Erika Mustermann hat die Genehmigung zur Fernwartung erteilt (Vollzugriff, bis " in page
     console = staff_client.get("/staff/").get_data(as_text=True)
     assert "Muster GmbH" in console
 
@@ -150,7 +150,7 @@ def test_writes_in_support_session_are_logged_with_staff_name(
     assert writes == ["core.profile"]  # starting the session is its own entry, not a write
     page = user_client.get("/account/support").get_data(as_text=True)
     assert "Susi Support hat die Nutzerdaten geändert." in page
-    assert "Susi Support hat sich angemeldet. Grund: Ticket 4711" in page
+    assert "Susi Support hat sich angemeldet (Grund: Ticket 4711)." in page
     assert "POST /" not in page and "/staff/sessions" not in page
 
 
@@ -180,6 +180,23 @@ def test_member_cannot_grant_or_revoke(app, user_client, member_client, owner):
     assert response.status_code == 403
     with app.app_context(), bind(app).connection_context():
         assert services.active_grant(owner.account_id) is not None
+
+
+def _support_card(client) -> str:
+    html = client.get("/account/").get_data(as_text=True)
+    return re.search(
+        r'<section[^>]*aria-labelledby="card-remote_support".*?</section>', html, re.S
+    )[0]
+
+
+def test_running_grant_asks_for_attention_only_from_who_can_end_it(
+    app, user_client, member_client, owner
+):
+    grant_access(user_client)
+    assert "Bitte prüfen" in _support_card(user_client)
+    member_card = _support_card(member_client)
+    assert "Genehmigung erteilt bis" in member_card
+    assert "Bitte prüfen" not in member_card and "state-neutral" in member_card
 
 
 def test_staff_login_refuses_wrong_or_replayed_totp(app, staff):
@@ -309,8 +326,8 @@ def test_access_log_reads_as_sentences(app, user_client, owner, staff_client):
     )
     page = user_client.get("/account/support").get_data(as_text=True)
     for text in (
-        "Erika Mustermann hat die Fernwartung genehmigt (Vollzugriff, bis ",
-        "Susi Support hat sich angemeldet. Grund: Ticket 4711",
+        "Erika Mustermann hat die Genehmigung zur Fernwartung erteilt (Vollzugriff, bis ",
+        "Susi Support hat sich angemeldet (Grund: Ticket 4711).",
         "Susi Support hat die Benachrichtigungseinstellungen geändert.",
         "Die Sitzung von Susi Support wurde beendet (Vom Support beendet).",
         "Susi Support hat die Firmendaten geändert.",
@@ -319,3 +336,42 @@ def test_access_log_reads_as_sentences(app, user_client, owner, staff_client):
         "Erika Mustermann hat die Genehmigung widerrufen.",
     ):
         assert text in page, text
+
+
+# What the consent text says support can never do, for each sensitive action
+# (kontor_sensitive_actions); entry pages and links are no change to an account.
+NEVER_IN_WORDS = {
+    r"remote_support\.(save|revoke)": "diese Genehmigung ändern oder verlängern",
+    r"core\.(change_email|resend_email_change|cancel_email_change)": "E-Mail-Adressen",
+    r"core\.change_password": "Passwörter",
+    r"two_factor\.(enable|regenerate|disable|policy)": "Zwei-Faktor-Anmeldung",
+    r"core\.(passkey_options|add_passkey|rename_passkey|remove_passkey)": "Passkeys",
+    r"core\.(logout_others|end_user_session)": "Sitzungen von Benutzern",
+    r"core\.(users|remove_user)": "Benutzer einladen oder entfernen",
+    r"core\.company": "E-Mail-Adresse für Benachrichtigungen und die Mobilfunknummer",
+    r"subscriptions\.billing": "die Abrechnungsinformationen ändern",
+    r"subscriptions\.(confirm_change|withdraw)": "den Tarif wechseln",
+    r"subscriptions\.(cancel|undo_cancel)": "das Abonnement kündigen",
+    r"mail_transport\.(save|connect)": "Zugangsdaten zum Mailserver",
+    r"core\.request_export": "Ihre Daten exportieren",
+    r"core\.(close_account|undo_close_account)": "das Konto schließen",
+}
+NO_ACCOUNT_CHANGE = re.compile(
+    r"core\.(login|register|accept_invitation|forgot_password|reset_password|resend_sign_up"
+    r"|confirm_sign_up|confirm_email|passkey_login_options|passkey_login"
+    r"|two_factor_passkey_options|two_factor_passkey)|two_factor\.login"
+    r"|remote_support\.staff_login"
+)
+
+
+def test_consent_text_names_every_action_support_can_never_take(app, user_client):
+    page = user_client.get("/account/support").get_data(as_text=True)
+    never = page[page.index('id="nie-erlaubt"') : page.index("</ul>", page.index("nie-erlaubt"))]
+    pm = app.extensions["kontor"].pm
+    endpoints = [a.endpoint for r in pm.hook.kontor_sensitive_actions() for a in r or ()]
+    for endpoint in endpoints:
+        if NO_ACCOUNT_CHANGE.fullmatch(endpoint):
+            continue
+        words = [w for pattern, w in NEVER_IN_WORDS.items() if re.fullmatch(pattern, endpoint)]
+        assert words, f"{endpoint} is never allowed to support, but the text does not say so"
+        assert words[0] in never, (endpoint, words[0])

@@ -164,7 +164,7 @@ def test_support_writes_follow_the_policy_whatever_the_body(
             if endpoint.startswith("remote_support.") and endpoint != "remote_support.save":
                 continue  # staff routes answer with their own message
             if response.status_code == 403:
-                expected = "Lesemodus" if scope == "read" else "in einer Support-Sitzung nicht"
+                expected = {"read": "Support nichts", "full": "Support-Sitzung nicht"}[scope]
                 assert expected in text, where
     assert owner_state(app, owner) == before
     assert staff_client.get("/account/").status_code == 200  # the session is still running
