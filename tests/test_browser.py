@@ -184,7 +184,7 @@ def test_blocked_downgrade_lists_blockers(live, page):
     page.get_by_role("link", name="Diesen Tarif wählen: Start").click()
     alert = page.get_by_role("alert")
     expect(alert).to_contain_text("Speicherplatz: 3 GB genutzt, erlaubt sind 1 GB")
-    expect(alert).to_contain_text("Webshops: 2 genutzt, erlaubt sind 0")
+    expect(alert).to_contain_text("Webshops: 2 genutzt, im Tarif nicht enthalten")
     expect(page.get_by_role("button", name="Wechsel bestätigen")).to_have_count(0)
 
 

@@ -161,6 +161,8 @@ def kontor_sensitive_actions() -> Sequence[SensitiveAction]:
 
 @hookimpl
 def kontor_overview_cards(account: Account) -> Sequence[Card]:
+    """The plan, the next date and, like the Abonnement page, any limit at 95 %
+    or more: such a limit makes the card a warning, whatever the contract."""
     sub = services.subscription(account)
     plan = services.plan_of(sub)
     if sub.status == "expired":
@@ -169,18 +171,19 @@ def kontor_overview_cards(account: Account) -> Sequence[Card]:
         line = _l("Gekündigt zum %(date)s", date=format_when(sub.cancel_ends_at, False))
     else:
         line = _l("Nächste Erneuerung: %(date)s", date=format_when(sub.period_end, False))
+    lines = [plan.name, line]
+    rows = services.usage_overview(account)
+    if full := [str(r.resource.label) for r in rows if r.level == "full"]:
+        lines.append(_l("Grenze erreicht: %(resources)s", resources=", ".join(full)))
+    if near := [str(r.resource.label) for r in rows if r.level == "critical"]:
+        lines.append(_l("Fast erreicht: %(resources)s", resources=", ".join(near)))
+    if sub.status != "active" or full or near:
+        state = "warning"
+    else:
+        # A cancelled contract is neither a problem nor "in Ordnung": no badge.
+        state = "neutral" if sub.cancel_at_period_end else "ok"
     return [
-        Card(
-            "subscriptions",
-            _l("Abonnement"),
-            [plan.name, line],
-            "subscriptions.index",
-            order=50,
-            # A cancelled contract is neither a problem nor "in Ordnung": no badge.
-            state="warning"
-            if sub.status != "active"
-            else ("neutral" if sub.cancel_at_period_end else "ok"),
-        )
+        Card("subscriptions", _l("Abonnement"), lines, "subscriptions.index", order=50, state=state)
     ]
 
 

@@ -202,6 +202,12 @@ def _local_date(value: dt.datetime) -> dt.date:
     return value.replace(tzinfo=dt.UTC).astimezone(BERLIN).date()
 
 
+def last_day(start: dt.datetime, end: dt.datetime) -> dt.date:
+    """The last day a charge pays for (Berlin time). Periods are stored with the
+    renewal moment as their end; invoices and pages name the day before."""
+    return max(_local_date(start), _local_date(end) - dt.timedelta(days=1))
+
+
 def _next_number(prefix: str, year: int) -> str:
     """Take the series' next number; the row stays locked until the transaction ends."""
     series = f"{prefix}-{year}"
@@ -251,7 +257,7 @@ def issue(
     net = record.amount_cents
     vat = _vat(net, rate)
     start = _local_date(service_start or record.period_start)
-    end = max(start, _local_date(record.period_end) - dt.timedelta(days=1))
+    end = last_day(service_start or record.period_start, record.period_end)
     with database.atomic():
         issued_on = _local_date(now)
         number = _next_number(sell.prefix, issued_on.year)

@@ -154,16 +154,30 @@ class UsageRow:
         return min(100, self.percent)
 
     @property
+    def percent_text(self) -> str:
+        """The percentage ("67 %") joined by a no-break space: never split on narrow screens."""
+        return f"{self.percent}\u00a0%"
+
+    @property
     def near_limit(self) -> bool:
         return self.level in ("warning", "critical", "full")
 
+    @property
+    def alarming(self) -> bool:
+        """Worth a warning outside the page too: 95 % of the limit or more."""
+        return self.level in ("critical", "full")
+
 
 def _level(used: int, cap: int) -> tuple[int, str]:
+    """The shown percentage (nearest whole number, but 100 only once the limit
+    is reached) and the level, taken from the exact share like the events."""
     if cap == 0:
         return (0, "none") if used == 0 else (100, "full")
-    percent = used * 100 // cap
+    percent = (used * 200 + cap) // (cap * 2)  # half up
+    if used < cap:
+        percent = min(percent, 99)
     for threshold, level in zip(reversed(THRESHOLDS), ("full", "critical", "warning"), strict=True):
-        if percent >= threshold:
+        if used * 100 >= cap * threshold:
             return percent, level
     return percent, "ok"
 

@@ -17,7 +17,7 @@ from core import (
     owner_write,
     utcnow,
 )
-from plugins.subscriptions import cancellation, contract_mail, services
+from plugins.subscriptions import cancellation, contract_mail, invoices, services
 from plugins.subscriptions.catalog import catalog
 from plugins.subscriptions.forms import BillingForm, ButtonForm, CancelForm, ConfirmChangeForm
 from plugins.subscriptions.models import BillingInfo
@@ -40,10 +40,20 @@ def index() -> str:
         scheduled=catalog().get(sub.scheduled_plan) if sub.scheduled_plan else None,
         rows=services.usage_overview(account),
         own_mail=pm.hook.kontor_mail_transport(account=account).own_account,
-        records=services.billing_records(account),
+        records=[
+            (r, invoices.last_day(r.period_start, r.period_end))
+            for r in services.billing_records(account)
+        ],
         plan_names={p.key: p.name for p in catalog().plans},
         form=ButtonForm(),
+        vat_note=vat_note(),
     )
+
+
+def vat_note() -> str:
+    """Plan prices are net, as a business customer expects; the note names the
+    rate the invoices add (no-break space: "19 %" stays on one line)."""
+    return _("zzgl. %(rate)s USt.", rate=f"{invoices.VAT_RATE}\u00a0%")
 
 
 @bp.get("/account/subscription/change")
@@ -68,6 +78,7 @@ def _change_page(account, preview, form, **extra) -> str:
         sub=services.subscription(account),
         preview=preview,
         form=form,
+        vat_note=vat_note(),
         **extra,
     )
 
@@ -158,6 +169,7 @@ def cancel() -> Response | tuple[str, int]:
         earliest=earliest,
         undoable=cancellation.undoable(sub, now),
         button=ButtonForm(),
+        owner=contract_mail.owner(account),
     ), (422 if form.errors else 200)
 
 

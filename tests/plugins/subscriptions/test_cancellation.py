@@ -223,12 +223,18 @@ def test_undo_is_impossible_once_the_contract_ended(app, owner):
         assert services.subscription(owner.account).cancel_at_period_end
 
 
-def test_member_sees_the_page_read_only_and_is_refused(app, member_client, owner):
+def test_member_learns_who_can_cancel_and_is_refused(app, member_client, owner):
+    """§ 312k: the page stays reachable and names who can cancel, but a member
+    gets no greyed-out form, only the way back."""
     page = member_client.get(URL)
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert "Nur der Inhaber des Kontos kann den Vertrag kündigen." in html
-    assert '<fieldset class="locked" disabled>' in html and "jetzt kündigen" not in html
+    assert f"Inhaber des Kontos: {owner.full_name}" in html
+    assert 'href="/account/subscription">Zurück zu Abonnement</a>' in html
+    assert "Kontor-Abonnement, Tarif" in html
+    assert "<fieldset" not in html and "jetzt kündigen" not in html
+    assert 'name="reason"' not in html
     token = csrf_token(member_client, "/account/subscription")
     response = member_client.post(URL, data={**FIELDS, "csrf_token": token, "submit": "1"})
     assert response.status_code == 403
@@ -409,7 +415,10 @@ def test_cancelling_is_rate_limited(mailing, owner):
 def test_overview_card_of_a_cancelled_contract_is_not_marked_in_order(mailing, owner):
     """After a cancellation the card says "Gekündigt zum …" without the green
     "In Ordnung" badge; taking it back brings the badge back."""
-    _app, client = mailing
+    app, client = mailing
+    with app.test_request_context(), bind(app).connection_context():
+        # Start includes one user, the owner: a reached limit, which is no "In Ordnung".
+        services.change_plan(Account.get_by_id(owner.account_id), "standard")
 
     def card() -> str:
         html = client.get("/account/").get_data(as_text=True)

@@ -150,7 +150,7 @@ def test_downgrade_blockers_link_to_where_they_can_be_fixed(app, user_client, ro
     html = user_client.get("/account/subscription/change?plan=start").get_data(as_text=True)
     text = _text(html)
     assert "Benutzer: 3 genutzt, erlaubt sind 1" in text
-    assert "Webshops: 2 genutzt, erlaubt sind 0" in text
+    assert "Webshops: 2 genutzt, im Tarif nicht enthalten" in text
     assert '<a href="/account/users">Benutzer verwalten</a>' in html
     with app.app_context(), bind(app).connection_context():
         [users, webshops] = services.preview(roomy_owner.account, "start").blockers

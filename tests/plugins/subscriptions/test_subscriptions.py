@@ -95,7 +95,7 @@ def test_downgrade_blocked_lists_every_blocker(app, user_client, owner):
     text = _text(page)
     assert "Speicherplatz: 3 GB genutzt, erlaubt sind 1 GB" in text
     assert "Benutzer: 2 genutzt, erlaubt sind 1" in text
-    assert "Webshops: 2 genutzt, erlaubt sind 0" in text
+    assert "Webshops: 2 genutzt, im Tarif nicht enthalten" in text
     assert "Wechsel bestätigen" not in page
     token = csrf_token(user_client, "/account/subscription")
     response = user_client.post(
