@@ -161,8 +161,8 @@ def kontor_sensitive_actions() -> Sequence[SensitiveAction]:
 
 @hookimpl
 def kontor_overview_cards(account: Account) -> Sequence[Card]:
-    """The plan, the next date and, like the Abonnement page, any limit at 95 %
-    or more: such a limit makes the card a warning, whatever the contract."""
+    """The plan, the next date and the limits worth a look (``services.card_alert``):
+    those make the card a warning, whatever the contract."""
     sub = services.subscription(account)
     plan = services.plan_of(sub)
     if sub.status == "expired":
@@ -172,7 +172,7 @@ def kontor_overview_cards(account: Account) -> Sequence[Card]:
     else:
         line = _l("Nächste Erneuerung: %(date)s", date=format_when(sub.period_end, False))
     lines = [plan.name, line]
-    rows = services.usage_overview(account)
+    rows = [r for r in services.usage_overview(account) if services.card_alert(r)]
     if full := [str(r.resource.label) for r in rows if r.level == "full"]:
         lines.append(_l("Grenze erreicht: %(resources)s", resources=", ".join(full)))
     if near := [str(r.resource.label) for r in rows if r.level == "critical"]:

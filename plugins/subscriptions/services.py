@@ -139,6 +139,10 @@ def usage(account: Account) -> dict[str, int]:
     return merged
 
 
+# Limits below this are small allowances, used up in normal use (``card_alert``).
+CARD_ALERT_MIN_LIMIT = 10
+
+
 @dataclass(frozen=True)
 class UsageRow:
     """One resource's use against the plan, ready to show."""
@@ -194,6 +198,20 @@ def usage_overview(account: Account) -> list[UsageRow]:
                 UsageRow(res, used.get(res.key, 0), cap, *_level(used.get(res.key, 0), cap))
             )
     return rows
+
+
+def card_alert(row: UsageRow) -> bool:
+    """Whether the overview card warns about this limit.
+
+    Using all of a small allowance (the one user of Start, the one webshop of
+    Standard) is how the plan is used, not a problem: the Abonnement page shows
+    it. The card warns when something is over its limit (after a downgrade, or
+    a resource the plan lacks) or when a larger allowance (storage, receipt
+    scans) is running out, at 95 %.
+    """
+    if row.used > row.limit:
+        return True
+    return row.level in ("critical", "full") and row.limit >= CARD_ALERT_MIN_LIMIT
 
 
 def reported_usage(account: Account) -> dict[str, int]:

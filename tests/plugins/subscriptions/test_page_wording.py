@@ -154,15 +154,18 @@ def _card(client) -> str:
     return _plain(html[html.rindex("<section", 0, start) : html.index("</section>", start)])
 
 
-def test_overview_card_warns_like_the_page_when_a_limit_is_reached(app, user_client, owner):
-    # Start includes one user: the owner alone reaches the limit.
+def test_overview_card_warns_when_a_limit_needs_a_look(app, user_client, owner):
+    # Start includes one user: the owner alone uses it up, which is how the
+    # plan is used; the page says so, the card stays calm.
     card = _card(user_client)
-    assert "Grenze erreicht: Benutzer" in card and "In Ordnung" not in card
-    assert "Bitte prüfen" in card
+    assert "In Ordnung" in card and "Grenze erreicht" not in card
     assert "Grenze erreicht" in _plain(_get(user_client, "/account/subscription"))
+    client = app.test_client()
+    client.put(f"/api/v1/accounts/{owner.account_id}/usage", json={"webshops": 1}, headers=AUTH)
+    card = _card(user_client)  # Start has no webshop: over the limit
+    assert "Grenze erreicht: Webshops" in card and "Bitte prüfen" in card
     upgrade(app, owner.account, "premium")
     assert "In Ordnung" in _card(user_client)
-    client = app.test_client()
     client.put(
         f"/api/v1/accounts/{owner.account_id}/usage",
         json={"storage_bytes": 19_500_000_000},
