@@ -100,7 +100,7 @@ def kontor_template_slot(slot: str) -> Sequence[SlotContent] | None:
     customer's pages; a visitor who is not logged in is asked to log in and
     then lands on it. Support staff in a customer's account cannot cancel for
     the customer, so their sessions get no button."""
-    if slot != "footer_links" or getattr(current_user, "is_support", False):
+    if slot != "footer_links" or (current_user.is_authenticated and current_user.is_support):
         return None
     link = Markup('<li><a class="button secondary" href="{}">{}</a></li>').format(
         url_for("subscriptions.cancel"), _l("Verträge hier kündigen")

@@ -168,7 +168,7 @@ class UsageRow:
 
     @property
     def alarming(self) -> bool:
-        """Worth a warning outside the page too: 95 % of the limit or more."""
+        """95 % of the limit or more ("Fast erreicht", "Grenze erreicht")."""
         return self.level in ("critical", "full")
 
 
@@ -209,9 +209,7 @@ def card_alert(row: UsageRow) -> bool:
     a resource the plan lacks) or when a larger allowance (storage, receipt
     scans) is running out, at 95 %.
     """
-    if row.used > row.limit:
-        return True
-    return row.level in ("critical", "full") and row.limit >= CARD_ALERT_MIN_LIMIT
+    return row.used > row.limit or (row.alarming and row.limit >= CARD_ALERT_MIN_LIMIT)
 
 
 def reported_usage(account: Account) -> dict[str, int]:
